@@ -1,0 +1,257 @@
+"""R, T and per-layer absorption of stacks: input checks, polarisation averaging
+and the choice of engine ("native" vectorised, or "tmm" for the reference
+package run wavelength by wavelength).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .incoherent import IncoherentSolution, incoherent_solve
+from .stack import Stack, check_index, refractive_index
+
+POLARIZATIONS = ("s", "p", "unpolarized")
+ENGINES = ("native", "tmm")
+
+
+@dataclass(frozen=True)
+class OpticsResult:
+    """Reflectance, transmittance and absorptance of a stack or batch of stacks.
+
+    Attributes
+    ----------
+    wavelengths_nm : [W]
+    R, T : [W] for one stack, [B, W] for a batch.
+    A : [L, W] (or [B, L, W]): fraction of the incident power absorbed in
+        each layer of the stack, in stack order; the semi-infinite media are
+        excluded, so R + T + A.sum(-2) = 1 for a lossless incident medium.
+    labels : layer labels, length L.
+    angle_deg, polarization, engine : as solved.
+    """
+
+    wavelengths_nm: np.ndarray
+    R: np.ndarray
+    T: np.ndarray
+    A: np.ndarray
+    labels: tuple[str, ...]
+    angle_deg: float
+    polarization: str
+    engine: str
+
+    def to_frame(self):
+        """pandas DataFrame (one stack only): wavelength_nm, R, T and A per layer."""
+        import pandas as pd
+
+        if self.R.ndim != 1:
+            raise ValueError("to_frame() is for a single stack; index the batch first")
+        cols = {"wavelength_nm": self.wavelengths_nm, "R": self.R, "T": self.T}
+        for i, label in enumerate(self.labels):
+            cols[f"A[{i}] {label}"] = self.A[i]
+        return pd.DataFrame(cols)
+
+
+def check_wavelengths(wavelengths_nm) -> np.ndarray:
+    """Validate a 1-D grid of wavelengths in nm and return it as float array."""
+    wl = np.atleast_1d(np.asarray(wavelengths_nm, dtype=float))
+    if wl.ndim != 1 or wl.size == 0:
+        raise ValueError(f"wavelengths_nm must be a non-empty 1-D array, got shape {wl.shape}")
+    if not np.all(np.isfinite(wl)) or np.any(wl <= 0):
+        bad = wl[~np.isfinite(wl) | (wl <= 0)][0]
+        raise ValueError(f"wavelengths_nm must be finite and > 0 nm, got {bad}")
+    if wl.max() < 100:
+        raise ValueError(
+            f"wavelengths_nm reach only {wl.max():g}: wavelengths are in nm "
+            "(did you pass micrometres? multiply by 1000)"
+        )
+    return wl
+
+
+def check_angle(angle_deg: float) -> float:
+    angle = float(angle_deg)
+    if not np.isfinite(angle) or angle < 0 or angle >= 90:
+        raise ValueError(f"angle_deg must be in [0, 90) degrees, got {angle_deg}")
+    return angle
+
+
+def check_thicknesses(d: np.ndarray, labels: Sequence[str]) -> None:
+    """Raise ValueError naming the layer for a negative, NaN or infinite thickness."""
+    bad = ~np.isfinite(d) | (d < 0)
+    if np.any(bad):
+        idx = np.argwhere(bad)[0]
+        layer = int(idx[-1])
+        value = d[tuple(idx)]
+        where = f"layer {layer} ({labels[layer]!r})" if layer < len(labels) else f"layer {layer}"
+        raise ValueError(f"{where}: thickness must be finite and >= 0 nm, got {value}")
+
+
+def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=1.0, n_exit=1.0,
+                 angle_deg: float = 0.0, polarization: str = "unpolarized",
+                 labels: Sequence[str] | None = None) -> OpticsResult:
+    """Solve stacks given as arrays: the fast path for sweeps and optimisers.
+
+    Parameters
+    ----------
+    n_layers : complex array [L, W] (one stack) or [B, L, W] (batch)
+        n + ik of each layer at each wavelength, k >= 0.
+    thicknesses_nm : [L] or [B, L]
+    coherent : sequence of bool, length L (the same for the whole batch).
+    wavelengths_nm : [W]
+    n_incident, n_exit : scalar, [W] or [B, W] indices of the semi-infinite media.
+    angle_deg : angle of incidence in the incident medium, 0 <= angle < 90.
+    polarization : "s", "p" or "unpolarized" (mean of s and p).
+    labels : optional layer names for error messages.
+
+    Returns
+    -------
+    OpticsResult with R, T [W] / [B, W] and A [L, W] / [B, L, W].
+
+    References
+    ----------
+    Byrnes, arXiv:1603.02720; see ``optics.tmm`` and ``optics.incoherent``.
+    """
+    wl = check_wavelengths(wavelengths_nm)
+    angle = check_angle(angle_deg)
+    if polarization not in POLARIZATIONS:
+        raise ValueError(f"polarization must be one of {POLARIZATIONS}, got {polarization!r}")
+    n_layers = np.asarray(n_layers, dtype=complex)
+    single = n_layers.ndim == 2
+    if single:
+        n_layers = n_layers[None]
+    if n_layers.ndim != 3 or n_layers.shape[-1] != wl.size:
+        raise ValueError(
+            f"n_layers must have shape [L, W] or [B, L, W] with W = {wl.size} wavelengths, "
+            f"got {n_layers.shape}"
+        )
+    n_batch, n_lay, n_wl = n_layers.shape
+    labels = tuple(labels) if labels is not None else tuple(f"layer {i}" for i in range(n_lay))
+    d = np.asarray(thicknesses_nm, dtype=float)
+    if d.ndim == 1:
+        d = np.broadcast_to(d, (n_batch, d.size))
+    if d.shape != (n_batch, n_lay):
+        raise ValueError(f"thicknesses_nm must have shape [{n_lay}] or [{n_batch}, {n_lay}], got {d.shape}")
+    check_thicknesses(d, labels)
+    coherent = np.asarray(coherent, dtype=bool)
+    if coherent.shape != (n_lay,):
+        raise ValueError(f"coherent must have one flag per layer ({n_lay}), got {coherent.shape}")
+    for i in range(n_lay):
+        check_index(n_layers[:, i], wl, f"layer {i} ({labels[i]!r})")
+
+    def medium(value, name):
+        arr = np.broadcast_to(np.asarray(value, dtype=complex), (n_batch, n_wl))
+        check_index(arr, wl, f"{name} medium")
+        return arr
+
+    n0 = medium(n_incident, "incident")
+    nf = medium(n_exit, "exit")
+    if angle > 0 and np.any(n0.imag > 0):
+        raise ValueError(
+            "incident medium absorbs (k > 0): oblique incidence from an absorbing medium is not "
+            "defined for a plane wave; use a lossless incident medium (e.g. air or glass with k = 0)"
+        )
+
+    n_all = np.concatenate([n0[None], np.moveaxis(n_layers, 1, 0), nf[None]], axis=0)
+    d_all = np.concatenate([np.zeros((1, n_batch)), d.T, np.zeros((1, n_batch))], axis=0)
+    coh_all = np.concatenate([[False], coherent, [False]])
+    theta = np.deg2rad(angle)
+    xi = n0.real * np.sin(theta)
+    cos0 = np.full((n_batch, n_wl), np.cos(theta), dtype=complex)
+
+    if angle == 0:
+        pols = ("s",)  # s and p coincide at normal incidence
+    else:
+        pols = ("s", "p") if polarization == "unpolarized" else (polarization,)
+    sols: list[IncoherentSolution] = [
+        incoherent_solve(p, n_all, d_all, coh_all, wl, xi, cos0) for p in pols
+    ]
+    R = sum(s.R for s in sols) / len(sols)
+    T = sum(s.T for s in sols) / len(sols)
+    A = np.moveaxis(sum(s.A for s in sols) / len(sols), 0, 1)
+    if single:
+        R, T, A = R[0], T[0], A[0]
+    return OpticsResult(wl, R, T, A, labels, angle, polarization, "native")
+
+
+def _as_stacks(stack_or_stacks) -> tuple[list[Stack], bool]:
+    if isinstance(stack_or_stacks, Stack):
+        return [stack_or_stacks], True
+    stacks = list(stack_or_stacks)
+    if not stacks or not all(isinstance(s, Stack) for s in stacks):
+        raise TypeError("solve() takes an optics.Stack or a sequence of optics.Stack")
+    first = stacks[0]
+    for b, s in enumerate(stacks[1:], start=1):
+        if len(s.layers) != len(first.layers) or s.coherent != first.coherent:
+            raise ValueError(
+                f"stack {b} has a different layer count or coherence pattern than stack 0; "
+                "a batch must share both"
+            )
+    return stacks, False
+
+
+def stack_arrays(stacks: Sequence[Stack], wl: np.ndarray):
+    """Evaluate every material of a batch: n [B, L, W], n0 [B, W], nf [B, W], d [B, L]."""
+    cache: dict[int, np.ndarray] = {}
+
+    def index_of(material, where):
+        key = id(material)
+        if key not in cache:
+            cache[key] = refractive_index(material, wl, where)
+        return cache[key]
+
+    n = np.empty((len(stacks), len(stacks[0].layers), wl.size), dtype=complex)
+    n0 = np.empty((len(stacks), wl.size), dtype=complex)
+    nf = np.empty_like(n0)
+    for b, s in enumerate(stacks):
+        n0[b] = index_of(s.incident, "incident medium")
+        nf[b] = index_of(s.exit, "exit medium")
+        for i, layer in enumerate(s.layers):
+            n[b, i] = index_of(layer.material, f"layer {i} ({layer.label!r})")
+    d = np.array([s.thicknesses_nm for s in stacks], dtype=float).reshape(len(stacks), -1)
+    return n, n0, nf, d
+
+
+def solve(stack, wavelengths_nm, angle_deg: float = 0.0, polarization: str = "unpolarized",
+          engine: str = "native") -> OpticsResult:
+    """Reflectance, transmittance and absorptance per layer of a stack.
+
+    Parameters
+    ----------
+    stack : optics.Stack, or a sequence of Stacks with the same layer count
+        and coherence pattern (thicknesses and materials may differ).
+    wavelengths_nm : array [W], vacuum wavelengths in nm.
+    angle_deg : angle of incidence in the incident medium, degrees, [0, 90).
+    polarization : "s", "p" or "unpolarized".
+    engine : "native" (vectorised, default) or "tmm" (the ``tmm`` package's
+        coh_tmm / inc_tmm, one wavelength at a time: a cross-check).
+
+    Returns
+    -------
+    OpticsResult: R, T [W] and A [L, W] for one stack; [B, W] and [B, L, W]
+    for a batch of B stacks.
+
+    Examples
+    --------
+    >>> from optics import Layer, Stack, solve
+    >>> res = solve(Stack([Layer(2.0 + 0.05j, 300)], incident=1.0, exit=1.5), [500, 600])
+    >>> bool(abs(res.R + res.T + res.A.sum(0) - 1).max() < 1e-12)
+    True
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    wl = check_wavelengths(wavelengths_nm)
+    stacks, single = _as_stacks(stack)
+    labels = stacks[0].labels
+    for s in stacks:
+        check_thicknesses(s.thicknesses_nm, s.labels)
+    n, n0, nf, d = stack_arrays(stacks, wl)
+    if engine == "tmm":
+        from .reference import tmm_solve_arrays
+
+        result = tmm_solve_arrays(n, d, stacks[0].coherent, wl, n0, nf, angle_deg, polarization, labels)
+    else:
+        result = solve_arrays(n, d, stacks[0].coherent, wl, n0, nf, angle_deg, polarization, labels)
+    if single:
+        result = OpticsResult(result.wavelengths_nm, result.R[0], result.T[0], result.A[0], labels,
+                              result.angle_deg, result.polarization, result.engine)
+    return result
