@@ -80,7 +80,8 @@ class CoherentSolution:
     def flux_norm(self) -> np.ndarray:
         """Re(n_0 cos theta_0) (s) or Re(n_0 conj(cos theta_0)) (p), [B, W]."""
         c0 = self.cos_theta[0] if self.pol == "s" else np.conj(self.cos_theta[0])
-        return (self.n[0] * c0).real
+        norm = (self.n[0] * c0).real
+        return np.where(norm == 0, np.inf, norm)
 
     def fields(self, j: int, z_nm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Forward and backward field amplitudes at depth z (nm) in medium j.
@@ -126,7 +127,7 @@ class CoherentSolution:
 
         Difference of the Poynting flux at the front faces of consecutive
         media, exactly 0 for lossless layers and clipped at 0 against
-        round-off (so every value is >= 0 and the sum telescopes to
+        round-off; exactly 0 for lossless or zero-thickness layers (so every value is >= 0 and the sum telescopes to
         power_entering - T).
         """
         n_media = self.n.shape[0]
@@ -139,8 +140,8 @@ class CoherentSolution:
             flux[j] = self.poynting(j, v, v * gamma)
         flux[-1] = self.T
         a = flux[1:-1] - flux[2:]
-        lossless = self.n[1:-1].imag == 0
-        return np.where(lossless, 0.0, np.maximum(a, 0.0))
+        inert = (self.n[1:-1].imag == 0) | (self.d[1:-1, :, None] == 0)
+        return np.where(inert, 0.0, np.maximum(a, 0.0))
 
 
 def forward_cos(n: np.ndarray, xi: np.ndarray) -> np.ndarray:
@@ -223,14 +224,18 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
     r = rho[0]
     t = v[-1]
     c0 = cos_t[0]
+    c0p = c0 if pol == "s" else np.conj(c0)
+    cfp = cos_t[-1] if pol == "s" else np.conj(cos_t[-1])
+    norm0 = (n[0] * c0p).real
+    # an evanescent "incident" medium (only met in backward solves beyond TIR)
+    # carries no power in: T and power_entering are 0 there
+    safe = np.where(norm0 == 0, 1.0, norm0)
+    T = np.where(norm0 == 0, 0.0, np.abs(t) ** 2 * (n[-1] * cfp).real / safe)
     if pol == "s":
-        norm0 = (n[0] * c0).real
-        T = np.abs(t) ** 2 * (n[-1] * cos_t[-1]).real / norm0
-        power_entering = (n[0] * c0 * (1 + np.conj(r)) * (1 - r)).real / norm0
+        flux_in = (n[0] * c0 * (1 + np.conj(r)) * (1 - r)).real
     else:
-        norm0 = (n[0] * np.conj(c0)).real
-        T = np.abs(t) ** 2 * (n[-1] * np.conj(cos_t[-1])).real / norm0
-        power_entering = (n[0] * np.conj(c0) * (1 + r) * (1 - np.conj(r))).real / norm0
+        flux_in = (n[0] * np.conj(c0) * (1 + r) * (1 - np.conj(r))).real
+    power_entering = np.where(norm0 == 0, 0.0, flux_in / safe)
     return CoherentSolution(
         pol=pol, wavelengths_nm=lam, n=n, cos_theta=cos_t, kz=kz, d=d, v=v, rho=rho,
         r=r, t=t, R=np.abs(r) ** 2, T=T, power_entering=power_entering,
