@@ -1,0 +1,614 @@
+"""Subcell electrical models: detailed balance from the EQE, diode J-V, maximum power point.
+
+Conventions
+-----------
+Current density in mA/cm^2, positive for generation (photocurrent); voltage in V;
+resistances in Ohm cm^2; temperature in K; wavelengths in nm.
+
+Physics
+-------
+* Radiative dark saturation current from the computed EQE by Rau's reciprocity
+  [Rau, Phys. Rev. B 76, 085303 (2007), eq. (8)]::
+
+      J0,rad = q * integral EQE(E) * phi_bb(E) dE,
+      phi_bb(E) = 2 pi E^2 / (h^3 c^2) / (exp(E / kT) - 1)
+
+  (black-body photon flux into the hemisphere in front of the cell, n = 1).
+* Non-radiative recombination through the external radiative efficiency ERE
+  [Green, Prog. Photovolt. 20, 472 (2012); Rau 2007 eq. (13)]::
+
+      Voc = Voc,rad + kT/q ln(ERE),   Voc,rad = kT/q ln(Jsc / J0,rad + 1)
+
+* Single-diode J-V with ideality n, series resistance Rs and shunt Rsh::
+
+      J = Jph - J0n (exp(Vj / (n kT/q)) - 1) - Vj / Rsh,   V = Vj - J Rs.
+
+  The ideality changes the fill factor, not the open-circuit voltage: J0n is
+  chosen so that the diode alone reproduces the detailed-balance Voc above,
+  J0n = Jsc / (exp(q Voc / (n k T)) - 1) (for n = 1, J0n = J0,rad / ERE).
+  The junction voltage Vj(J) has a closed form through the Lambert W function
+  [Jain & Kapoor, Sol. Energy Mater. Sol. Cells 81, 269 (2004)], evaluated here
+  as W(exp(x)) to avoid overflow.
+* Silicon intrinsic limit ("Si_intrinsic" preset): radiative recombination from
+  reciprocity on the computed EQE (so photon recycling and light trapping are
+  consistent with the optics) plus Auger recombination with the
+  parametrisation of Richter et al., Phys. Rev. B 86, 165202 (2012), eq. (18),
+  and n_i of Misiakos & Tsamakis, J. Appl. Phys. 74, 3293 (1993); this is the
+  model of Richter et al., IEEE J. Photovolt. 3, 1184 (2013) (29.4 % for a
+  110 um undoped Lambertian wafer). Band-gap narrowing is neglected.
+
+Everything is vectorised over a batch axis: the cell parameters are arrays of
+shape [B] and the voltage/current solvers work on [B] or [B, N] arrays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+from scipy.special import lambertw
+
+from optics.spectra import (
+    C_LIGHT,
+    H_PLANCK,
+    HC_EV_NM,
+    K_B,
+    Q_E,
+    am15g_table,
+    jsc as _spectra_jsc,
+)
+
+__all__ = [
+    "Preset", "PRESETS", "get_preset", "thermal_voltage", "incident_power_mw_cm2",
+    "blackbody_photon_flux", "sun_weights", "reciprocity_weights", "jsc_from_eqe", "j0_rad_from_eqe",
+    "voc_rad", "DiodeArrays", "diode_from_eqe", "single_mpp", "series_mpp", "jv_curve", "series_jv_curve",
+    "short_circuit_current", "series_short_circuit_current", "si_intrinsic_ni", "richter_auger_rate",
+    "MPPResult",
+]
+
+#: Shunt conductances below this (mA cm^-2 V^-1, i.e. Rsh > 1e12 Ohm cm^2) are treated as no shunt.
+_G_MIN = 1e-9
+
+
+def thermal_voltage(temperature_k) -> np.ndarray:
+    """kT/q in V."""
+    return K_B * np.asarray(temperature_k, dtype=float) / Q_E
+
+
+@lru_cache(maxsize=1)
+def incident_power_mw_cm2() -> float:
+    """Integrated ASTM G173 global irradiance on its native grid, mW/cm^2 (100.037)."""
+    wl, irr = am15g_table()
+    return float(np.trapezoid(irr, wl)) * 0.1
+
+
+# --------------------------------------------------------------------------------------------
+# Presets
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Preset:
+    """Typical electrical parameters of a device class.
+
+    ``ere`` is the external radiative efficiency; the non-radiative Voc loss is
+    -kT/q ln(ERE) (0.24 V for ERE = 1e-4 at 298 K). ``recombination`` is
+    "diode" (ERE single-diode model) or "si_intrinsic" (radiative + Auger of
+    Richter 2012 on the absorber thickness; ``ere`` is then unused).
+    ``bandgap_range_ev`` is the range of absorber band gaps for which the
+    preset is meaningful (checked when the absorber material reports
+    ``bandgap_ev``).
+    """
+
+    name: str
+    ere: float
+    rs_ohm_cm2: float
+    rsh_ohm_cm2: float
+    ideality: float
+    bandgap_range_ev: tuple[float, float] | None
+    recombination: str = "diode"
+    reference: str = ""
+
+    @property
+    def voc_nonrad_loss_v(self) -> float:
+        """Non-radiative Voc loss -kT/q ln(ERE) at 298.15 K, V."""
+        return float(-thermal_voltage(298.15) * np.log(self.ere))
+
+
+PRESETS: dict[str, Preset] = {
+    "ideal": Preset(
+        "ideal", 1.0, 0.0, np.inf, 1.0, None,
+        reference="Detailed-balance limit: ERE = 1, no resistive losses (Shockley & Queisser, "
+                  "J. Appl. Phys. 32, 510 (1961); Rau, PRB 76, 085303 (2007)).",
+    ),
+    "CsPbI3_QD": Preset(
+        "CsPbI3_QD", 2.0e-4, 3.5, 2000.0, 1.4, (1.60, 2.10),
+        reference="CsPbI3 QD cells: Swarnkar et al., Science 354, 92 (2016) (10.8 %, Voc 1.23 V); "
+                  "Sanehira et al., Sci. Adv. 3, eaao4204 (2017) (13.4 %, Voc ~1.2 V); seed review table "
+                  "Voc 1.04-1.27 V, FF 65-80 %, PCE 10.8-16.2 %. ERE chosen for a ~0.22 V non-radiative "
+                  "Voc loss (Voc ~1.2 V at a 1.75-1.8 eV QD gap); Rs, Rsh, n give FF ~75-78 %.",
+    ),
+    "FAPbI3_QD": Preset(
+        "FAPbI3_QD", 1.0e-4, 4.0, 1500.0, 1.5, (1.50, 2.00),
+        reference="FAPbI3 QD cells (Hao et al., Nat. Energy 5, 79 (2020), and the seed review): "
+                  "Voc ~1.05-1.15 V at ~1.6-1.7 eV, FF ~70-75 %; ERE for a ~0.24 V non-radiative loss.",
+    ),
+    "CsFA_QD": Preset(
+        "CsFA_QD", 2.0e-4, 3.0, 2000.0, 1.4, (1.50, 2.00),
+        reference="Cs(1-x)FA(x)PbI3 QD cells: Hao et al., Nat. Energy 5, 79 (2020) (16.6 %, Voc ~1.17 V, "
+                  "FF ~78 %); ERE for a ~0.22 V non-radiative loss.",
+    ),
+    "Si_HJT": Preset(
+        "Si_HJT", 1.0e-2, 0.4, 1.0e4, 1.0, None,
+        reference="Si heterojunction: Yoshikawa et al., Nat. Energy 2, 17032 (2017) (26.7 %, Voc 738 mV, "
+                  "FF 84.9 %); ERE of record Si cells ~0.5-1 % (Green, Prog. Photovolt. 20, 472 (2012)).",
+    ),
+    "Si_TOPCon": Preset(
+        "Si_TOPCon", 6.0e-3, 0.5, 1.0e4, 1.0, None,
+        reference="Si TOPCon: Richter et al., Nat. Energy 6, 429 (2021) (26.0 %, Voc ~732 mV, FF ~84 %); "
+                  "ERE of record Si cells ~0.5-1 % (Green, Prog. Photovolt. 20, 472 (2012)).",
+    ),
+    "Si_intrinsic": Preset(
+        "Si_intrinsic", 1.0, 0.0, np.inf, 1.0, None, recombination="si_intrinsic",
+        reference="Intrinsic limit of a Si wafer: radiative (reciprocity) + Auger, Richter et al., "
+                  "Phys. Rev. B 86, 165202 (2012) eq. (18); Richter et al., IEEE J. Photovolt. 3, 1184 (2013).",
+    ),
+    "SnPb_perovskite": Preset(
+        "SnPb_perovskite", 3.0e-3, 2.0, 3000.0, 1.3, (1.15, 1.40),
+        reference="Sn-Pb narrow-gap perovskite (~1.25 eV): Lin et al., Nature 603, 73 (2022) "
+                  "(Voc ~0.86-0.89 V, FF ~79-82 %); ERE for a ~0.15 V non-radiative loss.",
+    ),
+    "PbS_QD": Preset(
+        "PbS_QD", 1.0e-6, 3.0, 1000.0, 1.5, (0.70, 1.60),
+        reference="PbS QD cells: Liu et al., Nat. Mater. 16, 258 (2017) (11.3 %); Choi et al., "
+                  "Nat. Commun. 11, 103 (2020) (13.3 %, Voc ~0.65 V at ~1.3 eV, FF ~70 %); ERE for a "
+                  "~0.35 V non-radiative loss.",
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; ValueError naming the known presets otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown electrical preset {name!r}; known presets: {sorted(PRESETS)}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Detailed balance
+# --------------------------------------------------------------------------------------------
+def blackbody_photon_flux(wavelengths_nm, temperature_k: float) -> np.ndarray:
+    """Black-body photon flux emitted into a hemisphere (n = 1), photons s^-1 m^-2 nm^-1.
+
+    phi_bb(lambda) = 2 pi c / lambda^4 / (exp(hc / (lambda k T)) - 1), lambda in m, per nm.
+    """
+    lam = np.asarray(wavelengths_nm, dtype=float) * 1e-9
+    x = H_PLANCK * C_LIGHT / (lam * K_B * float(temperature_k))
+    with np.errstate(over="ignore"):
+        return 2 * np.pi * C_LIGHT / lam**4 / np.expm1(x) * 1e-9
+
+
+def _check_grid(wl) -> np.ndarray:
+    wl = np.asarray(wl, dtype=float)
+    if wl.ndim != 1 or wl.size < 2 or np.any(np.diff(wl) <= 0) or wl[0] <= 0:
+        raise ValueError("wavelengths_nm must be a strictly increasing 1-D array of >= 2 positive values (nm)")
+    return wl
+
+
+@lru_cache(maxsize=64)
+def _sun_weights_cached(wl_key: tuple) -> np.ndarray:
+    wl = np.asarray(wl_key)
+    w = _spectra_jsc(np.eye(wl.size), wl)
+    w.setflags(write=False)
+    return w
+
+
+def sun_weights(wavelengths_nm) -> np.ndarray:
+    """Weights w [W] with Jsc (mA/cm^2) = EQE @ w under AM1.5G.
+
+    Same quadrature as ``optics.spectra.jsc`` (EQE linear between grid points,
+    integrated on the union with the native G173 grid), written as a linear
+    functional so that a batch costs one matrix product.
+    """
+    wl = _check_grid(wavelengths_nm)
+    return _sun_weights_cached(tuple(wl.tolist()))
+
+
+@lru_cache(maxsize=64)
+def _bb_weights_cached(wl_key: tuple, temperature_k: float, oversample: int) -> np.ndarray:
+    wl = np.asarray(wl_key)
+    w_count = wl.size
+    # piecewise-linear EQE between grid points, times the exponential black body, on a fine sub-grid
+    t = np.linspace(0.0, 1.0, oversample + 1)
+    weights = np.zeros(w_count)
+    for i in range(w_count - 1):
+        lam = wl[i] + (wl[i + 1] - wl[i]) * t
+        phi = blackbody_photon_flux(lam, temperature_k)
+        weights[i] += np.trapezoid((1 - t) * phi, lam)
+        weights[i + 1] += np.trapezoid(t * phi, lam)
+    weights *= Q_E * 0.1  # photons/s/m^2 -> mA/cm^2
+    weights.setflags(write=False)
+    return weights
+
+
+def reciprocity_weights(wavelengths_nm, temperature_k: float = 298.15, oversample: int = 16) -> np.ndarray:
+    """Weights w [W] with J0,rad (mA/cm^2) = EQE @ w (Rau 2007 reciprocity).
+
+    The EQE is taken linear between grid points and zero outside the grid; the
+    black-body flux is integrated exactly enough on ``oversample`` sub-points
+    per interval (it changes by e every kT, i.e. every ~25 meV).
+    """
+    wl = _check_grid(wavelengths_nm)
+    if not np.isfinite(temperature_k) or temperature_k <= 0:
+        raise ValueError(f"temperature_k must be > 0, got {temperature_k}")
+    return _bb_weights_cached(tuple(wl.tolist()), float(temperature_k), int(oversample))
+
+
+def jsc_from_eqe(eqe, wavelengths_nm) -> np.ndarray:
+    """Short-circuit (photo)current in mA/cm^2 from EQE [..., W] under AM1.5G."""
+    return np.asarray(eqe, dtype=float) @ sun_weights(wavelengths_nm)
+
+
+def j0_rad_from_eqe(eqe, wavelengths_nm, temperature_k: float = 298.15) -> np.ndarray:
+    """Radiative saturation current J0,rad in mA/cm^2 from EQE [..., W] (Rau reciprocity)."""
+    return np.asarray(eqe, dtype=float) @ reciprocity_weights(wavelengths_nm, temperature_k)
+
+
+def voc_rad(jsc_ma_cm2, j0_rad_ma_cm2, temperature_k: float = 298.15) -> np.ndarray:
+    """Radiative-limit open-circuit voltage kT/q ln(Jsc/J0,rad + 1), V."""
+    jsc = np.asarray(jsc_ma_cm2, dtype=float)
+    j0 = np.asarray(j0_rad_ma_cm2, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = thermal_voltage(temperature_k) * np.log1p(jsc / j0)
+    return np.where((jsc > 0) & (j0 > 0), v, 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Silicon intrinsic recombination
+# --------------------------------------------------------------------------------------------
+def si_intrinsic_ni(temperature_k) -> np.ndarray:
+    """Intrinsic carrier density of Si in cm^-3 (Misiakos & Tsamakis, JAP 74, 3293 (1993)).
+
+    n_i = 5.29e19 (T/300)^2.54 exp(-6726/T): 9.7e9 at 300 K, 8.3e9 at 298.15 K.
+    """
+    t = np.asarray(temperature_k, dtype=float)
+    return 5.29e19 * (t / 300.0) ** 2.54 * np.exp(-6726.0 / t)
+
+
+def richter_auger_rate(n0, p0, delta_n, ni) -> np.ndarray:
+    """Auger (incl. Coulomb enhancement) recombination rate of Si, cm^-3 s^-1.
+
+    Richter et al., Phys. Rev. B 86, 165202 (2012), eq. (18) without the radiative term:
+    U = (n p - n_i^2) (2.5e-31 g_eeh n0 + 8.5e-32 g_ehh p0 + 3.0e-29 dn^0.92),
+    g_eeh = 1 + 13 (1 - tanh((n0/3.3e17)^0.66)), g_ehh = 1 + 7.5 (1 - tanh((p0/7.0e17)^0.63)).
+    n0, p0: equilibrium densities; delta_n: excess carrier density (cm^-3).
+    """
+    n0 = np.asarray(n0, dtype=float)
+    p0 = np.asarray(p0, dtype=float)
+    dn = np.maximum(np.asarray(delta_n, dtype=float), 0.0)
+    g_eeh = 1 + 13 * (1 - np.tanh((n0 / 3.3e17) ** 0.66))
+    g_ehh = 1 + 7.5 * (1 - np.tanh((p0 / 7.0e17) ** 0.63))
+    np_minus = (n0 + dn) * (p0 + dn) - ni**2
+    return np_minus * (2.5e-31 * g_eeh * n0 + 8.5e-32 * g_ehh * p0 + 3.0e-29 * dn**0.92)
+
+
+# --------------------------------------------------------------------------------------------
+# Diode model arrays and solvers
+# --------------------------------------------------------------------------------------------
+def _wexp(x: np.ndarray) -> np.ndarray:
+    """W(exp(x)) for real x (principal branch), without overflow."""
+    x = np.asarray(x, dtype=float)
+    big = x > 500.0
+    w = np.empty_like(x)
+    xs = x[~big]
+    w[~big] = lambertw(np.exp(xs)).real
+    xb = x[big]
+    wb = xb - np.log(xb)
+    for _ in range(4):  # Newton on w + ln w = x
+        wb = wb - (wb + np.log(wb) - xb) / (1 + 1 / wb)
+    w[big] = wb
+    return w
+
+
+@dataclass(frozen=True)
+class DiodeArrays:
+    """A batch of B single-diode subcells (arrays of shape [B]).
+
+    jph: photocurrent, mA/cm^2; j0: diode saturation current for ideality n,
+    mA/cm^2; nvt: n kT/q, V; rs: Ohm cm^2; gsh: 1/Rsh in mA cm^-2 V^-1
+    (0 = no shunt); vt: kT/q, V; j0_rad: radiative J0 (mA/cm^2, for
+    luminescent coupling); ere: external radiative efficiency.
+    auger_w_cm: absorber thickness (cm) for Si Auger recombination, 0 = none;
+    ni, n0, p0: intrinsic and equilibrium densities (cm^-3) for the Auger term.
+    """
+
+    jph: np.ndarray
+    j0: np.ndarray
+    nvt: np.ndarray
+    rs: np.ndarray
+    gsh: np.ndarray
+    vt: np.ndarray
+    j0_rad: np.ndarray
+    ere: np.ndarray
+    auger_w_cm: np.ndarray
+    ni: np.ndarray
+    n0: np.ndarray
+    p0: np.ndarray
+
+    def __post_init__(self):
+        for name in self.__dataclass_fields__:
+            object.__setattr__(self, name, np.atleast_1d(np.asarray(getattr(self, name), dtype=float)))
+
+    @property
+    def size(self) -> int:
+        return self.jph.shape[0]
+
+    def _p(self, name: str, like: np.ndarray) -> np.ndarray:
+        v = getattr(self, name)
+        return v.reshape(v.shape + (1,) * (like.ndim - 1))
+
+    # recombination ----------------------------------------------------------------------
+    def _auger(self, vj: np.ndarray, like: np.ndarray):
+        """Auger current (mA/cm^2) and its derivative d/dVj at junction voltage vj."""
+        w = self._p("auger_w_cm", like)
+        ni, n0, p0, vt = (self._p(k, like) for k in ("ni", "n0", "p0", "vt"))
+        e = np.exp(np.minimum(vj / vt, 200.0))
+        s = n0 + p0
+        root = np.sqrt(s**2 + 4 * ni**2 * np.maximum(e - 1, -1 + 1e-300))
+        dn = np.maximum((root - s) / 2, 0.0)
+        g_eeh = 1 + 13 * (1 - np.tanh((n0 / 3.3e17) ** 0.66))
+        g_ehh = 1 + 7.5 * (1 - np.tanh((p0 / 7.0e17) ** 0.63))
+        coef = 2.5e-31 * g_eeh * n0 + 8.5e-32 * g_ehh * p0 + 3.0e-29 * dn**0.92
+        drive = ni**2 * (e - 1)
+        u = drive * coef
+        ddn = ni**2 * e / vt / np.maximum(root, 1e-300)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dcoef = np.where(dn > 0, 3.0e-29 * 0.92 * dn ** (-0.08) * ddn, 0.0)
+        du = ni**2 * e / vt * coef + drive * dcoef
+        scale = Q_E * w * 1e3  # cm^-3 s^-1 over thickness W -> mA/cm^2
+        return scale * u, scale * du
+
+    def diode_current(self, vj) -> np.ndarray:
+        """Total recombination current through the junction (mA/cm^2) at junction voltage vj [B,...]."""
+        vj = np.asarray(vj, dtype=float)
+        j0, nvt = self._p("j0", vj), self._p("nvt", vj)
+        jd = j0 * np.expm1(np.minimum(vj / nvt, 700.0))
+        if np.any(self.auger_w_cm > 0):
+            jd = jd + self._auger(vj, vj)[0]
+        return jd
+
+    def radiative_current(self, vj) -> np.ndarray:
+        """Radiative part ERE x (diode current) of the recombination, mA/cm^2 (for luminescent coupling)."""
+        return self._p("ere", np.asarray(vj)) * self.diode_current(vj)
+
+    # solvers ------------------------------------------------------------------------------
+    def junction_voltage(self, j, jph=None) -> np.ndarray:
+        """Junction voltage Vj (V) at terminal current j (mA/cm^2), shape [B] or [B, N].
+
+        ``jph`` optionally overrides the photocurrent (broadcastable to ``j``).
+        """
+        j = np.asarray(j, dtype=float)
+        if j.ndim == 0:
+            j = np.full(self.size, float(j))
+        jph = self._p("jph", j) if jph is None else np.broadcast_to(jph, j.shape)
+        j0, a, g = (self._p(k, j) for k in ("j0", "nvt", "gsh"))
+        jph, j0, a, g, j = np.broadcast_arrays(jph, j0, a, g, j)
+        c = jph - j + j0
+        shunt = g > _G_MIN
+        vj = np.empty(j.shape)
+        ns = ~shunt
+        with np.errstate(divide="ignore"):
+            vj[ns] = a[ns] * (np.log(np.maximum(c[ns], 1e-300)) - np.log(np.maximum(j0[ns], 1e-300)))
+        if np.any(shunt):
+            cs, j0s, as_, gs = c[shunt], j0[shunt], a[shunt], g[shunt]
+            x = np.log(np.maximum(j0s, 1e-300) / (as_ * gs)) + cs / (as_ * gs)
+            vj[shunt] = cs / gs - as_ * _wexp(x)
+        if np.any(self.auger_w_cm > 0):
+            vj = self._newton_auger(vj, j, jph)
+        return vj
+
+    def _newton_auger(self, vj: np.ndarray, j: np.ndarray, jph: np.ndarray) -> np.ndarray:
+        # g(v) = diode + Auger + shunt - (jph - j) is increasing and convex for v > 0; the
+        # Auger-free solution is an upper bound, so Newton from there converges from above.
+        j0, a, g = (self._p(k, j) for k in ("j0", "nvt", "gsh"))
+        target = jph - j
+        for _ in range(60):
+            e = np.exp(np.minimum(vj / a, 700.0))
+            ja, dja = self._auger(vj, j)
+            f = j0 * (e - 1) + ja + g * vj - target
+            df = j0 * e / a + dja + g
+            step = f / np.maximum(df, 1e-300)
+            vj = vj - step
+            if np.all(np.abs(step) < 1e-12):
+                break
+        return vj
+
+    def voltage(self, j, jph=None) -> np.ndarray:
+        """Terminal voltage V = Vj - J Rs (V) at current j (mA/cm^2)."""
+        j = np.asarray(j, dtype=float)
+        if j.ndim == 0:
+            j = np.full(self.size, float(j))
+        return self.junction_voltage(j, jph) - j * 1e-3 * self._p("rs", j)
+
+
+def diode_from_eqe(
+    eqe,
+    wavelengths_nm,
+    temperature_k: float = 298.15,
+    ere=1.0,
+    ideality=1.0,
+    rs_ohm_cm2=0.0,
+    rsh_ohm_cm2=np.inf,
+    auger_thickness_nm=0.0,
+    si_doping_cm3: float = 0.0,
+) -> DiodeArrays:
+    """Build the diode models of a batch of subcells from their EQE [B, W].
+
+    Parameters broadcast over the batch. ``auger_thickness_nm`` > 0 adds the
+    Richter 2012 Auger recombination of an n-type Si wafer of that thickness
+    and donor density ``si_doping_cm3`` (0 = undoped).
+    """
+    eqe = np.atleast_2d(np.asarray(eqe, dtype=float))
+    b = eqe.shape[0]
+    jsc = jsc_from_eqe(eqe, wavelengths_nm)
+    j0r = j0_rad_from_eqe(eqe, wavelengths_nm, temperature_k)
+    return diode_from_currents(jsc, j0r, temperature_k, ere, ideality, rs_ohm_cm2, rsh_ohm_cm2,
+                               auger_thickness_nm, si_doping_cm3, batch=b)
+
+
+def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0, rs_ohm_cm2=0.0,
+                        rsh_ohm_cm2=np.inf, auger_thickness_nm=0.0, si_doping_cm3=0.0,
+                        batch: int | None = None) -> DiodeArrays:
+    """Diode models from photocurrent and radiative J0 (both mA/cm^2, shape [B])."""
+    shape = (batch,) if batch is not None else np.shape(jsc)
+    bc = lambda v: np.broadcast_to(np.asarray(v, dtype=float), shape).astype(float)  # noqa: E731
+    jsc, j0r, ere, n, rs, rsh = map(bc, (jsc, j0_rad, ere, ideality, rs_ohm_cm2, rsh_ohm_cm2))
+    aug_nm = bc(auger_thickness_nm)
+    if np.any((ere <= 0) | (ere > 1)):
+        raise ValueError("ERE must lie in (0, 1]")
+    if np.any(rs < 0) or np.any(rsh <= 0):
+        raise ValueError("series resistance must be >= 0 and shunt resistance > 0 (Ohm cm^2)")
+    if np.any(n <= 0):
+        raise ValueError("ideality factor must be > 0")
+    vt = np.full(shape, float(thermal_voltage(temperature_k)))
+    j0_eff = j0r / ere
+    with np.errstate(divide="ignore", invalid="ignore"):
+        voc = vt * np.log1p(jsc / j0_eff)
+        j0n = np.where(n == 1.0, j0_eff, jsc / np.expm1(voc / (n * vt)))
+    j0n = np.where((jsc > 0) & (j0_eff > 0) & np.isfinite(j0n), j0n, np.maximum(j0_eff, 1e-300))
+    ni = np.full(shape, float(si_intrinsic_ni(temperature_k)))
+    nd = np.full(shape, float(si_doping_cm3))
+    n0 = np.where(nd > 0, nd / 2 + np.sqrt(nd**2 / 4 + ni**2), ni)
+    p0 = ni**2 / n0
+    with np.errstate(divide="ignore"):
+        gsh = np.where(np.isfinite(rsh), 1e3 / rsh, 0.0)
+    return DiodeArrays(jph=jsc, j0=j0n, nvt=n * vt, rs=rs, gsh=gsh, vt=vt, j0_rad=j0r, ere=ere,
+                       auger_w_cm=aug_nm * 1e-7, ni=ni, n0=n0, p0=p0)
+
+
+def _golden_max(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, iters: int = 64):
+    """Vectorised golden-section maximisation of unimodal f on [lo, hi] (arrays [B])."""
+    r = (np.sqrt(5) - 1) / 2
+    a, b = lo.astype(float).copy(), hi.astype(float).copy()
+    c = b - r * (b - a)
+    d = a + r * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(iters):
+        left = fc > fd  # maximum in [a, d]
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = np.where(left, b - r * (b - a), d)
+        d_new = np.where(left, c, a + r * (b - a))
+        f_new = f(np.where(left, c_new, d_new))
+        fc, fd = np.where(left, f_new, fd), np.where(left, fc, f_new)
+        c, d = c_new, d_new
+    x = (a + b) / 2
+    return x, f(x)
+
+
+def _bisect_zero(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, iters: int = 60):
+    """Root of a decreasing f on [lo, hi] with f(lo) >= 0 >= f(hi), vectorised."""
+    a, b = lo.astype(float).copy(), hi.astype(float).copy()
+    for _ in range(iters):
+        m = (a + b) / 2
+        pos = f(m) > 0
+        a = np.where(pos, m, a)
+        b = np.where(pos, b, m)
+    return (a + b) / 2
+
+
+@dataclass(frozen=True)
+class MPPResult:
+    """Operating points of a batch (arrays [B]): voltages V, currents mA/cm^2, power mW/cm^2."""
+
+    voc_v: np.ndarray
+    jsc_ma_cm2: np.ndarray
+    vmpp_v: np.ndarray
+    jmpp_ma_cm2: np.ndarray
+    pmax_mw_cm2: np.ndarray
+
+    @property
+    def ff_pct(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ff = self.pmax_mw_cm2 / (self.voc_v * self.jsc_ma_cm2) * 100
+        return np.where((self.voc_v > 0) & (self.jsc_ma_cm2 > 0), ff, 0.0)
+
+    @property
+    def pce_pct(self) -> np.ndarray:
+        return self.pmax_mw_cm2 / incident_power_mw_cm2() * 100
+
+
+def short_circuit_current(cell: DiodeArrays) -> np.ndarray:
+    """Terminal current at V = 0, mA/cm^2 (slightly below Jph with Rs and Rsh)."""
+    hi = np.maximum(cell.jph, 0.0)
+    return _bisect_zero(cell.voltage, np.zeros(cell.size), hi)
+
+
+def single_mpp(cell: DiodeArrays) -> MPPResult:
+    """Maximum power point, Voc, Jsc of each subcell on its own (vectorised over the batch)."""
+    voc = cell.voltage(np.zeros(cell.size))
+    jsc = short_circuit_current(cell)
+    j, p = _golden_max(lambda jj: jj * cell.voltage(jj), np.zeros(cell.size), np.maximum(jsc, 0.0))
+    ok = (cell.jph > 0) & (voc > 0)
+    p = np.where(ok, np.maximum(p, 0.0), 0.0)
+    j = np.where(ok, j, 0.0)
+    v = np.where(ok & (j > 0), p / np.where(j > 0, j, 1.0), 0.0)
+    return MPPResult(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
+
+
+def _series_parts(top: DiodeArrays, bottom: DiodeArrays, coupling: np.ndarray, j: np.ndarray):
+    vt_j = top.junction_voltage(j)
+    v_top = vt_j - j * 1e-3 * top._p("rs", j)
+    if np.any(coupling > 0):
+        # luminescent coupling: part of the top cell's radiative recombination becomes bottom photocurrent
+        extra = coupling.reshape(coupling.shape + (1,) * (j.ndim - 1)) * np.maximum(top.radiative_current(vt_j), 0)
+        v_bot = bottom.voltage(j, jph=bottom._p("jph", j) + extra)
+    else:
+        v_bot = bottom.voltage(j)
+    return v_top, v_bot
+
+
+def series_voltage(top: DiodeArrays, bottom: DiodeArrays, j, coupling=0.0) -> np.ndarray:
+    """Voltage (V) of two subcells in series at common current j (mA/cm^2), [B] or [B, N]."""
+    j = np.asarray(j, dtype=float)
+    coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
+    v_top, v_bot = _series_parts(top, bottom, coupling, j)
+    return v_top + v_bot
+
+
+def series_short_circuit_current(top: DiodeArrays, bottom: DiodeArrays, coupling=0.0) -> np.ndarray:
+    coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
+    hi = np.maximum(top.jph, bottom.jph + coupling * top.jph)
+    return _bisect_zero(lambda jj: series_voltage(top, bottom, jj, coupling), np.zeros(top.size), hi)
+
+
+def series_mpp(top: DiodeArrays, bottom: DiodeArrays, coupling=0.0) -> MPPResult:
+    """MPP of a 2-terminal series tandem: voltages add at a common current (vectorised).
+
+    ``coupling`` [B] is the luminescent-coupling fraction (0..1).
+    """
+    coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
+    voc = series_voltage(top, bottom, np.zeros(top.size), coupling)
+    jsc = series_short_circuit_current(top, bottom, coupling)
+    j, p = _golden_max(lambda jj: jj * series_voltage(top, bottom, jj, coupling),
+                       np.zeros(top.size), np.maximum(jsc, 0.0))
+    ok = (voc > 0) & (jsc > 0)
+    p = np.where(ok, np.maximum(p, 0.0), 0.0)
+    j = np.where(ok, j, 0.0)
+    v = np.where(ok & (j > 0), p / np.where(j > 0, j, 1.0), 0.0)
+    return MPPResult(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
+
+
+def jv_curve(cell: DiodeArrays, jsc_ma_cm2: np.ndarray, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
+    """J-V curves [B, N] from short circuit to open circuit: (voltage_v, current_ma_cm2), V increasing."""
+    frac = np.linspace(1.0, 0.0, points)
+    j = np.maximum(jsc_ma_cm2, 0.0)[:, None] * frac[None, :]
+    return cell.voltage(j), j
+
+
+def series_jv_curve(top: DiodeArrays, bottom: DiodeArrays, jsc_ma_cm2: np.ndarray, coupling=0.0,
+                    points: int = 101) -> tuple[np.ndarray, np.ndarray]:
+    """Tandem J-V curves [B, N] (voltage_v, current_ma_cm2) from short to open circuit."""
+    frac = np.linspace(1.0, 0.0, points)
+    j = np.maximum(jsc_ma_cm2, 0.0)[:, None] * frac[None, :]
+    return series_voltage(top, bottom, j, coupling), j
