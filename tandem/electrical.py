@@ -343,6 +343,10 @@ class DiodeArrays:
     def size(self) -> int:
         return self.jph.shape[0]
 
+    def take(self, index) -> "DiodeArrays":
+        """The sub-batch at ``index`` (integer array or boolean mask)."""
+        return DiodeArrays(**{k: getattr(self, k)[index] for k in self.__dataclass_fields__})
+
     def _p(self, name: str, like: np.ndarray) -> np.ndarray:
         v = getattr(self, name)
         return v.reshape(v.shape + (1,) * (like.ndim - 1))
@@ -470,14 +474,17 @@ def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0
         raise ValueError("series resistance must be >= 0 and shunt resistance > 0 (Ohm cm^2)")
     if np.any(n <= 0):
         raise ValueError("ideality factor must be > 0")
-    vt = np.full(shape, float(thermal_voltage(temperature_k)))
+    temperature_k = bc(temperature_k)
+    if np.any(~np.isfinite(temperature_k) | (temperature_k <= 0)):
+        raise ValueError("temperature_k must be > 0 K")
+    vt = thermal_voltage(temperature_k)
     j0_eff = j0r / ere
     with np.errstate(divide="ignore", invalid="ignore"):
         voc = vt * np.log1p(jsc / j0_eff)
         j0n = np.where(n == 1.0, j0_eff, jsc / np.expm1(voc / (n * vt)))
     j0n = np.where((jsc > 0) & (j0_eff > 0) & np.isfinite(j0n), j0n, np.maximum(j0_eff, 1e-300))
-    ni = np.full(shape, float(si_intrinsic_ni(temperature_k)))
-    nd = np.full(shape, float(si_doping_cm3))
+    ni = si_intrinsic_ni(temperature_k)
+    nd = bc(si_doping_cm3)
     n0 = np.where(nd > 0, nd / 2 + np.sqrt(nd**2 / 4 + ni**2), ni)
     p0 = ni**2 / n0
     with np.errstate(divide="ignore"):
