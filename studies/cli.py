@@ -1,0 +1,240 @@
+"""``qdtandem`` command line: optimize, simulate, materials (and extension subcommands).
+
+Adding a subcommand: write a module with ``COMMAND`` (name), ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``, and list it in ``SUBCOMMAND_MODULES``
+(``studies.report`` is already listed and is picked up as soon as it exists).
+Errors in input files (ValueError, FileNotFoundError, KeyError) are printed as one line
+``qdtandem: error: ...`` with exit status 2, not as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+#: modules providing extra subcommands (COMMAND, HELP, add_arguments, run); missing ones are skipped
+SUBCOMMAND_MODULES: tuple[str, ...] = ("studies.report",)
+
+
+# --------------------------------------------------------------------------- optimize
+
+def _optimize_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", help="study file (TOML)")
+    p.add_argument("--trials", type=int, default=None,
+                   help="finished trials wanted in the study (default: [study] n_trials); "
+                        "re-running tops the study up to this number")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="stop asking new trials after S seconds (default: [study] timeout_s)")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="optuna storage URL, e.g. postgresql://user:pw@host/db "
+                        "(default: [study] storage, else an SQLite file beside the study file)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes on this machine sharing the storage (default 1)")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed (default: [study] seed)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="B",
+                   help="trials evaluated per vectorised tandem call (default: [study] batch_size)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output directory (default: runs/<study name>)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _optimize(args) -> int:
+    from . import spec as specmod
+    from .run import run_study
+
+    spec = specmod.load(args.study, require_study=True)
+    out = Path(args.out) if args.out else Path("runs") / spec.study.name
+    try:
+        res = run_study(spec, n_trials=args.trials, timeout_s=args.timeout, storage=args.storage,
+                        workers=args.workers, seed=args.seed, out_dir=out,
+                        batch_size=args.batch_size, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        from .run import counted_trials, open_storage, storage_url
+        import optuna
+        url = storage_url(spec, args.storage)
+        try:
+            study = optuna.load_study(study_name=spec.study.name, storage=open_storage(url))
+            done, _ = counted_trials(study)
+        except Exception:   # storage unreachable while interrupted: say what we can
+            done = "the"
+        print(f"\ninterrupted: {done} finished trials are kept in {url}; "
+              f"re-run the same command to continue", file=sys.stderr)
+        return 130
+    print(format_outcome(spec, res))
+    return 0
+
+
+def format_outcome(spec, res) -> str:
+    """Human summary of a finished run: best design (or Pareto front), importances, files."""
+    from .run import counted_trials
+    st = spec.study
+    done, _ = counted_trials(res.study)
+    lines = [f"study {st.name!r}: {done} finished trials in {res.storage_url}"]
+    if not res.best:
+        lines.append("no feasible design found (all trials violate a constraint or failed)")
+    else:
+        t = res.best[0]
+        title = "best design" if len(st.objectives) == 1 else \
+            f"Pareto front: {len(res.best)} designs; highest-PCE one"
+        lines.append(f"{title} (trial {t.number}):")
+        lines.append(format_design(spec, t.params, {**t.user_attrs.get("metrics", {}),
+                                                     "feasible": t.user_attrs.get("feasible")}))
+        if len(st.objectives) > 1:
+            lines.append("  Pareto front (" + ", ".join(st.objective_metrics) + "):")
+            for tt in res.best[:20]:
+                lines.append("    trial %5d: " % tt.number + ", ".join(f"{v:.3f}" for v in tt.values))
+            if len(res.best) > 20:
+                lines.append(f"    ... {len(res.best) - 20} more in pareto.csv")
+    for m, imp in res.importances.items():
+        lines.append(f"parameter importances for {m} (optuna PED-ANOVA):")
+        for k, v in sorted(imp.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {k:32s} {v:6.3f}")
+    for k, p in res.files.items():
+        lines.append(f"wrote {k}: {p}")
+    return "\n".join(lines)
+
+
+def format_design(spec, params, metrics) -> str:
+    """Layer table (nm, eV) and the device metrics of one design."""
+    d = spec.thicknesses_nm(params)
+    gaps = spec.bandgaps_ev(params)
+    free = spec.parameters
+    lines = ["  %-22s %-18s %14s %9s" % ("layer", "material", "thickness_nm", "Eg_eV")]
+    for i, lay in enumerate(spec.layers):
+        mat = lay.material if lay.material is not None else f"nk={lay.nk:g}"
+        star = "*" if f"{lay.name}.thickness_nm" in free else " "
+        g = gaps.get(lay.name)
+        gs = "" if g is None else f"{g:.3f}" + ("*" if f"{lay.name}.bandgap_ev" in free else " ")
+        role = ""
+        if i == spec.top.absorber:
+            role = "  <- top absorber" if spec.bottom else "  <- absorber"
+        elif spec.bottom is not None and i == spec.bottom.absorber:
+            role = "  <- bottom absorber"
+        elif i in spec.interconnect:
+            role = "  <- interconnect"
+        lines.append("  %-22s %-18s %13.1f%s %9s%s" % (lay.name, mat, d[i], star, gs, role))
+    lines.append("  (* free parameter)")
+    keys = [k for k in ("pce_pct", "top_jsc_ma_cm2", "top_voc_v", "top_ff_pct", "top_pce_pct",
+                        "bottom_jsc_ma_cm2", "bottom_voc_v", "bottom_ff_pct", "bottom_pce_pct",
+                        "mismatch_ma_cm2", "avt_pct", "lue_pct", "cri", "total_thickness_nm",
+                        "absorber_thickness_nm", "feasible") if k in metrics]
+    for k in keys:
+        v = metrics[k]
+        if isinstance(v, float) and math.isnan(v):
+            continue
+        lines.append(f"  {k:24s} {v:.4g}" if isinstance(v, float) else f"  {k:24s} {v}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- simulate
+
+def _simulate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("stack", help="simulate file (TOML; every thickness and bandgap fixed)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def simulate_file(path: str | Path) -> tuple[object, object, dict]:
+    """Evaluate a simulate file: returns (spec, DeviceResult, metrics dict)."""
+    import tandem
+    from . import spec as specmod
+    from .run import _metrics_from_result
+
+    spec = specmod.load(path, require_study=False)
+    result = tandem.evaluate(spec.design({}))
+    return spec, result, _metrics_from_result(spec, {}, result)
+
+
+def _simulate(args) -> int:
+    spec, result, metrics = simulate_file(args.stack)
+    if args.json:
+        d = spec.thicknesses_nm({})
+        gaps = spec.bandgaps_ev({})
+        doc = {
+            "file": spec.source,
+            "kind": spec.kind,
+            "layers": [{"name": lay.name, "material": lay.material,
+                        "nk": None if lay.nk is None else [lay.nk.real, lay.nk.imag],
+                        "thickness_nm": float(d[i]), "bandgap_ev": gaps.get(lay.name),
+                        "coherent": lay.coherent} for i, lay in enumerate(spec.layers)],
+            "metrics": {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                        for k, v in metrics.items()},
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"{spec.source}: {spec.kind} device")
+        print(format_design(spec, {}, metrics))
+    return 0
+
+
+# --------------------------------------------------------------------------- materials
+
+def _materials_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+
+
+def _materials(args) -> int:
+    import nkdata
+    import pandas as pd
+
+    cat = nkdata.catalog()
+    if args.csv:
+        print(cat.to_csv(index=False), end="")
+    else:
+        with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                               "display.width", 250, "display.max_colwidth", 40):
+            print(cat.to_string(index=False))
+    return 0
+
+
+# --------------------------------------------------------------------------- wiring
+
+#: built-in subcommands: name -> (help, add_arguments, run)
+COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+    "optimize": ("run or resume a design study (optuna)", _optimize_args, _optimize),
+    "simulate": ("evaluate one design from a simulate file", _simulate_args, _simulate),
+    "materials": ("list the n,k material library with provenance", _materials_args, _materials),
+}
+
+
+def _extension_commands() -> dict[str, tuple[str, Callable, Callable]]:
+    out = {}
+    for modname in SUBCOMMAND_MODULES:
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as e:
+            if e.name == modname:
+                continue
+            raise
+        out[mod.COMMAND] = (mod.HELP, mod.add_arguments, mod.run)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qdtandem",
+        description="Optical and device design of perovskite quantum-dot solar cells and tandems.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_, add_args, run) in {**COMMANDS, **_extension_commands()}.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        add_args(p)
+        p.set_defaults(_run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"qdtandem: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
