@@ -549,23 +549,29 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
     # assemble -------------------------------------------------------------------------------
     nan = float("nan")
     lue = np.where(np.isfinite(avt), tr.lue(pce, avt), np.nan)
+    temps = np.array([d.temperature_k for d in designs])
+    top_ff, top_pce = top_mpp.ff_pct, top_mpp.pce_pct
+    top_vrad = el.voc_rad(jph[0], j0r[0], temps)
+    if bidx.size:
+        bot_ff, bot_pce = bot_mpp.ff_pct, bot_mpp.pce_pct
+        bot_vrad = el.voc_rad(jph[1, bidx], j0r[1, bidx], temps[bidx])
     results = []
     for k, d in enumerate(designs):
         top_r = SubcellResult(
-            float(top_mpp.jsc_ma_cm2[k]), float(top_mpp.voc_v[k]), float(top_mpp.ff_pct[k]),
-            float(top_mpp.pce_pct[k]), float(top_mpp.vmpp_v[k]), float(top_mpp.jmpp_ma_cm2[k]),
+            float(top_mpp.jsc_ma_cm2[k]), float(top_mpp.voc_v[k]), float(top_ff[k]),
+            float(top_pce[k]), float(top_mpp.vmpp_v[k]), float(top_mpp.jmpp_ma_cm2[k]),
             float(j0r[0, k]), eqe_top[k], (top_jv[0][k], top_jv[1][k]), float(jph[0, k]),
-            float(el.voc_rad(jph[0, k], j0r[0, k], d.temperature_k)), float(top.ere[k]), float(v_op[0, k]),
+            float(top_vrad[k]), float(top.ere[k]), float(v_op[0, k]),
         )
         bot_r = None
         mismatch, limiting = nan, None
         if d.bottom is not None:
             p = bpos[k]
             bot_r = SubcellResult(
-                float(bot_mpp.jsc_ma_cm2[p]), float(bot_mpp.voc_v[p]), float(bot_mpp.ff_pct[p]),
-                float(bot_mpp.pce_pct[p]), float(bot_mpp.vmpp_v[p]), float(bot_mpp.jmpp_ma_cm2[p]),
+                float(bot_mpp.jsc_ma_cm2[p]), float(bot_mpp.voc_v[p]), float(bot_ff[p]),
+                float(bot_pce[p]), float(bot_mpp.vmpp_v[p]), float(bot_mpp.jmpp_ma_cm2[p]),
                 float(j0r[1, k]), eqe_bot[k], (bot_jv[0][p], bot_jv[1][p]), float(jph[1, k]),
-                float(el.voc_rad(jph[1, k], j0r[1, k], d.temperature_k)), float(bot.ere[p]), float(v_op[1, k]),
+                float(bot_vrad[p]), float(bot.ere[p]), float(v_op[1, k]),
             )
             mismatch = float(jph[0, k] - jph[1, k])
             limiting = "top" if mismatch < 0 else "bottom"

@@ -493,7 +493,7 @@ def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0
                        auger_w_cm=aug_nm * 1e-7, ni=ni, n0=n0, p0=p0)
 
 
-def _golden_max(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, iters: int = 64):
+def _golden_max(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, iters: int = 50):
     """Vectorised golden-section maximisation of unimodal f on [lo, hi] (arrays [B])."""
     r = (np.sqrt(5) - 1) / 2
     a, b = lo.astype(float).copy(), hi.astype(float).copy()
@@ -513,7 +513,7 @@ def _golden_max(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.nd
     return x, f(x)
 
 
-def _bisect_zero(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, iters: int = 60):
+def _bisect_zero(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, iters: int = 52):
     """Root of a decreasing f on [lo, hi] with f(lo) >= 0 >= f(hi), vectorised."""
     a, b = lo.astype(float).copy(), hi.astype(float).copy()
     for _ in range(iters):
@@ -610,7 +610,9 @@ def jv_curve(cell: DiodeArrays, jsc_ma_cm2: np.ndarray, points: int = 101) -> tu
     """J-V curves [B, N] from short circuit to open circuit: (voltage_v, current_ma_cm2), V increasing."""
     frac = np.linspace(1.0, 0.0, points)
     j = np.maximum(jsc_ma_cm2, 0.0)[:, None] * frac[None, :]
-    return cell.voltage(j), j
+    v = cell.voltage(j)
+    v[:, 0] = 0.0  # short circuit by construction (removes bisection round-off)
+    return v, j
 
 
 def series_jv_curve(top: DiodeArrays, bottom: DiodeArrays, jsc_ma_cm2: np.ndarray, coupling=0.0,
@@ -618,4 +620,8 @@ def series_jv_curve(top: DiodeArrays, bottom: DiodeArrays, jsc_ma_cm2: np.ndarra
     """Tandem J-V curves [B, N] (voltage_v, current_ma_cm2) from short to open circuit."""
     frac = np.linspace(1.0, 0.0, points)
     j = np.maximum(jsc_ma_cm2, 0.0)[:, None] * frac[None, :]
-    return series_voltage(top, bottom, j, coupling), j
+    v = series_voltage(top, bottom, j, coupling)
+    # first point is short circuit by construction; without a shunt the limiting cell's
+    # reverse branch is vertical there and the bisection lands on the step, so pin V = 0
+    v[:, 0] = 0.0
+    return v, j

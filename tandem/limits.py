@@ -124,20 +124,20 @@ def tandem_limit(top_bandgap_ev, bottom_bandgap_ev, kind: str = "2T", temperatur
 
 
 def best_tandem_pair(kind: str = "2T", bottom_bandgap_ev: float | None = None,
-                     temperature_k: float = 300.0) -> tuple[float, float, float]:
+                     temperature_k: float = 300.0, grid_step_ev: float = 0.01) -> tuple[float, float, float]:
     """Optimal (PCE %, top gap eV, bottom gap eV) for a 2T or 4T tandem.
 
     With ``bottom_bandgap_ev`` fixed (e.g. 1.12 for Si), only the top gap is optimised.
-    A 10 meV grid search is refined by Nelder-Mead.
+    A grid search (``grid_step_ev``) is refined by Nelder-Mead.
     """
-    tops = np.arange(1.40, 2.20, 0.01)
+    tops = np.arange(1.40, 2.20, grid_step_ev)
     if bottom_bandgap_ev is not None:
         pce = tandem_limit(tops, bottom_bandgap_ev, kind, temperature_k)
         t0 = tops[np.argmax(pce)]
         res = minimize(lambda x: -tandem_limit(x[0], bottom_bandgap_ev, kind, temperature_k)[()],
                        [t0], method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-6})
         return float(-res.fun), float(res.x[0]), float(bottom_bandgap_ev)
-    bots = np.arange(0.70, 1.40, 0.01)
+    bots = np.arange(0.70, 1.40, grid_step_ev)
     tt, bb = np.meshgrid(tops, bots, indexing="ij")
     pce = tandem_limit(tt, bb, kind, temperature_k)
     i = np.unravel_index(np.argmax(pce), pce.shape)
