@@ -20,6 +20,7 @@ linear functionals of T, so a batch costs one matrix product (CRI is per spectru
 """
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -157,10 +158,12 @@ def colour_rendering_index(transmittance, wavelengths_nm, illuminant: str = "AM1
     source = _illuminant(illuminant, grid)
     flat = t.reshape(-1, t.shape[-1])
     out = np.full(flat.shape[0], np.nan)
-    for i, row in enumerate(flat):
-        tt = np.interp(grid, wl, row)
-        if np.max(tt) < 1e-6:
-            continue
-        sd = colour.SpectralDistribution(dict(zip(grid, tt * source)))
-        out[i] = float(colour.colour_rendering_index(sd))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # colour-science's shape-alignment notices
+        for i, row in enumerate(flat):
+            tt = np.interp(grid, wl, row)
+            if np.max(tt) < 1e-6:
+                continue
+            sd = colour.SpectralDistribution(dict(zip(grid, tt * source)))
+            out[i] = float(colour.colour_rendering_index(sd))
     return out.reshape(t.shape[:-1])
