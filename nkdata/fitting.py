@@ -1,0 +1,173 @@
+"""Fit oscillator models (:class:`nkdata.models.OscillatorModel`) to measured n,k.
+
+Used offline to derive the parameters shipped in :mod:`nkdata.library` from the reference films
+in ``../shared/reference-nk`` (LGPL data: only fitted parameters are shipped, never the data)
+and from CC0 refractiveindex.info pages. Run ``python -m nkdata.fitting`` from the repo root to
+re-fit and print parameters and RMS errors.
+
+RMS definition used everywhere in nkdata: ``sqrt(mean((n_m - n_r)^2 + (k_m - k_r)^2))`` over
+the reference wavelengths (the mean distance in the complex index plane).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from .models import OscillatorModel, nm_to_ev
+
+__all__ = ["reference_dir", "read_reference", "rms_nk", "fit_oscillators", "FIT_SPECS", "main"]
+
+
+def reference_dir() -> Path | None:
+    """``<repo>/../shared/reference-nk`` if present, else None."""
+    repo = Path(__file__).resolve().parents[1]
+    d = repo.parent / "shared" / "reference-nk"
+    return d if d.is_dir() else None
+
+
+def read_reference(filename) -> tuple[np.ndarray, np.ndarray]:
+    """(wavelengths_nm, n + ik) of a reference file (header 'lambda n k', wavelength in m)."""
+    d = reference_dir()
+    if d is None:
+        raise FileNotFoundError("../shared/reference-nk not found")
+    a = np.loadtxt(d / filename, skiprows=1)
+    return a[:, 0] * 1e9, a[:, 1] + 1j * a[:, 2]
+
+
+def rms_nk(nk_model, nk_ref, n_only=False) -> float:
+    """RMS distance between complex indices (see module docstring); n_only compares n alone."""
+    d = np.asarray(nk_model) - np.asarray(nk_ref)
+    if n_only:
+        return float(np.sqrt(np.mean(d.real**2)))
+    return float(np.sqrt(np.mean(np.abs(d) ** 2)))
+
+
+def _unpack(x, shape):
+    n_tl, n_g, n_l, drude = shape
+    i = 0
+    eps_inf = x[i]; i += 1
+    tl = []
+    for _ in range(n_tl):
+        tl.append(tuple(x[i:i + 4])); i += 4
+    g = []
+    for _ in range(n_g):
+        g.append(tuple(x[i:i + 3])); i += 3
+    lo = []
+    for _ in range(n_l):
+        lo.append(tuple(x[i:i + 3])); i += 3
+    dr = tuple(x[i:i + 2]) if drude else None
+    return OscillatorModel(float(eps_inf), tuple(tl), tuple(g), tuple(lo), dr)
+
+
+def _pack(model: OscillatorModel):
+    x = [model.eps_inf]
+    for p in model.tauc_lorentz + model.gaussians + model.lorentz:
+        x.extend(p)
+    if model.drude is not None:
+        x.extend(model.drude)
+    shape = (len(model.tauc_lorentz), len(model.gaussians), len(model.lorentz), model.drude is not None)
+    return np.array(x, float), shape
+
+
+def fit_oscillators(wl_nm, nk_ref, start: OscillatorModel, n_only=False, k_weight=1.0,
+                    bounds=None) -> OscillatorModel:
+    """Least-squares fit of an OscillatorModel to n,k (or n only) starting from ``start``.
+
+    Energies/amplitudes are kept positive; TL broadening C < 2 E0 is enforced through the
+    parametrisation bounds and a penalty.
+    """
+    x0, shape = _pack(start)
+    lb = np.full_like(x0, 1e-6)
+    ub = np.full_like(x0, np.inf)
+    lb[0] = 1.0  # eps_inf
+    if bounds is not None:
+        for i, b in enumerate(bounds):
+            if b is not None:
+                lb[i], ub[i] = b
+    x0 = np.clip(x0, lb + 1e-9, np.where(np.isfinite(ub), ub - 1e-9, np.inf))
+    E = nm_to_ev(wl_nm)
+
+    def resid(x):
+        try:
+            m = _unpack(x, shape)
+            nk = m.nk(wl_nm)
+        except ValueError:
+            return np.full(2 * len(wl_nm), 1e3)
+        r = [nk.real - nk_ref.real]
+        if not n_only:
+            r.append(k_weight * (nk.imag - nk_ref.imag))
+        out = np.concatenate(r)
+        return np.where(np.isfinite(out), out, 1e3)
+
+    res = least_squares(resid, x0, bounds=(lb, ub), x_scale="jac", max_nfev=4000)
+    return _unpack(res.x, shape)
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    name: str
+    reference: str  # reference-nk file
+    start: OscillatorModel
+    n_only: bool = False
+    note: str = ""
+    bounds: tuple | None = None  # (lo, hi) or None per packed parameter
+    page: tuple | None = None  # fit to this refractiveindex.info page instead of the reference file
+
+
+FIT_SPECS = (
+    FitSpec("PTAA", "nk_PTAA.txt", OscillatorModel(2.4, ((40.0, 3.4, 1.0, 2.9),), ((0.5, 3.3, 0.4),))),
+    FitSpec("C60", "nk_C60_1.txt", OscillatorModel(2.8, ((30.0, 3.6, 1.5, 1.7),),
+                                                     ((0.8, 2.7, 0.6), (2.0, 3.6, 0.5), (2.5, 4.6, 0.8)))),
+    FitSpec("PCBM", "nk_PCBM.txt", OscillatorModel(2.6, ((30.0, 3.8, 1.5, 1.7),),
+                                                     ((0.5, 2.8, 0.7), (1.5, 3.7, 0.6), (2.0, 4.6, 0.8)))),
+    FitSpec("BCP", "nk_BCP.txt", OscillatorModel(2.4, ((40.0, 4.5, 1.5, 3.5),)), n_only=True,
+            note="n only: the reference k (about 1.25 at 800 nm) is unphysical for the wide-gap BCP film"),
+    FitSpec("P3HT", "nk_P3HT.txt", OscillatorModel(1.5, ((5.0, 2.6, 1.0, 1.9),),
+                                                     ((1.0, 2.05, 0.1), (1.5, 2.22, 0.15), (1.2, 2.4, 0.2),
+                                                      (1.0, 2.6, 0.3), (0.5, 3.0, 0.4))),
+            bounds=(None, None, None, None, (1.6, 2.0))),
+    FitSpec("PEDOT:PSS", "nk_PEDOT.txt", OscillatorModel(2.2, ((20.0, 6.0, 2.0, 4.0),), (), (), (1.0, 0.3)),
+            page=("other", "PEDOT-PSS", "Chen"),
+            note="fitted to the CC0 refractiveindex.info page (Chen et al. 2015); RMS against the reference film"),
+    FitSpec("a-Si:H", "nk_aSi.txt", OscillatorModel(1.0, ((200.0, 3.6, 2.2, 1.7),)),
+            bounds=((0.5, 5.0), None, None, None, (1.2, 1.9))),
+    FitSpec("FACsPbIBr_bulk", "nk_FACsPbIBr.txt", OscillatorModel(2.5, ((30.0, 2.5, 1.0, 1.62), (20.0, 3.5, 1.0, 2.5)),
+                                                                    ((0.3, 1.68, 0.08),)),
+            bounds=(None, None, (1.6, 3.2), (0.05, 3.0), (1.50, 1.72), None, (2.5, 4.6), (0.05, 3.0), (1.6, 3.4),
+                    None, (1.55, 1.85), (0.02, 0.3))),
+    FitSpec("MoOx", "nk_MoOx35nm.txt", OscillatorModel(2.0, ((40.0, 4.5, 1.5, 3.0),), (), ((0.05, 1.0, 1.0),))),
+)
+
+
+def fit_data(spec: FitSpec):
+    """(wavelengths_nm, nk) the spec is fitted to."""
+    if spec.page is not None:
+        from .refractiveindex_db import load_page
+        mat = load_page(*spec.page)
+        wl = np.linspace(max(mat.wl_min_nm, 300.0), min(mat.wl_max_nm, 1200.0), 300)
+        return wl, mat.nk(wl)
+    return read_reference(spec.reference)
+
+
+def run_fit(spec: FitSpec):
+    """Fit one spec; returns (model, rms vs its reference file, reference range nm)."""
+    wl, data = fit_data(spec)
+    m = fit_oscillators(wl, data, spec.start, n_only=spec.n_only, bounds=spec.bounds)
+    wr, ref = read_reference(spec.reference)
+    return m, rms_nk(m.nk(wr), ref, n_only=spec.n_only), (wr.min(), wr.max())
+
+
+def main():  # pragma: no cover - offline tool
+    np.set_printoptions(precision=5, suppress=True)
+    for spec in FIT_SPECS:
+        m, rms, (lo, hi) = run_fit(spec)
+        print(f"{spec.name}: rms={rms:.4f} vs {spec.reference}  range {lo:.0f}-{hi:.0f} nm")
+        print("   ", {k: (tuple(tuple(round(float(v), 5) for v in p) for p in val) if isinstance(val, tuple)
+                      and val and isinstance(val[0], tuple) else val) for k, val in m.as_params().items()})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

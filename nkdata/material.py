@@ -1,0 +1,115 @@
+"""Material and Provenance records: the objects that nkdata hands to the optics."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["Provenance", "Material", "TabulatedNK"]
+
+CATEGORIES = ("substrate", "tco", "etl", "absorber", "htl", "electrode", "bottom_absorber", "ar", "medium")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a material's n,k come from.
+
+    kind is "measured" (tabulated or fitted-formula data from a measurement) or "modelled"
+    (dispersion model with literature or fitted parameters).
+    """
+
+    source: str
+    doi: str
+    licence: str
+    kind: str
+    notes: str = ""
+    rms_vs_reference: float = float("nan")  # RMS |nk_model - nk_ref| over the reference range
+    reference: str = ""  # what the RMS was computed against
+
+    def __post_init__(self):
+        if self.kind not in ("measured", "modelled"):
+            raise ValueError(f"Provenance.kind must be 'measured' or 'modelled', got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class TabulatedNK:
+    """n,k on a wavelength grid (nm, strictly ascending) with shape-preserving interpolation.
+
+    Interpolation is PCHIP (monotone piecewise cubic Hermite, Fritsch-Carlson) separately in
+    n and k, so no overshoot between points and k stays >= 0. Outside the grid it is
+    undefined: callers check the range first.
+    """
+
+    wavelengths_nm: np.ndarray
+    n: np.ndarray
+    k: np.ndarray
+
+    def __post_init__(self):
+        from scipy.interpolate import PchipInterpolator
+
+        wl = np.asarray(self.wavelengths_nm, float)
+        object.__setattr__(self, "_pn", PchipInterpolator(wl, np.asarray(self.n, float), extrapolate=True))
+        object.__setattr__(self, "_pk", PchipInterpolator(wl, np.asarray(self.k, float), extrapolate=True))
+
+    def __call__(self, wavelengths_nm):
+        wl = np.asarray(wavelengths_nm, float)
+        n = self._pn(wl)
+        k = np.maximum(self._pk(wl), 0.0)
+        return n + 1j * k
+
+
+@dataclass(frozen=True)
+class Material:
+    """A named optical material: complex index n + ik (k >= 0) versus wavelength in nm.
+
+    ``nk(wl)`` (or calling the material) evaluates it; asking outside
+    [wl_min_nm, wl_max_nm] raises ValueError naming the material and its range, unless
+    the material was built with ``extrapolate=True`` (then tabulated data is held
+    constant-slope by PCHIP and models are evaluated as they are).
+    """
+
+    name: str
+    category: str
+    provenance: Provenance
+    wl_min_nm: float
+    wl_max_nm: float
+    func: Callable = field(repr=False, compare=False)
+    bandgap_ev: float | None = None
+    extrapolate: bool = False
+    tunable: bool = False
+    bandgap_range_ev: tuple | None = None
+
+    def __post_init__(self):
+        if self.category not in CATEGORIES:
+            raise ValueError(f"material {self.name!r}: unknown category {self.category!r}; use one of {CATEGORIES}")
+        if not (0 < self.wl_min_nm < self.wl_max_nm):
+            raise ValueError(f"material {self.name!r}: bad range {self.wl_min_nm}-{self.wl_max_nm} nm")
+
+    def nk(self, wavelengths_nm) -> np.ndarray:
+        """Complex index n + ik at wavelengths in nm (any shape; returns the same shape)."""
+        wl = np.asarray(wavelengths_nm, dtype=float)
+        if wl.size == 0:
+            return np.zeros(wl.shape, complex)
+        if not np.all(np.isfinite(wl)) or np.any(wl <= 0):
+            raise ValueError(f"material {self.name!r}: wavelengths must be finite and > 0 nm")
+        if not self.extrapolate:
+            lo, hi = float(wl.min()), float(wl.max())
+            tol = 1e-9 * self.wl_max_nm
+            if lo < self.wl_min_nm - tol or hi > self.wl_max_nm + tol:
+                raise ValueError(
+                    f"material {self.name!r} is valid for {self.wl_min_nm:g}-{self.wl_max_nm:g} nm, "
+                    f"asked for {lo:g}-{hi:g} nm (pass extrapolate=True to nkdata.get to evaluate outside)")
+        out = np.asarray(self.func(wl), dtype=complex)
+        return out.reshape(wl.shape)
+
+    __call__ = nk
+
+    def eps(self, wavelengths_nm) -> np.ndarray:
+        """Complex permittivity (n + ik)^2."""
+        nk = self.nk(wavelengths_nm)
+        return nk * nk
+
+    @property
+    def kind(self) -> str:
+        return self.provenance.kind

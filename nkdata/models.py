@@ -1,0 +1,291 @@
+"""Physical dispersion models for complex permittivity and refractive index.
+
+Conventions: photon energy ``E`` in eV, wavelength in nm, complex permittivity
+``eps = eps1 + i eps2`` with ``eps2 >= 0`` and complex index ``n + ik`` with
+``k >= 0`` (time dependence exp(-i omega t)).
+
+All oscillator terms below are Kramers-Kronig (KK) consistent by construction:
+their real parts are the analytic Hilbert transforms of their imaginary parts,
+so a model ``eps_inf + sum(terms)`` obeys
+``eps1(E) - eps_inf = (2/pi) P int_0^inf E' eps2(E') / (E'^2 - E^2) dE'``.
+:func:`kk_eps1` evaluates that integral numerically for checks.
+
+References
+----------
+- Tauc-Lorentz: G. E. Jellison Jr., F. A. Modine, Appl. Phys. Lett. 69, 371 (1996),
+  doi:10.1063/1.118064 (and erratum 69, 2137).
+- Gaussian oscillator: D. De Sousa Meneses et al., J. Non-Cryst. Solids 351, 124
+  (2006), doi:10.1016/j.jnoncrysol.2004.09.028 (Dawson-function form of eps1).
+- Lorentz / Drude: e.g. H. Fujiwara, Spectroscopic Ellipsometry (Wiley 2007), ch. 5.
+- Urbach tail: F. Urbach, Phys. Rev. 92, 1324 (1953), doi:10.1103/PhysRev.92.1324.
+- Bruggeman effective medium: D. A. G. Bruggeman, Ann. Phys. 416, 636 (1935),
+  doi:10.1002/andp.19354160705.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import dawsn
+
+HC_EV_NM = 1239.841984  # h*c in eV*nm (CODATA 2018)
+
+__all__ = [
+    "HC_EV_NM", "ev_to_nm", "nm_to_ev", "eps_to_nk", "nk_to_eps",
+    "tauc_lorentz_eps2", "tauc_lorentz_eps", "gaussian_eps", "lorentz_eps", "drude_eps",
+    "cauchy_n", "sellmeier_n", "urbach_k", "cauchy_urbach_nk", "bruggeman_eps",
+    "kk_eps1", "kk_matrix", "absorption_coefficient_cm", "OscillatorModel", "drude_plasma_energy_ev",
+]
+
+
+def ev_to_nm(energy_ev):
+    """Photon energy in eV -> vacuum wavelength in nm."""
+    return HC_EV_NM / np.asarray(energy_ev, dtype=float)
+
+
+def nm_to_ev(wavelengths_nm):
+    """Vacuum wavelength in nm -> photon energy in eV."""
+    return HC_EV_NM / np.asarray(wavelengths_nm, dtype=float)
+
+
+def eps_to_nk(eps):
+    """Complex permittivity -> complex index n + ik on the branch with k >= 0, n >= 0."""
+    nk = np.sqrt(np.asarray(eps, dtype=complex))
+    # principal sqrt has Re >= 0; with Im(eps) >= 0 this also gives Im >= 0
+    return np.where(nk.imag < 0, -nk, nk)
+
+
+def nk_to_eps(nk):
+    """Complex index n + ik -> complex permittivity (n + ik)^2."""
+    nk = np.asarray(nk, dtype=complex)
+    return nk * nk
+
+
+def absorption_coefficient_cm(nk, wavelengths_nm):
+    """Absorption coefficient alpha = 4 pi k / lambda in cm^-1 (lambda in nm)."""
+    return 4.0 * np.pi * np.imag(nk) / (np.asarray(wavelengths_nm, float) * 1e-7)
+
+
+# ---------------------------------------------------------------- oscillators
+def tauc_lorentz_eps2(E, A, E0, C, Eg):
+    """Imaginary permittivity of one Tauc-Lorentz oscillator (Jellison & Modine 1996).
+
+    eps2 = A E0 C (E - Eg)^2 / ((E^2 - E0^2)^2 + C^2 E^2) / E  for E > Eg, else 0.
+    A (eV), E0 peak energy (eV), C broadening (eV), Eg Tauc gap (eV).
+    """
+    E = np.asarray(E, dtype=float)
+    Ep = np.where(E > Eg, E, Eg + 1.0)  # avoid 0/0 below the gap
+    val = A * E0 * C * (Ep - Eg) ** 2 / ((Ep**2 - E0**2) ** 2 + C**2 * Ep**2) / Ep
+    return np.where(E > Eg, val, 0.0)
+
+
+def tauc_lorentz_eps(E, A, E0, C, Eg):
+    """Complex permittivity contribution (without eps_inf) of one Tauc-Lorentz oscillator.
+
+    eps1 is the closed-form KK transform of eps2 from Jellison & Modine,
+    Appl. Phys. Lett. 69, 371 (1996), eq. (4) with the published erratum.
+    Valid for C < 2 E0. Shapes follow ``E``.
+    """
+    E = np.asarray(E, dtype=float)
+    if not (C < 2 * E0 and Eg >= 0 and A >= 0):
+        raise ValueError(f"Tauc-Lorentz needs C < 2*E0, Eg >= 0, A >= 0 (got A={A}, E0={E0}, C={C}, Eg={Eg})")
+    pi = np.pi
+    alpha = np.sqrt(4 * E0**2 - C**2)
+    gamma2 = E0**2 - C**2 / 2
+    zeta4 = (E**2 - gamma2) ** 2 + alpha**2 * C**2 / 4
+    a_ln = (Eg**2 - E0**2) * E**2 + Eg**2 * C**2 - E0**2 * (E0**2 + 3 * Eg**2)
+    a_atan = (E**2 - E0**2) * (E0**2 + Eg**2) + Eg**2 * C**2
+    dE = np.abs(E - Eg)
+    dE = np.where(dE < 1e-12, 1e-12, dE)  # log singularity of measure zero at E = Eg
+    Es = np.where(E < 1e-12, 1e-12, E)
+    t1 = A * C * a_ln / (2 * pi * zeta4 * alpha * E0) * np.log(
+        (E0**2 + Eg**2 + alpha * Eg) / (E0**2 + Eg**2 - alpha * Eg))
+    t2 = -A * a_atan / (pi * zeta4 * E0) * (
+        pi - np.arctan((2 * Eg + alpha) / C) + np.arctan((alpha - 2 * Eg) / C))
+    t3 = 2 * A * E0 * Eg * (E**2 - gamma2) / (pi * zeta4 * alpha) * (
+        pi + 2 * np.arctan(2 * (gamma2 - Eg**2) / (alpha * C)))
+    t4 = -A * E0 * C * (E**2 + Eg**2) / (pi * zeta4 * Es) * np.log(dE / (E + Eg))
+    t5 = 2 * A * E0 * C * Eg / (pi * zeta4) * np.log(
+        dE * (E + Eg) / np.sqrt((E0**2 - Eg**2) ** 2 + Eg**2 * C**2))
+    eps1 = t1 + t2 + t3 + t4 + t5
+    return eps1 + 1j * tauc_lorentz_eps2(E, A, E0, C, Eg)
+
+
+def gaussian_eps(E, A, En, Br):
+    """Gaussian oscillator: eps2 = A[exp(-((E-En)/s)^2) - exp(-((E+En)/s)^2)], s = Br/(2 sqrt(ln 2)).
+
+    Br is the full width at half maximum (eV). eps1 = (2A/sqrt(pi)) [D((E+En)/s) - D((E-En)/s)]
+    with D the Dawson function, the exact Hilbert transform (De Sousa Meneses 2006).
+    """
+    E = np.asarray(E, dtype=float)
+    s = Br / (2.0 * np.sqrt(np.log(2.0)))
+    eps2 = A * (np.exp(-(((E - En) / s) ** 2)) - np.exp(-(((E + En) / s) ** 2)))
+    eps1 = 2 * A / np.sqrt(np.pi) * (dawsn((E + En) / s) - dawsn((E - En) / s))
+    return eps1 + 1j * eps2
+
+
+def lorentz_eps(E, f, E0, gamma):
+    """Lorentz oscillator f E0^2 / (E0^2 - E^2 - i gamma E); f dimensionless strength, E0, gamma in eV."""
+    E = np.asarray(E, dtype=float)
+    return f * E0**2 / (E0**2 - E**2 - 1j * gamma * E)
+
+
+def drude_eps(E, Ep, gamma):
+    """Free-carrier (Drude) term -Ep^2 / (E^2 + i gamma E); Ep plasma energy, gamma damping (eV)."""
+    E = np.asarray(E, dtype=float)
+    return -(Ep**2) / (E**2 + 1j * gamma * E)
+
+
+def drude_plasma_energy_ev(carrier_density_cm3, effective_mass_ratio, eps_inf=1.0):
+    """Unscreened plasma energy hbar*omega_p (eV) for a carrier density (cm^-3) and m*/m0.
+
+    Ep = hbar sqrt(N e^2 / (eps0 m*)); divide Ep^2 by eps_inf for the screened value.
+    """
+    e, eps0, m0, hbar = 1.602176634e-19, 8.8541878128e-12, 9.1093837015e-31, 1.054571817e-34
+    wp = np.sqrt(carrier_density_cm3 * 1e6 * e**2 / (eps0 * effective_mass_ratio * m0))
+    return hbar * wp / e
+
+
+# --------------------------------------------------- Cauchy/Sellmeier + Urbach
+def cauchy_n(wavelengths_nm, A, B=0.0, C=0.0):
+    """Cauchy index n = A + B/lambda^2 + C/lambda^4 with lambda in um."""
+    lam = np.asarray(wavelengths_nm, float) * 1e-3
+    return A + B / lam**2 + C / lam**4
+
+
+def sellmeier_n(wavelengths_nm, B, Cum):
+    """Sellmeier index n^2 = 1 + sum B_i lambda^2 / (lambda^2 - C_i^2), lambda and C_i in um."""
+    lam2 = (np.asarray(wavelengths_nm, float) * 1e-3) ** 2
+    n2 = 1.0 + sum(b * lam2 / (lam2 - c**2) for b, c in zip(B, Cum))
+    return np.sqrt(n2)
+
+
+def urbach_k(wavelengths_nm, k0, Eg, Eu):
+    """Urbach absorption tail k = k0 exp((E - Eg)/Eu) for E < Eg, k0 above (E, Eg, Eu in eV).
+
+    Sub-gap tail only: a transparent-layer approximation, not KK consistent on its own
+    (its contribution to n is below 1e-3 for k0 <= 0.01, which is why it is used only
+    for weakly absorbing layers).
+    """
+    E = nm_to_ev(wavelengths_nm)
+    return k0 * np.exp(np.minimum(E - Eg, 0.0) / Eu)
+
+
+def cauchy_urbach_nk(wavelengths_nm, A, B, C, k0, Eg, Eu):
+    """Cauchy n with an Urbach k tail (transparent dielectrics with a weak absorption edge)."""
+    return cauchy_n(wavelengths_nm, A, B, C) + 1j * urbach_k(wavelengths_nm, k0, Eg, Eu)
+
+
+# ------------------------------------------------------- effective medium
+def bruggeman_eps(eps_a, eps_b, fraction_a):
+    """Bruggeman effective permittivity of spheres of a (volume fraction f) mixed with b.
+
+    Solves f (ea - e)/(ea + 2e) + (1-f)(eb - e)/(eb + 2e) = 0, i.e.
+    2 e^2 - b e - ea eb = 0 with b = (3f - 1) ea + (2 - 3f) eb, and picks the root
+    with Im(e) >= 0 (and Re > 0 for lossless inputs). Arrays broadcast.
+    """
+    f = np.asarray(fraction_a, dtype=float)
+    if np.any((f < 0) | (f > 1)):
+        raise ValueError(f"Bruggeman volume fraction must be in [0, 1], got {fraction_a}")
+    ea = np.asarray(eps_a, dtype=complex)
+    eb = np.asarray(eps_b, dtype=complex)
+    b = (3 * f - 1) * ea + (2 - 3 * f) * eb
+    root = np.sqrt(b * b + 8 * ea * eb)
+    e1 = (b + root) / 4
+    e2 = (b - root) / 4
+    pick1 = (e1.imag > e2.imag) | ((np.isclose(e1.imag, e2.imag, atol=1e-14)) & (e1.real >= e2.real))
+    return np.where(pick1, e1, e2)
+
+
+# ------------------------------------------------------------------ KK check
+def kk_matrix(E_out, E_grid):
+    """Matrix K with K @ eps2_grid = (2/pi) P int E' eps2(E')/(E'^2 - E^2) dE' at E_out.
+
+    eps2 is taken piecewise linear on ``E_grid`` (eV, ascending) and zero outside; each
+    segment is integrated analytically, so the principal value is exact for that
+    interpolant (singular logs at a grid node cancel between neighbouring segments).
+    Shape [len(E_out), len(E_grid)].
+    """
+    E = np.asarray(E_out, float)[:, None]
+    x = np.asarray(E_grid, float)
+    x0, x1 = x[None, :-1], x[None, 1:]
+    h = x1 - x0
+    K = np.zeros((E.shape[0], x.size))
+    for c in (-E, E):  # poles of 1/(E' - E) and 1/(E' + E)
+        a0 = np.maximum(np.abs(x0 + c), 1e-300)
+        a1 = np.maximum(np.abs(x1 + c), 1e-300)
+        L = np.log(a1 / a0)
+        r = (x0 + c) / h
+        K[:, :-1] += -1.0 + (1.0 + r) * L   # weight of the left node of each segment
+        K[:, 1:] += 1.0 - r * L             # weight of the right node
+    return K / np.pi
+
+
+def kk_eps1(E_out, E_grid, eps2_grid):
+    """Numerical KK transform: (2/pi) P int E' eps2(E') / (E'^2 - E^2) dE' (without eps_inf).
+
+    eps2 is taken as piecewise linear on ``E_grid`` (eV, ascending, dense) and zero outside.
+    The principal value is handled by integrating each linear segment analytically
+    (Maclaurin-free, exact for piecewise-linear eps2), so the error is the interpolation error
+    of eps2 only. Returns an array shaped like ``E_out``.
+    """
+    E_out = np.atleast_1d(np.asarray(E_out, float))
+    x = np.asarray(E_grid, float)
+    y = np.asarray(eps2_grid, float)
+    x0, x1 = x[:-1], x[1:]
+    y0, y1 = y[:-1], y[1:]
+    slope = (y1 - y0) / (x1 - x0)
+    res = np.empty_like(E_out)
+    for i, e in enumerate(E_out):
+        # E' y/(E'^2-e^2) = (y/2)[1/(E'-e) + 1/(E'+e)], with y = y0 + s (E' - x0) linear
+        tot = 0.0
+        for sign in (1.0, -1.0):
+            c = -sign * e  # pole at E' = -c  -> 1/(E' + c)
+            # int (y0 + s(E'-x0)) / (E' + c) dE' = s (x1-x0) + (y0 - s(x0 + c)) ln|x1 + c| / |x0 + c|
+            a0 = np.abs(x0 + c)
+            a1 = np.abs(x1 + c)
+            a0 = np.where(a0 < 1e-15, 1e-15, a0)
+            a1 = np.where(a1 < 1e-15, 1e-15, a1)
+            tot += np.sum(slope * (x1 - x0) + (y0 - slope * (x0 + c)) * np.log(a1 / a0))
+        res[i] = tot / np.pi
+    return res.reshape(np.shape(E_out))
+
+
+# --------------------------------------------------------- composite model
+@dataclass(frozen=True)
+class OscillatorModel:
+    """eps(E) = eps_inf + sum TL + sum Gaussian + sum Lorentz + Drude (all KK consistent).
+
+    tauc_lorentz: tuple of (A, E0, C, Eg) in eV; gaussians: tuple of (A, En, Br);
+    lorentz: tuple of (f, E0, gamma); drude: (Ep, gamma) or None. Energies in eV.
+    """
+
+    eps_inf: float
+    tauc_lorentz: tuple = ()
+    gaussians: tuple = ()
+    lorentz: tuple = ()
+    drude: tuple | None = None
+
+    def eps(self, E):
+        E = np.asarray(E, dtype=float)
+        out = np.full(E.shape, complex(self.eps_inf))
+        for p in self.tauc_lorentz:
+            out = out + tauc_lorentz_eps(E, *p)
+        for p in self.gaussians:
+            out = out + gaussian_eps(E, *p)
+        for p in self.lorentz:
+            out = out + lorentz_eps(E, *p)
+        if self.drude is not None:
+            out = out + drude_eps(E, *self.drude)
+        return out
+
+    def eps2(self, E):
+        return self.eps(E).imag
+
+    def nk(self, wavelengths_nm):
+        """Complex index n + ik at wavelengths in nm."""
+        return eps_to_nk(self.eps(nm_to_ev(wavelengths_nm)))
+
+    def as_params(self) -> dict:
+        return {"eps_inf": self.eps_inf, "tauc_lorentz": self.tauc_lorentz,
+                "gaussians": self.gaussians, "lorentz": self.lorentz, "drude": self.drude}

@@ -1,0 +1,196 @@
+"""Bandgap-tunable absorbers: KK-consistent band-edge shifts and the PbS quantum-dot model.
+
+Bandgap convention (all tunable absorbers): ``bandgap_ev`` is the *optical absorption onset*,
+found by :func:`absorption_onset_ev` -- the zero-crossing of the tangent to (alpha E)^2 at its
+steepest point near the edge (the direct-gap Tauc construction). For QD films with an excitonic
+peak the onset lies below the first excitonic maximum; :func:`pbs_exciton_peak_ev` gives the
+peak.
+
+Edge-shift model (:class:`EdgeShiftModel`)
+    A base permittivity eps_b(E) (measured film or fitted oscillator model) is moved in energy
+    near its band edge:  eps2(E) = eps2_b(E - s(E)),  with s = Delta up to Ec = max(gap) + 0.25 eV
+    and a cosine taper to 0 over the next 1.0 eV, so high-energy transitions (less affected
+    by confinement or alloying) stay where they were. The real part is kept Kramers-Kronig
+    consistent: eps1 = eps1_b + KK[eps2 - eps2_b], computed with the exact piecewise-linear
+    kernel of :func:`nkdata.models.kk_matrix` on a 2 meV grid. Delta is chosen (one Newton
+    correction) so that the onset lands on the requested gap.
+    Assumes the absorption-edge *shape* (Urbach width, excitonic enhancement) does not change
+    with the gap; valid for shifts up to about +-0.55 eV (the taper keeps E -> E - s(E)
+    monotonic for |Delta| < 0.64 eV). Outside the base data (below its lowest energy) eps2 is
+    taken as 0, which is why the valid wavelength range stays that of the base.
+
+PbS QD film (:func:`pbs_qd_eps`)
+    Dot permittivity = eps_inf + Gaussian 1S exciton + Gaussian 1P-1P transition + Tauc-Lorentz
+    continuum (onset 0.1 eV above the 1S peak, size-independent above ~3 eV as for PbS QDs whose
+    400-nm absorption is bulk-like, Moreels et al. 2009), mixed with an organic ligand matrix by
+    Bruggeman EMA at a QD volume fraction of 0.45. Sizing: Moreels et al., ACS Nano 3, 3023
+    (2009), doi:10.1021/nn900863a, E_1S = 0.41 + 1/(0.0252 d^2 + 0.283 d) eV (d in nm).
+    Parameters are representative, not fitted: n of the film 2.2-2.5 below the gap, alpha at the
+    1S peak ~1-2e4 cm^-1 and ~1e5 cm^-1 at 400 nm, the range reported for ligand-exchanged PbS QD
+    films. Valid for 1S peaks 0.85-1.6 eV (d ~ 2.6-9 nm), wavelengths 300-2500 nm.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .models import (HC_EV_NM, bruggeman_eps, eps_to_nk, gaussian_eps, kk_matrix, nm_to_ev,
+                     tauc_lorentz_eps)
+
+__all__ = ["absorption_onset_ev", "EdgeShiftModel", "moreels_peak_ev", "moreels_diameter_nm",
+           "pbs_qd_eps", "pbs_exciton_peak_ev", "pbs_diameter_nm", "PBS_QD_FRACTION", "LIGAND_EPS"]
+
+LIGAND_EPS = 1.46**2  # oleic acid / oleylamine-like ligand shell, n ~ 1.46 (refractiveindex.info organic/oleic_acid)
+PBS_QD_FRACTION = 0.45
+
+
+def absorption_onset_ev(energy_ev, alpha, guess_ev, window=(-0.25, 0.15)):
+    """Optical absorption onset (eV) from alpha(E): tangent to (alpha E)^2 at its steepest rise.
+
+    energy_ev ascending [N]; alpha [N] (any unit); the steepest point is searched in
+    guess_ev + window. Returns the tangent's zero crossing.
+    """
+    E = np.asarray(energy_ev, float)
+    y = (np.asarray(alpha, float) * E) ** 2
+    sel = (E >= guess_ev + window[0]) & (E <= guess_ev + window[1])
+    if sel.sum() < 5:
+        raise ValueError("absorption_onset_ev: window holds fewer than 5 points")
+    Es, ys = E[sel], y[sel]
+    dy = np.gradient(ys, Es)
+    i = int(np.argmax(dy))
+    if dy[i] <= 0:
+        raise ValueError("absorption_onset_ev: no rising absorption edge in the window")
+    return float(Es[i] - ys[i] / dy[i])
+
+
+def onset_of(nk_func, guess_ev, window=(-0.25, 0.15), step_ev=0.001):
+    """Onset (eV) of a wavelength-nm -> n+ik function, on a 1 meV grid around guess."""
+    E = np.arange(guess_ev + window[0] - 0.01, guess_ev + window[1] + 0.01, step_ev)
+    wl = HC_EV_NM / E
+    k = np.imag(nk_func(wl))
+    return absorption_onset_ev(E, 4 * np.pi * k / wl, guess_ev, window)
+
+
+class EdgeShiftModel:
+    """Band-edge-shifted, KK-consistent permittivity built from a base eps(E).
+
+    base_eps: callable E (eV) -> complex eps, defined on [e_min, e_max];
+    native_guess_ev: rough onset of the base, to start the onset search.
+    """
+
+    STEP = 0.002
+    TAPER_START = 0.25
+    TAPER_WIDTH = 1.0
+
+    def __init__(self, base_eps, e_min, e_max, native_guess_ev):
+        self.E = np.arange(e_min, e_max + 0.5 * self.STEP, self.STEP)
+        self.eps_b = np.asarray(base_eps(self.E), complex)
+        self.e2_b = np.maximum(self.eps_b.imag, 0.0)
+        self._K = None
+        self.native_onset_ev = onset_of(self._nk_from_eps(self.eps_b), native_guess_ev)
+        self._cache = lru_cache(maxsize=2048)(self._build)
+
+    @property
+    def K(self):
+        if self._K is None:
+            self._K = kk_matrix(self.E, self.E)
+        return self._K
+
+    def _nk_from_eps(self, eps):
+        nk = eps_to_nk(eps)
+        lnE = self.E
+        n, k = nk.real, nk.imag
+
+        def f(wl_nm):
+            e = nm_to_ev(wl_nm)
+            return np.interp(e, lnE, n) + 1j * np.interp(e, lnE, k)
+
+        return f
+
+    def shifted_eps(self, delta_ev):
+        """Permittivity on self.E for an edge shift delta (eV)."""
+        E = self.E
+        ec = self.native_onset_ev + max(delta_ev, 0.0) + self.TAPER_START
+        t = np.clip((E - ec) / self.TAPER_WIDTH, 0.0, 1.0)
+        s = delta_ev * 0.5 * (1.0 + np.cos(np.pi * t))
+        e2 = np.interp(E - s, E, self.e2_b, left=0.0, right=self.e2_b[-1])
+        d2 = e2 - self.e2_b
+        nz = np.nonzero(np.abs(d2) > 0)[0]
+        e1 = self.eps_b.real.copy()
+        if nz.size:
+            lo, hi = max(nz[0] - 1, 0), min(nz[-1] + 2, E.size)
+            e1 = e1 + self.K[:, lo:hi] @ d2[lo:hi]
+        return e1 + 1j * e2
+
+    def _build(self, gap_key):
+        gap = gap_key * 1e-4
+        delta = gap - self.native_onset_ev
+        for _ in range(4):
+            eps = self.shifted_eps(delta)
+            f = self._nk_from_eps(eps)
+            err = gap - onset_of(f, gap)
+            delta += err
+            if abs(err) < 2e-4:
+                break
+        eps = self.shifted_eps(delta)
+        return self._nk_from_eps(eps), delta
+
+    def nk_func(self, bandgap_ev):
+        """wavelength (nm) -> n + ik for the requested onset; cached per 0.1 meV."""
+        return self._cache(int(round(bandgap_ev * 1e4)))[0]
+
+    def shift_ev(self, bandgap_ev):
+        return self._cache(int(round(bandgap_ev * 1e4)))[1]
+
+
+# ---------------------------------------------------------------- PbS quantum dots
+def moreels_peak_ev(diameter_nm):
+    """First excitonic (1S) peak energy of PbS QDs vs diameter, Moreels et al. ACS Nano 2009."""
+    d = np.asarray(diameter_nm, float)
+    return 0.41 + 1.0 / (0.0252 * d**2 + 0.283 * d)
+
+
+def moreels_diameter_nm(peak_ev):
+    """Inverse of :func:`moreels_peak_ev` (valid for peaks above the 0.41 eV bulk gap)."""
+    x = 1.0 / (np.asarray(peak_ev, float) - 0.41)
+    if np.any(~np.isfinite(x)) or np.any(x <= 0):
+        raise ValueError(f"PbS 1S peak must exceed 0.41 eV (bulk gap), got {peak_ev}")
+    return (-0.283 + np.sqrt(0.283**2 + 4 * 0.0252 * x)) / (2 * 0.0252)
+
+
+def _pbs_dot_eps(E, peak_ev):
+    fwhm = 0.06 + 0.06 * (peak_ev - 0.8)  # ensemble broadening grows for small dots
+    eps = (3.2
+           + gaussian_eps(E, 1.6, peak_ev, fwhm)
+           + gaussian_eps(E, 1.5, peak_ev + 0.55 * (peak_ev - 0.41), 2.0 * fwhm)
+           + tauc_lorentz_eps(E, 60.0, 2.6, 3.5, peak_ev + 0.10))
+    return eps
+
+
+def pbs_qd_eps(E, peak_ev, fraction=PBS_QD_FRACTION):
+    """Complex permittivity of a PbS QD film (Bruggeman mix of dots and ligand), E in eV."""
+    return bruggeman_eps(_pbs_dot_eps(np.asarray(E, float), peak_ev), LIGAND_EPS, fraction)
+
+
+@lru_cache(maxsize=4096)
+def _pbs_peak_for_gap(gap_key):
+    gap = gap_key * 1e-4
+    peak = gap + 0.08
+    for _ in range(4):
+        f = lambda wl, p=peak: eps_to_nk(pbs_qd_eps(nm_to_ev(wl), p))
+        err = gap - onset_of(f, gap)
+        peak += err
+        if abs(err) < 2e-4:
+            break
+    return peak
+
+
+def pbs_exciton_peak_ev(bandgap_ev):
+    """1S excitonic peak (eV) of the PbS QD film model whose absorption onset is bandgap_ev."""
+    return float(_pbs_peak_for_gap(int(round(bandgap_ev * 1e4))))
+
+
+def pbs_diameter_nm(bandgap_ev):
+    """QD diameter (nm) for an onset bandgap, via the 1S peak and the Moreels 2009 sizing curve."""
+    return float(moreels_diameter_nm(pbs_exciton_peak_ev(bandgap_ev)))
