@@ -158,10 +158,15 @@ def test_2t_pce_peaks_near_current_matching():
 
 def test_luminescent_coupling_option():
     thick_top = tandem_stack(1500, 1.55)  # bottom-limited
-    r0 = evaluate(two_t(thick_top, "FAPbI3_QD"))
-    r1 = evaluate(two_t(thick_top, "FAPbI3_QD", luminescent_coupling=0.5))
-    assert r0.limiting == "bottom"
-    assert r1.pce_pct >= r0.pce_pct
+    r = [evaluate(Design(thick_top, "2T", Subcell(3, "FAPbI3_QD", ere=ere), Subcell(6, "Si_HJT"),
+                         interconnect=(5,), luminescent_coupling=lc))
+         for ere, lc in ((1.0, 0.0), (1.0, 0.5), (1e-4, 0.0), (1e-4, 0.5))]
+    assert r[0].limiting == "bottom"
+    # a radiative top cell's excess current is recycled into the starved bottom cell
+    assert r[1].pce_pct > r[0].pce_pct + 1.0
+    assert r[1].jsc_ma_cm2 > r[0].jsc_ma_cm2 + 1.0
+    # with a poor ERE there is little radiative recombination to couple
+    assert 0 <= r[3].pce_pct - r[2].pce_pct < 0.05
 
 
 def test_semitransparent_reports_avt_colour():
