@@ -47,7 +47,7 @@ class Element:
     front: int
     back: int
     fwd: CoherentSolution
-    bwd: CoherentSolution
+    bwd: CoherentSolution | None  # None for the last element: no light returns from the exit medium
     F: np.ndarray
     B: np.ndarray
 
@@ -108,12 +108,15 @@ def incoherent_solve(pol: str, n: np.ndarray, d: np.ndarray, coherent: np.ndarra
         idx = np.arange(front, back + 1)
         c_front = cos0 if m == 0 else None
         fwd.append(coherent_solve(pol, n[idx], d[idx], lam, xi, c_front))
-        bwd.append(coherent_solve(pol, n[idx[::-1]], d[idx[::-1]], lam, xi))
+        # nothing comes back from the exit medium: the last element needs no backward solve
+        last = m == n_inc - 2
+        bwd.append(None if last else coherent_solve(pol, n[idx[::-1]], d[idx[::-1]], lam, xi))
 
     # effective reflectance rho_m seen from inside incoherent layer m
     rho = np.zeros((n_inc, n_batch, n_wl))
     loss = np.ones((n_inc, n_batch, n_wl))  # 1 - R_b rho_{m+1} P_{m+1}^2, per element m
-    for m in range(n_inc - 2, -1, -1):
+    rho[n_inc - 2] = fwd[-1].R
+    for m in range(n_inc - 3, -1, -1):
         back_refl = rho[m + 1] * P[m + 1] ** 2
         loss[m] = 1 - bwd[m].R * back_refl
         rho[m] = fwd[m].R + fwd[m].T * bwd[m].T * back_refl / loss[m]
@@ -134,15 +137,17 @@ def incoherent_solve(pol: str, n: np.ndarray, d: np.ndarray, coherent: np.ndarra
     power_in = np.zeros((n_inc, n_batch, n_wl))
     power_out = np.zeros((n_inc, n_batch, n_wl))
     for m, e in enumerate(elements):
+        b = e.bwd
         if e.back == e.front + 1:  # bare interface
-            power_in[m + 1] = e.F * fwd[m].T - e.B * bwd[m].T
+            power_in[m + 1] = e.F * fwd[m].T - (0.0 if b is None else e.B * b.T)
             power_out[m] = power_in[m + 1]
         else:
-            power_in[m + 1] = e.F * fwd[m].T - e.B * bwd[m].power_entering
-            power_out[m] = e.F * fwd[m].power_entering - e.B * bwd[m].T
-            a_f = fwd[m].layer_absorption()
-            a_b = bwd[m].layer_absorption()[::-1]
-            A[e.front:e.back - 1] = e.F * a_f + e.B * a_b
+            power_in[m + 1] = e.F * fwd[m].T - (0.0 if b is None else e.B * b.power_entering)
+            power_out[m] = e.F * fwd[m].power_entering - (0.0 if b is None else e.B * b.T)
+            a = fwd[m].layer_absorption() if m == 0 else e.F * fwd[m].layer_absorption()
+            if b is not None:
+                a = a + e.B * b.layer_absorption()[::-1]
+            A[e.front:e.back - 1] = a
     for m in range(1, n_inc - 1):
         j = inc[m]
         a = power_in[m] - power_out[m]

@@ -148,9 +148,12 @@ def absorption_profile(stack: Stack, wavelengths_nm, dz_nm: float = 1.0, angle_d
                 jb = e.back - j_all
                 zl = local[sel]
                 ef, eb = e.fwd.fields(jf, zl)
-                bf, bb = e.bwd.fields(jb, d[0, j] - zl)
-                a = e.F * e.fwd.absorption_density(jf, ef, eb) + e.B * e.bwd.absorption_density(jb, bf, bb)
-                f = e.F * e.fwd.field_intensity(jf, ef, eb, xi) + e.B * e.bwd.field_intensity(jb, bf, bb, xi)
+                a = e.F * e.fwd.absorption_density(jf, ef, eb)
+                f = e.F * e.fwd.field_intensity(jf, ef, eb, xi)
+                if e.bwd is not None:
+                    bf, bb = e.bwd.fields(jb, d[0, j] - zl)
+                    a = a + e.B * e.bwd.absorption_density(jb, bf, bb)
+                    f = f + e.B * e.bwd.field_intensity(jb, bf, bb, xi)
                 absorption[sel] += a[:, 0] / len(pols)
                 field[sel] += f[:, 0] / len(pols)
     return ProfileResult(wl, z, dz, idx, absorption, field, starts)

@@ -14,6 +14,8 @@ from .stack import Stack, check_index, refractive_index
 
 POLARIZATIONS = ("s", "p", "unpolarized")
 ENGINES = ("native", "tmm")
+#: stack x wavelength points solved per block in batched calls
+CHUNK = 16384
 
 
 @dataclass(frozen=True)
@@ -162,12 +164,20 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
         pols = ("s",)  # s and p coincide at normal incidence
     else:
         pols = ("s", "p") if polarization == "unpolarized" else (polarization,)
-    sols: list[IncoherentSolution] = [
-        incoherent_solve(p, n_all, d_all, coh_all, wl, xi, cos0) for p in pols
-    ]
-    R = sum(s.R for s in sols) / len(sols)
-    T = sum(s.T for s in sols) / len(sols)
-    A = np.moveaxis(sum(s.A for s in sols) / len(sols), 0, 1)
+    R = np.zeros((n_batch, n_wl))
+    T = np.zeros((n_batch, n_wl))
+    A = np.zeros((n_lay, n_batch, n_wl))
+    # blocks of ~CHUNK stack-wavelength points keep the temporaries in cache
+    step = max(1, CHUNK // n_wl)
+    for lo in range(0, n_batch, step):
+        sl = slice(lo, lo + step)
+        for p in pols:
+            sol: IncoherentSolution = incoherent_solve(
+                p, n_all[:, sl], d_all[:, sl], coh_all, wl, xi[sl], cos0[sl])
+            R[sl] += sol.R / len(pols)
+            T[sl] += sol.T / len(pols)
+            A[:, sl] += sol.A / len(pols)
+    A = np.moveaxis(A, 0, 1)
     if single:
         R, T, A = R[0], T[0], A[0]
     return OpticsResult(wl, R, T, A, labels, angle, polarization, "native")

@@ -194,11 +194,15 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
     d[-1] = 0.0
     xi = np.broadcast_to(np.asarray(xi, dtype=float), (n_batch, n_wl))
 
-    cos_t = forward_cos(n, xi[None])
-    if cos0 is not None:
-        cos_t[0] = cos0
-    kz = 2 * np.pi * n * cos_t / lam
+    if not np.any(xi):
+        cos_t = np.ones(n.shape, dtype=complex)  # normal incidence: every wave is forward
+    else:
+        cos_t = forward_cos(n, xi[None])
+        if cos0 is not None:
+            cos_t[0] = cos0
+    kz = (2 * np.pi / lam) * n * cos_t
     phase = np.exp(1j * kz * d[:, :, None])  # |phase| <= 1
+    phase2 = phase * phase
 
     r_if = np.empty((n_media - 1, n_batch, n_wl), dtype=complex)
     t_if = np.empty_like(r_if)
@@ -212,7 +216,7 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
     for j in range(n_media - 2, -1, -1):
         denom[j] = 1 + r_if[j] * gamma_next
         rho[j] = (r_if[j] + gamma_next) / denom[j]
-        gamma_next = rho[j] * phase[j] ** 2
+        gamma_next = rho[j] * phase2[j]
 
     # front to back: forward amplitudes at the front face of each medium
     v = np.empty((n_media, n_batch, n_wl), dtype=complex)
