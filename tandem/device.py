@@ -432,6 +432,8 @@ def _cell_arrays(designs, cells, eqe, jsc, j0r, idx):
         rsh_ohm_cm2=np.array([q["rsh_ohm_cm2"] for q in params]),
         auger_thickness_nm=np.array(aug),
         si_doping_cm3=np.array([c.si_doping_cm3 for c in cells]),
+        j0_nonrad_ma_cm2=np.array([p.j0_nonrad_ma_cm2 if (p.j0_nonrad_ma_cm2 is not None and c.ere is None)
+                                   else np.nan for c, p in zip(cells, pre)]),
         batch=len(idx),
     )
 

@@ -91,7 +91,12 @@ class Preset:
     """Typical electrical parameters of a device class.
 
     ``ere`` is the external radiative efficiency; the non-radiative Voc loss is
-    -kT/q ln(ERE) (0.24 V for ERE = 1e-4 at 298 K). ``recombination`` is
+    -kT/q ln(ERE) (0.24 V for ERE = 1e-4 at 298 K). When ``j0_nonrad_ma_cm2`` is
+    given (the Si presets), the non-radiative saturation current is fixed instead
+    and the diode J0 = J0,rad + J0,nr: for a wafer cell the non-radiative
+    (surface/Auger/SRH) recombination does not change with the optics, so light
+    trapping that raises J0,rad must not also raise J0,nr (it would with a fixed
+    ERE). The effective ERE is then J0,rad / (J0,rad + J0,nr). ``recombination`` is
     "diode" (ERE single-diode model) or "si_intrinsic" (radiative + Auger of
     Richter 2012 on the absorber thickness; ``ere`` is then unused).
     ``bandgap_range_ev`` is the range of absorber band gaps for which the
@@ -107,6 +112,7 @@ class Preset:
     bandgap_range_ev: tuple[float, float] | None
     recombination: str = "diode"
     reference: str = ""
+    j0_nonrad_ma_cm2: float | None = None
 
     @property
     def voc_nonrad_loss_v(self) -> float:
@@ -138,14 +144,16 @@ PRESETS: dict[str, Preset] = {
                   "FF ~78 %); ERE for a ~0.22 V non-radiative loss.",
     ),
     "Si_HJT": Preset(
-        "Si_HJT", 1.0e-2, 0.4, 1.0e4, 1.0, None,
+        "Si_HJT", 1.0e-2, 0.4, 1.0e4, 1.0, None, j0_nonrad_ma_cm2=1.4e-11,
         reference="Si heterojunction: Yoshikawa et al., Nat. Energy 2, 17032 (2017) (26.7 %, Voc 738 mV, "
-                  "FF 84.9 %); ERE of record Si cells ~0.5-1 % (Green, Prog. Photovolt. 20, 472 (2012)).",
+                  "Jsc 42.65 mA/cm^2, FF 84.9 %): J0 = Jsc exp(-qVoc/kT) = 14 fA/cm^2 at 25 C; nominal ERE "
+                  "~1 % (Green, Prog. Photovolt. 20, 472 (2012)), used only when the ERE is overridden.",
     ),
     "Si_TOPCon": Preset(
-        "Si_TOPCon", 6.0e-3, 0.5, 1.0e4, 1.0, None,
-        reference="Si TOPCon: Richter et al., Nat. Energy 6, 429 (2021) (26.0 %, Voc ~732 mV, FF ~84 %); "
-                  "ERE of record Si cells ~0.5-1 % (Green, Prog. Photovolt. 20, 472 (2012)).",
+        "Si_TOPCon", 6.0e-3, 0.5, 1.0e4, 1.0, None, j0_nonrad_ma_cm2=1.8e-11,
+        reference="Si TOPCon: Richter et al., Nat. Energy 6, 429 (2021) (26.0 %, Voc ~732 mV, Jsc ~42 mA/cm^2, "
+                  "FF ~84 %): J0 = Jsc exp(-qVoc/kT) = 18 fA/cm^2 at 25 C; nominal ERE ~0.6 % (Green 2012), "
+                  "used only when the ERE is overridden.",
     ),
     "Si_intrinsic": Preset(
         "Si_intrinsic", 1.0, 0.0, np.inf, 1.0, None, recombination="si_intrinsic",
@@ -445,25 +453,27 @@ def diode_from_eqe(
     rsh_ohm_cm2=np.inf,
     auger_thickness_nm=0.0,
     si_doping_cm3: float = 0.0,
+    j0_nonrad_ma_cm2=np.nan,
 ) -> DiodeArrays:
     """Build the diode models of a batch of subcells from their EQE [B, W].
 
     Parameters broadcast over the batch. ``auger_thickness_nm`` > 0 adds the
     Richter 2012 Auger recombination of an n-type Si wafer of that thickness
-    and donor density ``si_doping_cm3`` (0 = undoped).
+    and donor density ``si_doping_cm3`` (0 = undoped). A finite ``j0_nonrad_ma_cm2``
+    (at 298.15 K, scaled with n_i(T)^2 of Si) replaces the ERE: J0 = J0,rad + J0,nr.
     """
     eqe = np.atleast_2d(np.asarray(eqe, dtype=float))
     b = eqe.shape[0]
     jsc = jsc_from_eqe(eqe, wavelengths_nm)
     j0r = j0_rad_from_eqe(eqe, wavelengths_nm, temperature_k)
     return diode_from_currents(jsc, j0r, temperature_k, ere, ideality, rs_ohm_cm2, rsh_ohm_cm2,
-                               auger_thickness_nm, si_doping_cm3, batch=b)
+                               auger_thickness_nm, si_doping_cm3, j0_nonrad_ma_cm2, batch=b)
 
 
 def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0, rs_ohm_cm2=0.0,
                         rsh_ohm_cm2=np.inf, auger_thickness_nm=0.0, si_doping_cm3=0.0,
-                        batch: int | None = None) -> DiodeArrays:
-    """Diode models from photocurrent and radiative J0 (both mA/cm^2, shape [B])."""
+                        j0_nonrad_ma_cm2=np.nan, batch: int | None = None) -> DiodeArrays:
+    """Diode models from photocurrent and radiative J0 (both mA/cm^2, shape [B]); see ``diode_from_eqe``."""
     shape = (batch,) if batch is not None else np.shape(jsc)
     bc = lambda v: np.broadcast_to(np.asarray(v, dtype=float), shape).astype(float)  # noqa: E731
     jsc, j0r, ere, n, rs, rsh = map(bc, (jsc, j0_rad, ere, ideality, rs_ohm_cm2, rsh_ohm_cm2))
@@ -478,12 +488,19 @@ def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0
     if np.any(~np.isfinite(temperature_k) | (temperature_k <= 0)):
         raise ValueError("temperature_k must be > 0 K")
     vt = thermal_voltage(temperature_k)
-    j0_eff = j0r / ere
+    j0nr = bc(j0_nonrad_ma_cm2)
+    fixed = np.isfinite(j0nr)
+    if np.any(j0nr[fixed] < 0):
+        raise ValueError("j0_nonrad_ma_cm2 must be >= 0")
+    ni = si_intrinsic_ni(temperature_k)
+    j0nr_t = np.where(fixed, j0nr, 0.0) * (ni / si_intrinsic_ni(298.15)) ** 2
+    j0_eff = np.where(fixed, j0r + j0nr_t, j0r / ere)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ere = np.where(fixed, np.where(j0_eff > 0, j0r / j0_eff, 1.0), ere)
     with np.errstate(divide="ignore", invalid="ignore"):
         voc = vt * np.log1p(jsc / j0_eff)
         j0n = np.where(n == 1.0, j0_eff, jsc / np.expm1(voc / (n * vt)))
     j0n = np.where((jsc > 0) & (j0_eff > 0) & np.isfinite(j0n), j0n, np.maximum(j0_eff, 1e-300))
-    ni = si_intrinsic_ni(temperature_k)
     nd = bc(si_doping_cm3)
     n0 = np.where(nd > 0, nd / 2 + np.sqrt(nd**2 / 4 + ni**2), ni)
     p0 = ni**2 / n0
