@@ -130,7 +130,7 @@ FIT_SPECS = (
                                                       (1.0, 2.6, 0.3), (0.5, 3.0, 0.4))),
             bounds=(None, None, None, None, (1.6, 2.0))),
     FitSpec("PEDOT:PSS", "nk_PEDOT.txt", OscillatorModel(2.2, ((20.0, 6.0, 2.0, 4.0),), (), (), (1.0, 0.3)),
-            page=("other", "PEDOT-PSS", "Chen"),
+            page=("other", "PEDOT-PSS", "Chen"), bounds=(None, None, None, (0.3, 5.0), (3.0, 6.0)),
             note="fitted to the CC0 refractiveindex.info page (Chen et al. 2015); RMS against the reference film"),
     FitSpec("a-Si:H", "nk_aSi.txt", OscillatorModel(1.0, ((200.0, 3.6, 2.2, 1.7),)),
             bounds=((0.5, 5.0), None, None, None, (1.2, 1.9))),

@@ -21,13 +21,15 @@ Edge-shift model (:class:`EdgeShiftModel`)
 
 PbS QD film (:func:`pbs_qd_eps`)
     Dot permittivity = eps_inf + Gaussian 1S exciton + Gaussian 1P-1P transition + Tauc-Lorentz
-    continuum (onset 0.1 eV above the 1S peak, size-independent above ~3 eV as for PbS QDs whose
-    400-nm absorption is bulk-like, Moreels et al. 2009), mixed with an organic ligand matrix by
-    Bruggeman EMA at a QD volume fraction of 0.45. Sizing: Moreels et al., ACS Nano 3, 3023
+    continuum (onset 0.05 eV below the 1S peak, so the spectrum has the usual valley after the 1S
+    peak at about half its height), mixed with an organic ligand matrix by Bruggeman EMA at a QD
+    volume fraction of 0.45. The 400-nm absorption varies less with size than the 1S peak
+    (k(400 nm) 0.66-1.0 for 1S peaks 1.4-0.95 eV), a simplification of the size-independent
+    400-nm intrinsic absorption found by Moreels et al. 2009. Sizing: Moreels et al., ACS Nano 3, 3023
     (2009), doi:10.1021/nn900863a, E_1S = 0.41 + 1/(0.0252 d^2 + 0.283 d) eV (d in nm).
-    Parameters are representative, not fitted: n of the film 2.2-2.5 below the gap, alpha at the
-    1S peak ~1-2e4 cm^-1 and ~1e5 cm^-1 at 400 nm, the range reported for ligand-exchanged PbS QD
-    films. Valid for 1S peaks 0.85-1.6 eV (d ~ 2.6-9 nm), wavelengths 300-2500 nm.
+    Parameters are representative, not fitted to one film: n of the film 2.3-2.7 below the gap,
+    k ~0.09-0.12 at the 1S peak (alpha ~1e4 cm^-1), k ~0.7-1.0 at 400 nm, the range reported for
+    ligand-exchanged PbS QD films. Valid for 1S peaks 0.85-1.6 eV (d ~ 2.6-9 nm), wavelengths 300-2500 nm.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ LIGAND_EPS = 1.46**2  # oleic acid / oleylamine-like ligand shell, n ~ 1.46 (ref
 PBS_QD_FRACTION = 0.45
 
 
-def absorption_onset_ev(energy_ev, alpha, guess_ev, window=(-0.25, 0.15)):
+def absorption_onset_ev(energy_ev, alpha, guess_ev, window=(-0.2, 0.1)):
     """Optical absorption onset (eV) from alpha(E): tangent to (alpha E)^2 at its steepest rise.
 
     energy_ev ascending [N]; alpha [N] (any unit); the steepest point is searched in
@@ -64,7 +66,7 @@ def absorption_onset_ev(energy_ev, alpha, guess_ev, window=(-0.25, 0.15)):
     return float(Es[i] - ys[i] / dy[i])
 
 
-def onset_of(nk_func, guess_ev, window=(-0.25, 0.15), step_ev=0.001):
+def onset_of(nk_func, guess_ev, window=(-0.2, 0.1), step_ev=0.001):
     """Onset (eV) of a wavelength-nm -> n+ik function, on a 1 meV grid around guess."""
     E = np.arange(guess_ev + window[0] - 0.01, guess_ev + window[1] + 0.01, step_ev)
     wl = HC_EV_NM / E
@@ -162,9 +164,9 @@ def moreels_diameter_nm(peak_ev):
 def _pbs_dot_eps(E, peak_ev):
     fwhm = 0.06 + 0.06 * (peak_ev - 0.8)  # ensemble broadening grows for small dots
     eps = (3.2
-           + gaussian_eps(E, 1.6, peak_ev, fwhm)
-           + gaussian_eps(E, 1.5, peak_ev + 0.55 * (peak_ev - 0.41), 2.0 * fwhm)
-           + tauc_lorentz_eps(E, 60.0, 2.6, 3.5, peak_ev + 0.10))
+           + gaussian_eps(E, 2.0, peak_ev, fwhm)
+           + gaussian_eps(E, 1.2, peak_ev + 0.55 * (peak_ev - 0.41), 2.0 * fwhm)
+           + tauc_lorentz_eps(E, 200.0, 1.8, 2.5, peak_ev - 0.05))
     return eps
 
 
