@@ -1,0 +1,90 @@
+"""Realistic devices built from the nkdata library (skipped if nkdata lacks a material)."""
+import numpy as np
+import pytest
+
+from optics import Layer, Stack
+from tandem import Design, Subcell, evaluate, evaluate_batch
+
+nkdata = pytest.importorskip("nkdata")
+NEEDED = ("glass", "FTO", "TiO2", "CsPbI3_QD", "Spiro-OMeTAD", "MoOx", "Ag", "Si", "IZO", "ITO", "LiF")
+if not hasattr(nkdata, "names") or not set(NEEDED) <= set(nkdata.names()):
+    pytest.skip("nkdata materials not available", allow_module_level=True)
+
+g = nkdata.get
+
+
+def qd_single(t_qd=400.0, back="Ag"):
+    """n-i-p CsPbI3 QD cell as in Sanehira et al. 2017: glass/FTO/TiO2/QD/Spiro/MoOx/Ag."""
+    return Stack([Layer(g("glass"), 1e6, coherent=False), Layer(g("FTO"), 400), Layer(g("TiO2"), 50),
+                  Layer(g("CsPbI3_QD"), t_qd), Layer(g("Spiro-OMeTAD"), 200), Layer(g("MoOx"), 10),
+                  Layer(g(back), 100)])
+
+
+def top_layers(t_qd):
+    # light enters through LiF / IZO / MoOx / Spiro into the QD film, then TiO2 and the ITO junction
+    return [Layer(g("LiF"), 100), Layer(g("IZO"), 100), Layer(g("MoOx"), 10), Layer(g("Spiro-OMeTAD"), 100),
+            Layer(g("CsPbI3_QD"), t_qd), Layer(g("TiO2"), 30), Layer(g("ITO"), 20, name="ITO recombination")]
+
+
+def qd_si(t_qd=600.0):
+    return Stack(top_layers(t_qd) + [Layer(g("Si"), 180e3, coherent=False), Layer(g("Ag"), 200)])
+
+
+def test_cspbi3_qd_single_junction_in_published_range():
+    r = evaluate(Design(qd_single(), "single", Subcell(3, "CsPbI3_QD")))
+    assert 1.15 <= r.top.voc_v <= 1.30
+    assert 12.0 <= r.pce_pct <= 17.0
+    assert 65.0 <= r.top.ff_pct <= 82.0
+    assert 12.0 <= r.top.jsc_ma_cm2 <= 19.0
+
+
+def test_cspbi3_qd_si_2t_top_current_and_4t():
+    st = qd_si()
+    r2 = evaluate(Design(st, "2T", Subcell(4), Subcell(7, "Si_HJT"), interconnect=(6,), light_trapping="lambertian"))
+    r4 = evaluate(Design(st, "4T", Subcell(4), Subcell(7, "Si_HJT"), light_trapping="lambertian"))
+    # the same top cell alone: on a silver mirror (upper bound) and free-standing in air
+    mirror = evaluate(Design(Stack(top_layers(600.0) + [Layer(g("Ag"), 200)]), "single", Subcell(4)))
+    alone = evaluate(Design(Stack(top_layers(600.0)), "single", Subcell(4)))
+    assert r2.top.jsc_ma_cm2 <= r2.top.jph_ma_cm2 <= mirror.top.jph_ma_cm2
+    assert r2.top.jph_ma_cm2 >= 0.9 * alone.top.jph_ma_cm2
+    assert r2.pce_pct <= r4.pce_pct
+    assert r2.limiting == "top" and r2.mismatch_ma_cm2 < 0
+    assert 0.68 < r2.bottom.voc_v < 0.76
+    assert 2.0 > r2.top.v_operating_v + r2.bottom.v_operating_v > 1.5
+    assert 25.0 < r4.pce_pct < 35.0
+
+
+def test_si_intrinsic_limit_richter_2013():
+    # 110 um undoped wafer, Lambertian light trapping, ideal AR (index-matched incidence):
+    # Richter et al. IEEE JPV 3, 1184 (2013): 29.43 %, Jsc 43.31 mA/cm^2, Voc 761 mV, FF 89.26 %.
+    # Differences here: no band-gap narrowing (+~6 mV) and no free-carrier absorption (+~0.4 mA/cm^2).
+    si = g("Si")
+    ar = lambda wl: np.asarray(si.nk(wl)).real + 0j  # noqa: E731
+    wl = tuple(np.arange(300.0, 1300.0 + 1e-9, 5.0))
+    r = evaluate(Design(Stack([Layer(si, 110e3, coherent=False, name="Si")], incident=ar), "single",
+                        Subcell(0, "Si_intrinsic"), light_trapping="lambertian", wavelengths_nm=wl))
+    assert abs(r.pce_pct - 29.43) < 0.5
+    assert abs(r.top.jph_ma_cm2 - 43.31) < 0.6
+    assert abs(r.top.voc_v - 0.761) < 0.010
+    assert abs(r.top.ff_pct - 89.26) < 0.5
+
+
+def test_batch_over_qd_thickness_uses_one_material_evaluation():
+    designs = [Design(qd_si(t), "2T", Subcell(4), Subcell(7, "Si_HJT"), interconnect=(6,)) for t in (300, 600, 900)]
+    f = evaluate_batch(designs).frame
+    assert np.all(np.diff(f["top_jph_ma_cm2"]) > 0)
+    assert np.all(np.diff(f["bottom_jph_ma_cm2"]) < 0)
+
+
+def test_cspbi3_bandgap_outside_model_range():
+    with pytest.raises(ValueError):
+        g("CsPbI3_QD", bandgap_ev=1.2)
+    # a PbS QD film is not a CsPbI3-QD-class top cell
+    st = Stack([Layer(g("PbS_QD", bandgap_ev=1.0), 300, name="PbS")])
+    with pytest.raises(ValueError, match="outside"):
+        Design(st, "single", Subcell(0, "CsPbI3_QD"))
+
+
+def test_tco_as_absorber_rejected():
+    with pytest.raises(ValueError, match="not an absorber"):
+        Design(qd_single(), "single", Subcell(1))  # FTO
