@@ -70,16 +70,24 @@ def default_storage_url(spec: DeviceSpec) -> str:
 def storage_url(spec: DeviceSpec, override: str | None = None) -> str:
     """The storage URL: ``override`` (``--storage``), else ``[study] storage``, else the default.
 
-    A relative SQLite path in the study file is taken relative to the study file.
+    A plain file path means an SQLite file: relative to the working directory for
+    ``override``, relative to the study file for ``[study] storage`` (as is a relative
+    ``sqlite:///`` URL there). ``"memory"`` is optuna's in-process storage (not durable).
     """
     if override:
-        return override
+        if override in ("memory", ":memory:") or "://" in override:
+            return override
+        return "sqlite:///" + str(Path(override).resolve())
     url = spec.study.storage if spec.study else None
     if not url:
         return default_storage_url(spec)
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and not spec.source.startswith("<"):
-        rel = url[len("sqlite:///"):]
-        return "sqlite:///" + str((Path(spec.source).resolve().parent / rel).resolve())
+    if url in ("memory", ":memory:"):
+        return url
+    base = Path(".") if spec.source.startswith("<") else Path(spec.source).resolve().parent
+    if "://" not in url:
+        return "sqlite:///" + str((base / url).resolve())
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        return "sqlite:///" + str((base / url[len("sqlite:///"):]).resolve())
     return url
 
 
@@ -100,6 +108,8 @@ def open_storage(url: str):
         raise ValueError(f"storage {url!r} is not a URL (e.g. sqlite:///study.db, "
                          "postgresql://user@host/db, or 'memory')")
     engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 120}}
     else:
@@ -213,6 +223,9 @@ def evaluate_params(spec: DeviceSpec, params_list: Sequence[Mapping[str, float]]
     import tandem
 
     settings = spec.study
+    # the colour rendering index costs ~15 ms per spectrum: only when a study asks for it
+    with_cri = settings is None or any(
+        c.metric == "cri" for c in settings.constraints) or "cri" in settings.objective_metrics
     designs, errors = [], {}
     for i, p in enumerate(params_list):
         try:
@@ -225,14 +238,14 @@ def evaluate_params(spec: DeviceSpec, params_list: Sequence[Mapping[str, float]]
     if ok:
         if batched:
             try:
-                br = tandem.evaluate_batch([designs[i] for i in ok])
+                br = tandem.evaluate_batch([designs[i] for i in ok], with_cri=with_cri)
                 results = dict(zip(ok, br.results))
             except ValueError:
                 batched = False
         if not batched:
             for i in ok:
                 try:
-                    results[i] = tandem.evaluate(designs[i])
+                    results[i] = tandem.evaluate(designs[i], with_cri=with_cri)
                 except ValueError as e:
                     errors[i] = str(e)
     out = []
@@ -427,7 +440,13 @@ def _tell(study: optuna.Study, trial: optuna.Trial, o: Outcome) -> None:
         for name, v in o.violations.items():
             trial.set_constraint(name, float(v))
     trial.set_user_attr("feasible", bool(o.feasible))
-    study.tell(trial, o.values)
+    try:
+        study.tell(trial, o.values)
+    except RuntimeError as e:
+        # GridSampler.after_trial calls study.stop() when the grid is used up, which optuna
+        # only allows inside optimize(); the trial itself is stored before that raises.
+        if "Study.stop" not in str(e):
+            raise
 
 
 def trial_metrics(trial) -> dict[str, float]:

@@ -17,7 +17,8 @@ Layout (all keys are checked; an unknown key is an error that names it)::
     timeout_s = 600.0                         # optional, per run
     batch_size = 16                           # trials asked and evaluated in one tandem call
     grid_points = 5                           # grid sampler: points per free parameter without a step
-    storage = "sqlite:///my.db"               # optional; default: <study file stem>.db beside the file
+    storage = "my.db"                         # optional: SQLite file (relative to this file) or any
+                                              # optuna URL; default: <study file stem>.db beside it
     [study.sampler_options]                   # optional keyword arguments of the optuna sampler
     n_startup_trials = 20
     [[study.constraints]]                     # feasible when min <= metric <= max
@@ -83,10 +84,10 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
 
 #: metrics of tandem.DeviceResult.to_dict() (see notes/device_api.md)
 DEVICE_METRICS = (
-    "pce_pct",
-    "top_jsc_ma_cm2", "top_voc_v", "top_ff_pct", "top_pce_pct",
-    "bottom_jsc_ma_cm2", "bottom_voc_v", "bottom_ff_pct", "bottom_pce_pct",
-    "mismatch_ma_cm2", "avt_pct", "lue_pct", "cri",
+    "pce_pct", "voc_v", "jsc_ma_cm2", "ff_pct",
+    "top_jsc_ma_cm2", "top_jph_ma_cm2", "top_voc_v", "top_ff_pct", "top_pce_pct",
+    "bottom_jsc_ma_cm2", "bottom_jph_ma_cm2", "bottom_voc_v", "bottom_ff_pct", "bottom_pce_pct",
+    "mismatch_ma_cm2", "avt_pct", "lue_pct", "cie_x", "cie_y", "cri",
 )
 DERIVED_METRICS = ("abs_mismatch_ma_cm2", "total_thickness_nm", "absorber_thickness_nm")
 METRICS = DEVICE_METRICS + DERIVED_METRICS
@@ -537,6 +538,7 @@ class _Parser:
                        incident=incident, exit=exit_, wavelengths_nm=wl, angle_deg=angle,
                        temperature_k=temp, light_trapping=lt, luminescent_coupling=lc)
 
+        self.check_coverage(DeviceSpec(source=self.source, text=self.text, raw=raw, study=None, **spec_kw))
         study = None
         if "study" in raw:
             study = self.parse_study(raw, kind, layers)
@@ -722,6 +724,41 @@ class _Parser:
                 if lo_wl < wmin - 1e-9 or hi_wl > wmax + 1e-9:
                     raise self.err(where, f"{lay.material} has n,k on {wmin:g}..{wmax:g} nm only, "
                                           f"but device.wavelengths_nm spans {lo_wl:g}..{hi_wl:g} nm")
+
+    def check_coverage(self, spec: "DeviceSpec") -> None:
+        """Every material must have n,k on the whole optical grid the device is solved on.
+
+        The grid is ``device.wavelengths_nm`` or tandem's default for the design with the
+        lowest free bandgaps (which extends past the longest absorption edge).
+        """
+        try:
+            import tandem   # noqa: F401
+        except ImportError:   # device models not importable: only explicit grids are checked
+            return
+        low = {k: b.low for k, b in spec.parameters.items()}
+        try:
+            design = spec.design(low)
+            wl = np.asarray(design.wavelengths(), dtype=float)
+        except (ValueError, TypeError) as e:
+            raise self.err("device", f"tandem rejects this device: {e}") from None
+        where_grid = ("device.wavelengths_nm" if spec.wavelengths_nm is not None
+                      else "the default grid (set device.wavelengths_nm to change it)")
+        media = [("device.incident", spec.incident), ("device.exit", spec.exit)]
+        items = [(f"{lay.key}.material", self._layer_material(spec, i, low)) for i, lay in enumerate(spec.layers)]
+        items += [(k, _medium(m)) for k, m in media if isinstance(m, str)]
+        for key, mat in items:
+            wmin = getattr(mat, "wl_min_nm", None)
+            wmax = getattr(mat, "wl_max_nm", None)
+            if wmin is None or wmax is None:
+                continue
+            if wl[0] < wmin - 1e-9 or wl[-1] > wmax + 1e-9:
+                raise self.err(key, f"{getattr(mat, 'name', mat)} has n,k on {wmin:g}..{wmax:g} nm only, "
+                                    f"but the device is solved on {wl[0]:g}..{wl[-1]:g} nm ({where_grid})")
+
+    @staticmethod
+    def _layer_material(spec: "DeviceSpec", i: int, values):
+        lay = spec.layers[i]
+        return spec.material(i, spec.bandgaps_ev(values).get(lay.name))
 
     def check_presets(self, device) -> None:
         try:

@@ -1,0 +1,256 @@
+"""The optuna runner: batched ask/tell, constraints, storage, resume, workers, outputs."""
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from studies import run as runmod
+from studies.spec import dumps_toml, load, loads
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "studies" / "examples"
+
+
+def make_study(tmp_path: Path, name="t", base="quick.toml", **study) -> Path:
+    """A copy of an example with [study] keys replaced, written to tmp_path/<name>.toml."""
+    raw = tomllib.loads((EXAMPLES / base).read_text())
+    raw["study"]["name"] = name
+    raw["study"].update(study)
+    raw["study"] = {k: v for k, v in raw["study"].items() if v is not None}
+    path = tmp_path / f"{name}.toml"
+    path.write_text(dumps_toml(raw))
+    return path
+
+
+def complete(study):
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def test_evaluate_params_batched_equals_single_and_tandem():
+    import tandem
+
+    s = load(EXAMPLES / "quick.toml")
+    rng = np.random.default_rng(3)
+    params = [{k: float(rng.uniform(b.low, b.high)) for k, b in s.parameters.items()} for _ in range(6)]
+    batched = runmod.evaluate_params(s, params, batched=True)
+    single = runmod.evaluate_params(s, params, batched=False)
+    for p, a, b in zip(params, batched, single):
+        assert a.error is None and b.error is None
+        assert a.values[0] == pytest.approx(b.values[0], rel=1e-9)
+        ref = tandem.evaluate(s.design(p), with_cri=False)
+        assert a.metrics["pce_pct"] == pytest.approx(ref.pce_pct, rel=1e-9)
+        assert a.metrics["abs_mismatch_ma_cm2"] == pytest.approx(abs(ref.mismatch_ma_cm2))
+        viol = a.violations["abs_mismatch_ma_cm2<=0.5"]
+        assert viol == pytest.approx(abs(ref.mismatch_ma_cm2) - 0.5)
+        assert a.feasible == (abs(ref.mismatch_ma_cm2) <= 0.5)
+
+
+def test_run_in_memory_records_metrics_and_constraints(tmp_path):
+    path = make_study(tmp_path, n_trials=24, batch_size=8, seed=5)
+    s = load(path)
+    res = runmod.run_study(s, storage="memory")
+    trials = complete(res.study)
+    assert len(trials) == 24
+    for t in trials:
+        m = runmod.trial_metrics(t)
+        assert t.values[0] == pytest.approx(m["pce_pct"])
+        for key in ("top_jsc_ma_cm2", "bottom_jsc_ma_cm2", "mismatch_ma_cm2", "total_thickness_nm",
+                    "absorber_thickness_nm", "abs_mismatch_ma_cm2"):
+            assert key in m
+        # optuna's own constraint record agrees with our attribute
+        (name, v), = t.constraints.items()
+        assert name == "abs_mismatch_ma_cm2<=0.5"
+        assert v == pytest.approx(m["abs_mismatch_ma_cm2"] - 0.5)
+        assert t.user_attrs["feasible"] == (v <= 0)
+    # best = best feasible, and it agrees with optuna's constraint-aware best_trial
+    feas = [t for t in trials if t.user_attrs["feasible"]]
+    if feas:
+        assert res.best[0].number == max(feas, key=lambda t: t.values[0]).number
+        assert res.study.best_trial.number == res.best[0].number
+
+
+def test_infeasible_trials_are_kept_and_flagged(tmp_path):
+    path = make_study(tmp_path, n_trials=10, batch_size=5, seed=1,
+                      constraints=[{"metric": "pce_pct", "max": 1.0}])
+    res = runmod.run_study(load(path), storage="memory")
+    trials = complete(res.study)
+    assert len(trials) == 10                      # scored, not dropped
+    assert all(t.user_attrs["feasible"] is False for t in trials)
+    assert all(t.user_attrs["violations"]["pce_pct<=1"] > 0 for t in trials)
+    assert res.best == []
+    with pytest.raises(ValueError):
+        res.study.best_trial                     # optuna also sees no feasible trial
+
+
+def test_same_seed_same_trials_and_other_seed_differs(tmp_path):
+    s = load(make_study(tmp_path, n_trials=20, batch_size=5, seed=11))
+    a = runmod.run_study(s, storage="memory").study
+    b = runmod.run_study(s, storage=f"sqlite:///{tmp_path / 'r.db'}").study
+    c = runmod.run_study(s, storage="memory", seed=12).study
+    pa = [t.params for t in complete(a)]
+    pb = [t.params for t in complete(b)]
+    assert pa == pb
+    assert [t.values for t in complete(a)] == [t.values for t in complete(b)]
+    assert pa != [t.params for t in complete(c)]
+
+
+def test_sqlite_resume_tops_up_without_duplicates(tmp_path):
+    path = make_study(tmp_path, n_trials=12, batch_size=4, seed=2)
+    s = load(path)
+    r1 = runmod.run_study(s)                      # default storage: beside the study file
+    assert r1.storage_url == "sqlite:///" + str((tmp_path / "t.db").resolve())
+    assert (tmp_path / "t.db").exists()
+    first = {t.number: (t.params, t.values) for t in complete(r1.study)}
+    assert len(first) == 12
+    r2 = runmod.run_study(s, n_trials=20)
+    trials = complete(r2.study)
+    assert len(trials) == 20 and len({t.number for t in trials}) == 20
+    for t in trials:
+        if t.number in first:
+            assert (t.params, t.values) == first[t.number]
+    r3 = runmod.run_study(s, n_trials=20)         # already there: nothing to do
+    assert len(complete(r3.study)) == 20 and len(r3.study.trials) == 20
+
+
+def test_study_name_with_other_design_space_is_refused(tmp_path):
+    path = make_study(tmp_path, n_trials=4, batch_size=4)
+    runmod.run_study(load(path))
+    raw = tomllib.loads(path.read_text())
+    raw["layers"][4]["thickness_nm"] = {"min": 100, "max": 500}
+    path.write_text(dumps_toml(raw))
+    with pytest.raises(ValueError, match="already exists"):
+        runmod.run_study(load(path))
+
+
+def test_stale_trials_of_dead_workers_are_failed(tmp_path):
+    path = make_study(tmp_path, n_trials=4, batch_size=4)
+    s = load(path)
+    url = runmod.storage_url(s)
+    study = runmod.open_study(s, url)
+    dead = study.ask(runmod.distributions(s))
+    dead.set_user_attr("worker", f"{__import__('socket').gethostname()}:999999999:1")
+    alive = study.ask(runmod.distributions(s))
+    alive.set_user_attr("worker", runmod._worker_id())
+    assert runmod.fail_stale_trials(study) == 1
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states[dead.number] == TrialState.FAIL and states[alive.number] == TrialState.RUNNING
+    assert study.get_trials()[dead.number].user_attrs["stale"] is True
+    study.tell(alive, state=TrialState.FAIL)
+    res = runmod.run_study(s)
+    assert len(complete(res.study)) == 4
+
+
+def test_two_worker_processes_share_sqlite(tmp_path):
+    path = make_study(tmp_path, n_trials=40, batch_size=4, seed=3)
+    res = runmod.run_study(load(path), workers=2)
+    trials = complete(res.study)
+    assert 40 <= len(trials) <= 40 + 2 * 4       # a worker may finish one batch past the target
+    assert len({t.number for t in trials}) == len(trials)
+    workers = {t.user_attrs["worker"] for t in trials}
+    assert len(workers) == 2
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "cmaes", "nsga2", "qmc", "random", "grid"])
+def test_every_sampler_runs(tmp_path, sampler):
+    path = make_study(tmp_path, name=f"s_{sampler}", n_trials=12, batch_size=6, seed=0,
+                      sampler=sampler, grid_points=2,
+                      sampler_options={"population_size": 6} if sampler == "nsga2" else None)
+    res = runmod.run_study(load(path), storage="memory")
+    trials = complete(res.study)
+    if sampler == "grid":
+        assert len(trials) == 8                   # 2 x 2 x 2 grid, capped
+        grid = {tuple(sorted(t.params.items())) for t in trials}
+        assert len(grid) == 8
+    else:
+        assert len(trials) == 12
+    assert all(np.isfinite(t.values[0]) for t in trials)
+
+
+def test_multi_objective_pareto_front(tmp_path):
+    path = make_study(tmp_path, name="mo", base="cspbi3qd_window_st.toml", n_trials=30,
+                      batch_size=10, sampler_options={"population_size": 10})
+    s = load(path)
+    res = runmod.run_study(s, storage="memory", out_dir=tmp_path / "out")
+    front = res.best
+    assert front
+    for t in front:
+        m = runmod.trial_metrics(t)
+        assert t.values == pytest.approx([m["pce_pct"], m["avt_pct"]])
+        assert m["avt_pct"] >= 20.0 and t.user_attrs["feasible"]
+    # no feasible trial dominates a front member
+    feas = runmod.feasible_trials(res.study)
+    for t in front:
+        assert not any(all(a >= b for a, b in zip(o.values, t.values)) and o.values != t.values
+                       for o in feas)
+    assert (tmp_path / "out" / "pareto.csv").exists()
+    assert len(list((tmp_path / "out" / "pareto").glob("*.toml"))) == len(front)
+
+
+def test_outputs_and_best_design_reproduces(tmp_path):
+    import tandem
+
+    path = make_study(tmp_path, n_trials=16, batch_size=8, seed=4, constraints=None)
+    s = load(path)
+    res = runmod.run_study(s, out_dir=tmp_path / "out")
+    files = res.files
+    df_csv = pd.read_csv(files["trials_csv"])
+    df_pq = pd.read_parquet(files["trials_parquet"])
+    assert len(df_csv) == len(df_pq) == 16
+    for col in ("number", "state", "objective:pce_pct", "qd.thickness_nm", "qd.bandgap_ev",
+                "pce_pct", "top_jsc_ma_cm2", "feasible", "worker"):
+        assert col in df_pq.columns
+    np.testing.assert_allclose(df_pq["objective:pce_pct"], df_pq["pce_pct"])
+    best = res.best[0]
+    assert df_pq["pce_pct"].max() == pytest.approx(best.values[0])
+    sim = load(files["best_design"], require_study=False)
+    again = tandem.evaluate(sim.design({}), with_cri=False)
+    assert again.pce_pct == pytest.approx(best.values[0], abs=1e-3)
+    # study attributes a report can read back
+    attrs = res.study.user_attrs
+    assert loads(attrs["study_file_text"], require_study=True).parameters == s.parameters
+    assert attrs["objective_metrics"] == ["pce_pct"]
+    imp = attrs["param_importances"]["pce_pct"]
+    assert set(imp) == set(s.parameters) and sum(imp.values()) == pytest.approx(1.0)
+    assert pd.read_csv(files["importances_csv"])["parameter"].isin(list(s.parameters)).all()
+
+
+def test_failed_design_is_recorded_not_fatal(tmp_path, monkeypatch):
+    path = make_study(tmp_path, n_trials=6, batch_size=3, seed=0)
+    s = load(path)
+    real = type(s).design
+
+    def flaky(self, values=None):
+        if values and values["qd.thickness_nm"] > 500:
+            raise ValueError("qd: simulated bad design")
+        return real(self, values)
+
+    monkeypatch.setattr(type(s), "design", flaky)
+    res = runmod.run_study(s, storage="memory")
+    trials = res.study.get_trials()
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert all("simulated bad design" in t.user_attrs["error"] for t in failed)
+    assert len(trials) == 6
+    assert runmod.counted_trials(res.study) == (6, 0)
+
+
+def test_timeout_stops_asking(tmp_path):
+    path = make_study(tmp_path, n_trials=10_000, batch_size=4, seed=0)
+    res = runmod.run_study(load(path), storage="memory", timeout_s=0.5)
+    n = len(complete(res.study))
+    assert 4 <= n < 10_000
+
+
+def test_storage_url_rules(tmp_path):
+    s = load(make_study(tmp_path, storage="sub/x.db"))
+    assert runmod.storage_url(s) == "sqlite:///" + str((tmp_path / "sub" / "x.db").resolve())
+    assert runmod.storage_url(s, "postgresql://u@h/db") == "postgresql://u@h/db"
+    with pytest.raises(ValueError, match="not a URL"):
+        runmod.open_storage("x.db")
+    with pytest.raises(ValueError, match="shared storage"):
+        runmod.run_study(s, storage="memory", workers=2)
