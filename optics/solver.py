@@ -86,6 +86,14 @@ def check_thicknesses(d: np.ndarray, labels: Sequence[str]) -> None:
         value = d[tuple(idx)]
         where = f"layer {layer} ({labels[layer]!r})" if layer < len(labels) else f"layer {layer}"
         raise ValueError(f"{where}: thickness must be finite and >= 0 nm, got {value}")
+    tiny = (d > 0) & (d < 1e-2)
+    if np.any(tiny):
+        idx = np.argwhere(tiny)[0]
+        layer = int(idx[-1])
+        raise ValueError(
+            f"layer {layer} ({labels[layer]!r}): thickness {d[tuple(idx)]:g} nm is far below one atomic "
+            "layer; thicknesses are in nm (did you pass metres or micrometres?)"
+        )
 
 
 def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=1.0, n_exit=1.0,

@@ -295,6 +295,11 @@ def test_bad_wavelength(wl):
         solve(Stack([Layer(2.0, 100)]), wl)
 
 
+def test_thickness_in_metres_detected():
+    with pytest.raises(ValueError, match=r"layer 0 \('ITO'\).*in nm"):
+        solve(Stack([Layer(2.0, 150e-9, name="ITO")]), [500.0])
+
+
 def test_micrometres_detected():
     with pytest.raises(ValueError, match="micrometres"):
         solve(Stack([Layer(2.0, 100)]), [0.4, 0.5, 0.6])
