@@ -81,7 +81,7 @@ def _check_table(path, lines, x, cols, unit, absorbing_col, strict=True):
         if dup.any():
             i = int(np.argmax(dup)) + 1
             raise NkFileError(f"{path}, line {lines[i]}: duplicate wavelength {x[i]:g} {unit} (also on line {lines[i-1]})")
-        direction = np.sign(d[0])
+        direction = np.sign(x[-1] - x[0]) or 1.0  # intended order: first to last row
         bad = np.sign(d) != direction
         if bad.any():
             i = int(np.argmax(bad)) + 1
@@ -150,7 +150,8 @@ def load_csv(path, *, unit=None, quantity=None, name=None, category="absorber", 
             try:
                 [float(p) for p in parts]
             except ValueError:
-                header = (lineno, [p.strip().strip('"') for p in re.split(r"[,;\t]+|\s{1,}", s) if p.strip()])
+                sep = r"[,;\t]" if re.search(r"[,;\t]", s) else r"\s+"
+                header = (lineno, [p.strip().strip('"') for p in re.split(sep, s) if p.strip()])
                 continue
         try:
             vals = [float(p) for p in parts]
