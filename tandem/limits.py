@@ -26,7 +26,7 @@ from optics.spectra import C_LIGHT, H_PLANCK, HC_EV_NM, K_B, Q_E, am15g_table
 from .electrical import diode_from_currents, incident_power_mw_cm2, series_mpp, single_mpp
 
 __all__ = ["LimitResult", "step_jsc", "step_j0_rad", "sq_limit", "tandem_limit", "best_tandem_pair",
-           "BANDGAP_RANGE_EV"]
+           "si_wafer_limit", "BANDGAP_RANGE_EV"]
 
 #: Band gaps the ASTM G173 table (280-4000 nm) can support, eV.
 BANDGAP_RANGE_EV = (HC_EV_NM / 4000.0, HC_EV_NM / 280.0)
@@ -144,3 +144,31 @@ def best_tandem_pair(kind: str = "2T", bottom_bandgap_ev: float | None = None,
     res = minimize(lambda x: -tandem_limit(x[0], x[1], kind, temperature_k)[()], [tt[i], bb[i]],
                    method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-6})
     return float(-res.fun), float(res.x[0]), float(res.x[1])
+
+
+def si_wafer_limit(thickness_um: float = 110.0, temperature_k: float = 298.15, doping_cm3: float = 0.0,
+                   light_trapping: str = "lambertian", wavelengths_nm=None):
+    """Intrinsic efficiency limit of a Si wafer: radiative (reciprocity) + Auger (Richter 2012).
+
+    Ideal anti-reflection (index-matched incidence), ``light_trapping`` "lambertian" (4 n^2,
+    ideal rear mirror) or "none" (planar wafer, light leaves through the rear), optical
+    constants of Green 2008 (``nkdata.get("Si")``), n-type doping ``doping_cm3`` (0 = undoped).
+    Band-gap narrowing and free-carrier absorption are neglected, which puts a 110 um undoped
+    wafer at ~29.8 % against 29.4 % in Richter et al., IEEE J. Photovolt. 3, 1184 (2013).
+
+    Returns the ``tandem.DeviceResult`` of the single-junction wafer.
+    """
+    import nkdata
+    from optics import Layer, Stack
+
+    from .device import Design, Subcell, evaluate
+
+    if not (thickness_um > 0):
+        raise ValueError(f"thickness_um must be > 0, got {thickness_um}")
+    si = nkdata.get("Si")
+    matched = lambda wl: np.asarray(si.nk(wl)).real + 0j  # noqa: E731
+    wl = wavelengths_nm if wavelengths_nm is not None else tuple(np.arange(300.0, 1300.0 + 1e-9, 5.0))
+    stack = Stack([Layer(si, thickness_um * 1e3, coherent=False, name="Si wafer")], incident=matched)
+    design = Design(stack, "single", Subcell(0, "Si_intrinsic", si_doping_cm3=doping_cm3),
+                    wavelengths_nm=tuple(wl), temperature_k=temperature_k, light_trapping=light_trapping)
+    return evaluate(design, with_cri=False)

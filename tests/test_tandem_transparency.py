@@ -42,6 +42,7 @@ def test_lue():
     assert float(tr.lue(10.0, 50.0)) == pytest.approx(5.0)
 
 
+@pytest.mark.filterwarnings("ignore::Warning")
 def test_chromaticity_matches_colour_science():
     import colour
 
