@@ -19,7 +19,8 @@ index_st = st.builds(
     st.one_of(st.just(0.0), st.floats(0.0, 0.5), st.floats(0.0, 5.0)),
 )
 metal_st = st.builds(complex, st.floats(0.05, 0.9), st.floats(1.0, 8.0))
-layer_st = st.tuples(st.one_of(index_st, index_st, metal_st), st.floats(0.0, 600.0), st.booleans())
+thickness_st = st.one_of(st.just(0.0), st.floats(0.05, 600.0))  # below 0.01 nm is refused as a unit slip
+layer_st = st.tuples(st.one_of(index_st, index_st, metal_st), thickness_st, st.booleans())
 
 
 def _tmm_reference(layers, n0, nf, wl, angle, pol):
