@@ -37,8 +37,8 @@ class TabulatedNK:
     """n,k on a wavelength grid (nm, strictly ascending) with shape-preserving interpolation.
 
     Interpolation is PCHIP (monotone piecewise cubic Hermite, Fritsch-Carlson) separately in
-    n and k, so no overshoot between points and k stays >= 0. Outside the grid it is
-    undefined: callers check the range first.
+    n and k, so no overshoot between points and k stays >= 0. Outside the grid (reached only
+    with extrapolate=True) the end values are held constant.
     """
 
     wavelengths_nm: np.ndarray
@@ -53,7 +53,8 @@ class TabulatedNK:
         object.__setattr__(self, "_pk", PchipInterpolator(wl, np.asarray(self.k, float), extrapolate=True))
 
     def __call__(self, wavelengths_nm):
-        wl = np.asarray(wavelengths_nm, float)
+        w = np.asarray(self.wavelengths_nm, float)
+        wl = np.clip(np.asarray(wavelengths_nm, float), w[0], w[-1])
         n = self._pn(wl)
         k = np.maximum(self._pk(wl), 0.0)
         return n + 1j * k
@@ -65,8 +66,8 @@ class Material:
 
     ``nk(wl)`` (or calling the material) evaluates it; asking outside
     [wl_min_nm, wl_max_nm] raises ValueError naming the material and its range, unless
-    the material was built with ``extrapolate=True`` (then tabulated data is held
-    constant-slope by PCHIP and models are evaluated as they are).
+    the material was built with ``extrapolate=True`` (then tabulated data is held at its
+    end values and models are evaluated as they are).
     """
 
     name: str

@@ -91,7 +91,7 @@ class EdgeShiftModel:
         self.e2_b = np.maximum(self.eps_b.imag, 0.0)
         self._K = None
         self.native_onset_ev = onset_of(self._nk_from_eps(self.eps_b), native_guess_ev)
-        self._cache = lru_cache(maxsize=2048)(self._build)
+        self._cache = lru_cache(maxsize=1024)(self._build)
 
     @property
     def K(self):

@@ -169,3 +169,19 @@ def test_pchip_interpolation_between_table_points():
     wl = np.linspace(500, 510, 200)
     k = m.nk(wl).imag
     assert np.all(np.diff(k) <= 1e-12) or np.all(np.diff(k) >= -1e-12) or np.ptp(k) < 0.02
+
+
+def test_shapes_and_extrapolation_hold_end_values():
+    m = nkdata.get("Au")
+    wl = np.linspace(400, 800, 12).reshape(3, 4)
+    assert m.nk(wl).shape == (3, 4)
+    ext = nkdata.get("Au", extrapolate=True)
+    assert ext.nk(100.0) == pytest.approx(ext.nk(300.0))
+    assert ext.nk(5000.0) == pytest.approx(ext.nk(1700.0))
+
+
+def test_tunable_cache_returns_same_object():
+    a = nkdata.get("SnPb_perovskite", bandgap_ev=1.25)
+    b = nkdata.get("SnPb_perovskite", bandgap_ev=1.25)
+    assert a is b and a.kind == "modelled"
+    assert nkdata.get("CsPbI3_QD", bandgap_ev=1.75).kind == "modelled"
