@@ -94,9 +94,10 @@ class EdgeShiftModel:
         self._cache = lru_cache(maxsize=1024)(self._build)
 
     @property
-    def K(self):
+    def KT(self):
+        """Transposed KK kernel (rows = source energies), so slicing rows stays contiguous."""
         if self._K is None:
-            self._K = kk_matrix(self.E, self.E)
+            self._K = np.ascontiguousarray(kk_matrix(self.E, self.E).T)
         return self._K
 
     def _nk_from_eps(self, eps):
@@ -118,11 +119,11 @@ class EdgeShiftModel:
         s = delta_ev * 0.5 * (1.0 + np.cos(np.pi * t))
         e2 = np.interp(E - s, E, self.e2_b, left=0.0, right=self.e2_b[-1])
         d2 = e2 - self.e2_b
-        nz = np.nonzero(np.abs(d2) > 0)[0]
+        nz = np.nonzero(np.abs(d2) > 1e-9 * self.e2_b.max())[0]  # skip negligible far tails
         e1 = self.eps_b.real.copy()
         if nz.size:
             lo, hi = max(nz[0] - 1, 0), min(nz[-1] + 2, E.size)
-            e1 = e1 + self.K[:, lo:hi] @ d2[lo:hi]
+            e1 = e1 + d2[lo:hi] @ self.KT[lo:hi]
         return e1 + 1j * e2
 
     def _build(self, gap_key):
