@@ -455,6 +455,55 @@ def trial_metrics(trial) -> dict[str, float]:
     return dict(trial.user_attrs.get("metrics", {}))
 
 
+def _ask(study: optuna.Study, dists: Mapping[str, Any], worker: str | None) -> optuna.Trial:
+    """``study.ask(dists)``, but with the ``worker`` user attribute written in the same
+    transaction that creates the trial, so that a worker killed at any instant leaves no
+    RUNNING trial that cannot be traced to it (see ``fail_stale_trials``)."""
+    if worker is None:
+        return study.ask(dists)
+    template = optuna.trial.FrozenTrial(
+        number=-1, state=TrialState.RUNNING, value=None, datetime_start=_dt.datetime.now(),
+        datetime_complete=None, params={}, distributions={}, user_attrs={"worker": worker},
+        system_attrs={}, intermediate_values={}, trial_id=-1)
+    study._thread_local.cached_all_trials = None   # as Study.ask: let the sampler see new trials
+    trial = optuna.Trial(study, study._storage.create_new_trial(study._study_id, template))
+    for name, d in dists.items():
+        trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+    return trial
+
+
+class _DeferredInterrupt:
+    """Turn the first SIGINT into a flag checked between batches, so that Ctrl-C finishes
+    (and stores) the batch in flight instead of abandoning it; a second SIGINT interrupts
+    at once. Only active in the main thread."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        import signal
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
 def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
                timeout_s: float | None = None, seed: int | None = None, worker_index: int = 0,
                batch_size: int | None = None, batched: bool = True,
@@ -480,8 +529,11 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     stats = RunStats()
     t_start = time.perf_counter()
     pending: list[optuna.Trial] = []
+    interrupt = _DeferredInterrupt()
     try:
+        interrupt.__enter__()
         while True:
+            interrupt.check()
             if timeout_s is not None and time.perf_counter() - t_start >= timeout_s:
                 break
             done, running = counted_trials(study)
@@ -492,10 +544,8 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")   # "heartbeat is supposed to be used with optimize"
                 for _ in range(k):
-                    trial = study.ask(dists)
+                    trial = _ask(study, dists, worker)
                     pending.append(trial)
-                    if worker is not None:
-                        trial.set_user_attr("worker", worker)
                     if heartbeat:
                         study._storage.record_heartbeat(trial._trial_id)
             t1 = time.perf_counter()
@@ -524,6 +574,7 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
                 pass
         raise
     finally:
+        interrupt.__exit__()
         stats.t_wall_s = time.perf_counter() - t_start
     return stats
 
@@ -677,6 +728,7 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
     fail_stale_trials(study)
     bar = _ProgressBar(study, target) if progress else None
     stats = None
+    finished = False
     try:
         if workers == 1:
             stats = run_worker(spec, None, n_trials=target, timeout_s=timeout_s, seed=seed,
@@ -684,11 +736,16 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
                                on_batch=(lambda s, n: bar.update(s)) if bar else None)
         else:
             _run_processes(spec, url, target, timeout_s, seed, workers, batch_size, study, bar)
+        finished = True
     finally:
         if bar is not None:
             bar.close()
-        study.set_user_attr("last_run_utc",
-                            _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        try:
+            study.set_user_attr("last_run_utc",
+                                _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        except Exception:   # interrupted mid-transaction: keep the original exception
+            if finished:
+                raise
     importances = param_importances(study)
     if importances:
         study.set_user_attr("param_importances", importances)
@@ -712,6 +769,13 @@ def _run_processes(spec, url, target, timeout_s, seed, workers, batch_size, stud
             if bar is not None:
                 bar.update(study)
     except KeyboardInterrupt:
+        import signal
+        for p in procs:   # a terminal sends SIGINT to the workers too; `kill -INT` only to us
+            if p.is_alive():
+                try:
+                    os.kill(p.pid, signal.SIGINT)
+                except ProcessLookupError:
+                    pass
         for p in procs:
             p.join(timeout=30)
         raise

@@ -1,0 +1,175 @@
+"""qdtandem CLI: optimize/simulate/materials, clear errors, and resume after SIGINT / SIGKILL."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import types
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from studies import cli
+from studies import run as runmod
+from studies.spec import dumps_toml, load
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "studies" / "examples"
+
+
+def make_study(tmp_path: Path, name="c", **study) -> Path:
+    raw = tomllib.loads((EXAMPLES / "quick.toml").read_text())
+    raw["study"]["name"] = name
+    raw["study"].update(study)
+    path = tmp_path / f"{name}.toml"
+    path.write_text(dumps_toml(raw))
+    return path
+
+
+def test_parser_lists_subcommands_and_extensions(monkeypatch):
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    assert {"optimize", "simulate", "materials"} <= set(sub.choices)
+    mod = types.ModuleType("qdt_fake_ext")
+    mod.COMMAND, mod.HELP = "fakecmd", "a test subcommand"
+    mod.add_arguments = lambda p: p.add_argument("x")
+    mod.run = lambda args: 7 if args.x == "go" else 0
+    monkeypatch.setitem(sys.modules, "qdt_fake_ext", mod)
+    monkeypatch.setattr(cli, "SUBCOMMAND_MODULES", ("qdt_fake_ext", "qdt_not_installed_ext"))
+    assert cli.main(["fakecmd", "go"]) == 7
+
+
+def test_optimize_then_simulate_best_design(tmp_path, capsys):
+    import tandem
+
+    path = make_study(tmp_path, n_trials=12, batch_size=6)
+    out = tmp_path / "out"
+    assert cli.main(["optimize", str(path), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "best design" in captured.out or "no feasible design" in captured.out
+    assert "parameter importances" in captured.out
+    assert "12/12" in captured.err                 # the progress bar reached the target
+    for f in ("trials.csv", "trials.parquet"):
+        assert (out / f).exists()
+    study = optuna.load_study(study_name="c", storage=runmod.storage_url(load(path)))
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 12
+
+    # a study without constraints always has a best design, written as a simulate file
+    path2 = make_study(tmp_path, name="c2", n_trials=8, batch_size=8, constraints=[])
+    assert cli.main(["optimize", str(path2), "--out", str(out / "2"), "--no-progress",
+                     "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "best design (trial" in text
+    best = out / "2" / "best_design.toml"
+    assert cli.main(["simulate", str(best), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    ref = tandem.evaluate(load(best, require_study=False).design({}))
+    assert doc["metrics"]["pce_pct"] == pytest.approx(ref.pce_pct)
+    assert doc["kind"] == "2T" and len(doc["layers"]) == 12
+    assert doc["metrics"]["avt_pct"] is None          # NaN -> null in JSON
+    assert cli.main(["simulate", str(best)]) == 0
+    assert "pce_pct" in capsys.readouterr().out
+
+
+def test_errors_are_one_line_with_file_and_key(tmp_path, capsys):
+    assert cli.main(["simulate", str(EXAMPLES / "quick.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qdtandem: error: ") and "quick.toml" in err
+    assert "layers[4].thickness_nm" in err and "Traceback" not in err
+
+    raw = tomllib.loads((EXAMPLES / "quick.toml").read_text())
+    raw["layers"][2]["material"] = "Unobtainium"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(dumps_toml(raw))
+    assert cli.main(["optimize", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "layers[2].material" in err and "Unobtainium" in err
+    assert cli.main(["optimize", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml" in capsys.readouterr().err
+
+
+def test_materials_lists_catalog(capsys):
+    import nkdata
+
+    assert cli.main(["materials"]) == 0
+    out = capsys.readouterr().out
+    for name in nkdata.names():
+        assert name in out
+
+
+# ----------------------------------------------------------------------------- resume
+
+def _start(path: Path, out: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen(
+        [sys.executable, "-m", "studies.cli", "optimize", str(path), "--no-progress",
+         "--out", str(out), *extra],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _snapshot(url: str, name: str):
+    study = optuna.load_study(study_name=name, storage=runmod.open_storage(url))
+    trials = study.get_trials(deepcopy=False)
+    done = {t.number: (t.params, t.values) for t in trials if t.state == TrialState.COMPLETE}
+    running = [t.number for t in trials if t.state == TrialState.RUNNING]
+    return done, running
+
+
+def _wait_for(url, name, at_least, proc, timeout=90.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise AssertionError(f"optimize exited early ({proc.returncode}): {proc.stderr.read()}")
+        try:
+            done, _ = _snapshot(url, name)
+            if len(done) >= at_least:
+                return
+        except (KeyError, ValueError, optuna.exceptions.StorageInternalError):
+            pass   # study not created yet
+        time.sleep(0.2)
+    raise AssertionError("optimize made no progress")
+
+
+def test_killed_study_resumes_without_loss_or_duplicates(tmp_path):
+    path = make_study(tmp_path, name="kill", n_trials=100_000, batch_size=4)
+    url = runmod.storage_url(load(path))
+    out = tmp_path / "out"
+
+    # 1) Ctrl-C: the batch in flight is marked FAIL, finished trials stay
+    p = _start(path, out)
+    _wait_for(url, "kill", 8, p)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "re-run the same command" in err
+    done1, running1 = _snapshot(url, "kill")
+    assert len(done1) >= 8 and running1 == []
+
+    # 2) SIGKILL: no chance to clean up; trials in flight stay RUNNING until the next start
+    p = _start(path, out)
+    _wait_for(url, "kill", len(done1) + 8, p)
+    p.kill()
+    p.communicate(timeout=30)
+    done2, _ = _snapshot(url, "kill")
+    assert all(done2[n] == done1[n] for n in done1)
+
+    # 3) the same command (with a reachable target) finishes the study
+    target = len(done2) + 6
+    p = _start(path, out, "--trials", str(target))
+    stdout, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    final, running = _snapshot(url, "kill")
+    assert running == []                               # dead workers' trials failed as stale
+    assert len(final) == target
+    assert all(final[n] == done2[n] for n in done2)    # nothing lost or changed
+    params = [tuple(sorted(v[0].items())) for v in final.values()]
+    assert len(set(params)) == len(params)             # nothing evaluated twice
+    study = optuna.load_study(study_name="kill", storage=runmod.open_storage(url))
+    numbers = [t.number for t in study.get_trials()]
+    assert len(numbers) == len(set(numbers))
+    assert f"{target} finished trials" in stdout
