@@ -327,7 +327,8 @@ def _get_cached(name, gap_key, extrapolate):
     func, lo, hi, prov, bandgap = spec.build(gap)
     return Material(name=name, category=spec.category, provenance=prov, wl_min_nm=float(lo), wl_max_nm=float(hi),
                     func=func, bandgap_ev=bandgap, extrapolate=extrapolate, tunable=spec.tunable is not None,
-                    bandgap_range_ev=None if spec.tunable is None else spec.tunable[:2])
+                    bandgap_range_ev=None if spec.tunable is None else spec.tunable[:2],
+                    build_args=(name, gap, extrapolate))
 
 
 def get(name: str, *, bandgap_ev: float | None = None, extrapolate: bool = False, category: str | None = None
@@ -344,7 +345,8 @@ def get(name: str, *, bandgap_ev: float | None = None, extrapolate: bool = False
         if bandgap_ev is not None:
             raise ValueError(f"material {name!r} is not tunable; bandgap_ev is not accepted")
         shelf, book, page = name.split("/")
-        return load_page(shelf, book, page, name=name, category=category or "absorber", extrapolate=extrapolate)
+        m = load_page(shelf, book, page, name=name, category=category or "absorber", extrapolate=extrapolate)
+        return replace(m, build_args=(name, None, extrapolate))
     spec = _lookup(name)
     if bandgap_ev is not None:
         if spec.tunable is None:
@@ -360,6 +362,11 @@ def get(name: str, *, bandgap_ev: float | None = None, extrapolate: bool = False
     if category is not None and category != m.category:
         m = replace(m, category=category)
     return m
+
+
+def _rebuild(name, bandgap_ev, extrapolate, category):
+    """Unpickling helper for catalogue materials (see Material.__reduce__)."""
+    return get(name, bandgap_ev=bandgap_ev, extrapolate=extrapolate, category=category)
 
 
 def catalog():

@@ -80,6 +80,7 @@ class Material:
     extrapolate: bool = False
     tunable: bool = False
     bandgap_range_ev: tuple | None = None
+    build_args: tuple | None = field(default=None, repr=False, compare=False)  # (name, bandgap_ev, extrapolate)
 
     def __post_init__(self):
         if self.category not in CATEGORIES:
@@ -114,3 +115,16 @@ class Material:
     @property
     def kind(self) -> str:
         return self.provenance.kind
+
+    def __reduce__(self):
+        # catalogue materials pickle by name (their functions are closures), so they can be sent to
+        # worker processes; other materials pickle field by field
+        from .library import _rebuild
+
+        if self.build_args is not None:
+            return (_rebuild, tuple(self.build_args) + (self.category,))
+        return (_restore, (self.__class__, {f: getattr(self, f) for f in self.__dataclass_fields__}))
+
+
+def _restore(cls, fields):
+    return cls(**fields)

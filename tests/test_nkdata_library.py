@@ -185,3 +185,18 @@ def test_tunable_cache_returns_same_object():
     b = nkdata.get("SnPb_perovskite", bandgap_ev=1.25)
     assert a is b and a.kind == "modelled"
     assert nkdata.get("CsPbI3_QD", bandgap_ev=1.75).kind == "modelled"
+
+
+def test_materials_pickle(tmp_path):
+    import pickle
+
+    for m in (nkdata.get("Ag"), nkdata.get("PbS_QD", bandgap_ev=1.2), nkdata.get("CsPbI3_QD"),
+              nkdata.get("main/Au/Johnson"), nkdata.get("ITO", extrapolate=True)):
+        m2 = pickle.loads(pickle.dumps(m))
+        assert m2.name == m.name and m2.bandgap_ev == m.bandgap_ev and m2.extrapolate == m.extrapolate
+        wl = np.linspace(max(m.wl_min_nm, 300), min(m.wl_max_nm, 1200), 7)
+        assert np.allclose(m2.nk(wl), m.nk(wl))
+    p = tmp_path / "u.csv"
+    p.write_text("wl_nm,n,k\n400,2,0.1\n500,2.1,0\n")
+    u = nkdata.load(p)
+    assert np.allclose(pickle.loads(pickle.dumps(u)).nk([450.0]), u.nk([450.0]))
