@@ -87,3 +87,23 @@ def test_cspbi3_qd_cell_jsc_with_optics():
     # energy conservation of the solve, and independent cross-check with the tmm package
     assert np.allclose(res.R + res.T + res.A.sum(axis=0), 1.0, atol=1e-6)
     assert j == pytest.approx(_tmm_absorber_jsc(WL[::5]), abs=0.15)
+
+
+@needs_ref
+@pytest.mark.parametrize("name", sorted(L.MEASURED_VS_REFERENCE))
+def test_measured_pages_vs_other_films(name):
+    v = L.MEASURED_VS_REFERENCE[name]
+    wl, ref = _ref(v["reference"])
+    m = nkdata.get(name)
+    keep = (wl >= m.wl_min_nm) & (wl <= m.wl_max_nm)
+    rms = rms_nk(m.nk(wl[keep]), ref[keep])
+    assert rms == pytest.approx(v["rms"], abs=0.002)
+    assert m.provenance.rms_vs_reference == v["rms"]
+    assert rms < 0.25  # same material: sample spread, not a different substance
+
+
+@needs_ref
+def test_c60_model_vs_second_independent_film():
+    # fitted to Le Corre 2019 (nk_C60_1); validated on Sherkar 2017 (nk_C60_2), not used in the fit
+    wl, ref = _ref("nk_C60_2.txt")
+    assert rms_nk(nkdata.get("C60").nk(wl), ref) < 0.1
