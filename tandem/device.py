@@ -114,6 +114,11 @@ class Design:
     wavelengths_nm : optical grid (nm); default 300-1200 nm in 5 nm steps, extended
         to 150 nm beyond the band edge of an absorber that reports ``bandgap_ev``.
     temperature_k : cell temperature for the detailed balance (K).
+    spectrum : illumination, "AM1.5G" (default), "AM1.5D", "AM0" or a name registered with
+        ``tandem.electrical.register_spectrum``; PCE is relative to its integrated irradiance.
+        (AVT and colour always use AM1.5G / the CIE observer, by their definitions.)
+    angle_deg : angle of incidence; the irradiance per unit cell area is kept at the
+        spectrum's value (no cos factor), i.e. PCE is relative to the light reaching the cell.
     """
 
     stack: Stack
@@ -126,6 +131,7 @@ class Design:
     temperature_k: float = 298.15
     light_trapping: str = "none"
     luminescent_coupling: float = 0.0
+    spectrum: str = "AM1.5G"
 
     def __post_init__(self):
         if not isinstance(self.stack, Stack):
@@ -172,6 +178,7 @@ class Design:
             raise ValueError("luminescent coupling applies to 2T designs only")
         if not (math.isfinite(self.temperature_k) and self.temperature_k > 0):
             raise ValueError(f"Design.temperature_k must be > 0 K, got {self.temperature_k}")
+        el.spectrum_table(self.spectrum)  # ValueError naming the known spectra
         if not (0 <= self.angle_deg < 90):
             raise ValueError(f"Design.angle_deg must lie in [0, 90), got {self.angle_deg}")
         if self.wavelengths_nm is not None:
@@ -490,7 +497,10 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
                 )
             iqe = np.array([getattr(group[j], attr).iqe for j in sel])[:, None]
             eqe = optics.eqe(A[sel, ab], iqe)
-            jph[role, [idx[j] for j in sel]] = el.jsc_from_eqe(eqe, wl)
+            specs = [group[j].spectrum for j in sel]
+            for sp in set(specs):
+                m = np.array([x == sp for x in specs])
+                jph[role, [idx[j] for j, mm in zip(sel, m) if mm]] = el.jsc_from_eqe(eqe[m], wl, sp)
             temps = np.array([group[j].temperature_k for j in sel])
             for t in np.unique(temps):
                 m = temps == t
@@ -516,7 +526,9 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
     top_mpp = el.single_mpp(top)
     top_jv = el.jv_curve(top, top_mpp.jsc_ma_cm2, jv_points)
     bidx = np.array([k for k, d in enumerate(designs) if d.bottom is not None], dtype=int)
-    pce = top_mpp.pce_pct.copy()
+    pin = np.array([el.incident_power_mw_cm2(d.spectrum) for d in designs])  # mW/cm^2
+    top_pce = top_mpp.pmax_mw_cm2 / pin * 100
+    pce = top_pce.copy()
     dev_voc, dev_jsc, dev_ff = top_mpp.voc_v.copy(), top_mpp.jsc_ma_cm2.copy(), top_mpp.ff_pct.copy()
     v_op = np.full((2, nb), np.nan)
     v_op[0] = top_mpp.vmpp_v
@@ -526,20 +538,21 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
     if bidx.size:
         bot = _cell_arrays(designs, [designs[k].bottom for k in bidx], None, jph[1, bidx], j0r[1, bidx], bidx)
         bot_mpp = el.single_mpp(bot)
+        bot_pce = bot_mpp.pmax_mw_cm2 / pin[bidx] * 100
         bot_jv = el.jv_curve(bot, bot_mpp.jsc_ma_cm2, jv_points)
         bpos = {int(k): p for p, k in enumerate(bidx)}
         v_op[1, bidx] = bot_mpp.vmpp_v
         four = np.array([designs[k].kind == "4T" for k in bidx])
         if np.any(four):
             k4 = bidx[four]
-            pce[k4] = top_mpp.pce_pct[k4] + bot_mpp.pce_pct[four]
+            pce[k4] = top_pce[k4] + bot_pce[four]
             dev_voc[k4] = dev_jsc[k4] = dev_ff[k4] = np.nan
         if np.any(~four):
             k2 = bidx[~four]
             t2, b2 = top.take(k2), bot.take(np.flatnonzero(~four))
             lc = np.array([designs[k].luminescent_coupling for k in k2])
             m2 = el.series_mpp(t2, b2, lc)
-            pce[k2] = m2.pce_pct
+            pce[k2] = m2.pmax_mw_cm2 / pin[k2] * 100
             dev_voc[k2], dev_jsc[k2], dev_ff[k2] = m2.voc_v, m2.jsc_ma_cm2, m2.ff_pct
             vt_op, vb_op = el._series_parts(t2, b2, lc, m2.jmpp_ma_cm2)
             v_op[0, k2] = np.where(m2.jmpp_ma_cm2 > 0, vt_op, 0.0)
@@ -552,10 +565,10 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
     nan = float("nan")
     lue = np.where(np.isfinite(avt), tr.lue(pce, avt), np.nan)
     temps = np.array([d.temperature_k for d in designs])
-    top_ff, top_pce = top_mpp.ff_pct, top_mpp.pce_pct
+    top_ff = top_mpp.ff_pct
     top_vrad = el.voc_rad(jph[0], j0r[0], temps)
     if bidx.size:
-        bot_ff, bot_pce = bot_mpp.ff_pct, bot_mpp.pce_pct
+        bot_ff = bot_mpp.ff_pct
         bot_vrad = el.voc_rad(jph[1, bidx], j0r[1, bidx], temps[bidx])
     results = []
     for k, d in enumerate(designs):

@@ -21,9 +21,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import minimize
 
-from optics.spectra import C_LIGHT, H_PLANCK, HC_EV_NM, K_B, Q_E, am15g_table
+from optics.spectra import C_LIGHT, H_PLANCK, HC_EV_NM, K_B, Q_E
 
-from .electrical import diode_from_currents, incident_power_mw_cm2, series_mpp, single_mpp
+from .electrical import diode_from_currents, incident_power_mw_cm2, series_mpp, single_mpp, spectrum_table
 
 __all__ = ["LimitResult", "step_jsc", "step_j0_rad", "sq_limit", "tandem_limit", "best_tandem_pair",
            "si_wafer_limit", "BANDGAP_RANGE_EV"]
@@ -50,17 +50,17 @@ def _check_gap(eg, what="bandgap_ev") -> np.ndarray:
     return eg
 
 
-@lru_cache(maxsize=1)
-def _cumulative_flux():
-    wl, irr = am15g_table()
+@lru_cache(maxsize=8)
+def _cumulative_flux(spectrum: str = "AM1.5G"):
+    wl, irr = spectrum_table(spectrum)
     phi = irr * wl * 1e-9 / (H_PLANCK * C_LIGHT)  # photons s^-1 m^-2 nm^-1
     cum = np.concatenate([[0.0], np.cumsum(0.5 * (phi[1:] + phi[:-1]) * np.diff(wl))])
     return wl, phi, cum
 
 
-def _photons_below(wavelength_nm: np.ndarray) -> np.ndarray:
-    """Photon flux (s^-1 m^-2) of AM1.5G between 280 nm and ``wavelength_nm``."""
-    wl, phi, cum = _cumulative_flux()
+def _photons_below(wavelength_nm: np.ndarray, spectrum: str = "AM1.5G") -> np.ndarray:
+    """Photon flux (s^-1 m^-2) of the spectrum below ``wavelength_nm``."""
+    wl, phi, cum = _cumulative_flux(spectrum)
     lam = np.clip(wavelength_nm, wl[0], wl[-1])
     i = np.clip(np.searchsorted(wl, lam, side="right") - 1, 0, wl.size - 2)
     f = (lam - wl[i]) / (wl[i + 1] - wl[i])
@@ -68,15 +68,15 @@ def _photons_below(wavelength_nm: np.ndarray) -> np.ndarray:
     return cum[i] + 0.5 * (phi[i] + phi_l) * (lam - wl[i])
 
 
-def step_jsc(bandgap_ev, bandgap_above_ev=None) -> np.ndarray:
-    """Photocurrent (mA/cm^2) of a step absorber of gap Eg under AM1.5G.
+def step_jsc(bandgap_ev, bandgap_above_ev=None, spectrum: str = "AM1.5G") -> np.ndarray:
+    """Photocurrent (mA/cm^2) of a step absorber of gap Eg under ``spectrum`` (default AM1.5G).
 
     With ``bandgap_above_ev`` (a top cell's gap), only photons between the two gaps count.
     """
     eg = _check_gap(bandgap_ev)
-    n = _photons_below(HC_EV_NM / eg)
+    n = _photons_below(HC_EV_NM / eg, spectrum)
     if bandgap_above_ev is not None:
-        n = n - _photons_below(HC_EV_NM / _check_gap(bandgap_above_ev, "bandgap_above_ev"))
+        n = n - _photons_below(HC_EV_NM / _check_gap(bandgap_above_ev, "bandgap_above_ev"), spectrum)
     return Q_E * n * 0.1
 
 
@@ -91,16 +91,18 @@ def step_j0_rad(bandgap_ev, temperature_k: float = 300.0) -> np.ndarray:
     return Q_E * flux * 0.1
 
 
-def sq_limit(bandgap_ev, temperature_k: float = 300.0, ere=1.0) -> LimitResult:
+def sq_limit(bandgap_ev, temperature_k: float = 300.0, ere=1.0, spectrum: str = "AM1.5G") -> LimitResult:
     """Shockley-Queisser limit (vectorised over ``bandgap_ev``); ERE < 1 lowers Voc by kT/q ln(ERE)."""
     eg = np.atleast_1d(_check_gap(bandgap_ev))
-    cell = diode_from_currents(step_jsc(eg), step_j0_rad(eg, temperature_k), temperature_k, ere)
+    cell = diode_from_currents(step_jsc(eg, spectrum=spectrum), step_j0_rad(eg, temperature_k), temperature_k, ere)
     m = single_mpp(cell)
+    pce = m.pmax_mw_cm2 / incident_power_mw_cm2(spectrum) * 100
     shape = np.shape(bandgap_ev)
-    return LimitResult(*(np.reshape(a, shape) for a in (m.pce_pct, m.jsc_ma_cm2, m.voc_v, m.ff_pct)))
+    return LimitResult(*(np.reshape(a, shape) for a in (pce, m.jsc_ma_cm2, m.voc_v, m.ff_pct)))
 
 
-def tandem_limit(top_bandgap_ev, bottom_bandgap_ev, kind: str = "2T", temperature_k: float = 300.0) -> np.ndarray:
+def tandem_limit(top_bandgap_ev, bottom_bandgap_ev, kind: str = "2T", temperature_k: float = 300.0,
+                 spectrum: str = "AM1.5G") -> np.ndarray:
     """Detailed-balance PCE (%) of a two-junction tandem of step absorbers (vectorised).
 
     kind "2T": series connection (common current); "4T": each cell at its own MPP.
@@ -111,15 +113,15 @@ def tandem_limit(top_bandgap_ev, bottom_bandgap_ev, kind: str = "2T", temperatur
     et, eb = (a.ravel() for a in np.broadcast_arrays(et, eb))
     if np.any(et <= eb):
         raise ValueError("top_bandgap_ev must exceed bottom_bandgap_ev")
-    top = diode_from_currents(step_jsc(et), step_j0_rad(et, temperature_k), temperature_k)
-    bot = diode_from_currents(step_jsc(eb, et), step_j0_rad(eb, temperature_k), temperature_k)
+    top = diode_from_currents(step_jsc(et, spectrum=spectrum), step_j0_rad(et, temperature_k), temperature_k)
+    bot = diode_from_currents(step_jsc(eb, et, spectrum), step_j0_rad(eb, temperature_k), temperature_k)
     if kind == "2T":
         p = series_mpp(top, bot).pmax_mw_cm2
     elif kind == "4T":
         p = single_mpp(top).pmax_mw_cm2 + single_mpp(bot).pmax_mw_cm2
     else:
         raise ValueError(f"kind must be '2T' or '4T', got {kind!r}")
-    out = p / incident_power_mw_cm2() * 100
+    out = p / incident_power_mw_cm2(spectrum) * 100
     return out.reshape(np.broadcast_shapes(np.shape(top_bandgap_ev), np.shape(bottom_bandgap_ev)))
 
 

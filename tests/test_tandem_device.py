@@ -263,3 +263,17 @@ def test_bad_design():
         two_t(light_trapping="pyramids")
     with pytest.raises(ValueError, match="after the top absorber"):
         Design(tandem_stack(), "4T", Subcell(6, "Si_HJT"), Subcell(3))
+
+
+def test_spectrum_parameter():
+    d = Design(single_stack(), "single", Subcell(3))
+    am0 = evaluate(Design(single_stack(), "single", Subcell(3), spectrum="AM0"))
+    g = evaluate(d)
+    assert am0.top.jph_ma_cm2 > g.top.jph_ma_cm2  # more photons in space
+    assert am0.pce_pct < g.pce_pct * 1.05  # but relative to 136 mW/cm^2
+    el.register_spectrum("flat_test", [280.0, 4000.0], [0.5, 0.5])
+    flat = evaluate(Design(single_stack(), "single", Subcell(3), spectrum="flat_test"))
+    assert flat.top.jph_ma_cm2 > 0
+    assert el.incident_power_mw_cm2("flat_test") == pytest.approx(0.5 * 3720 * 0.1)
+    with pytest.raises(ValueError, match="unknown spectrum"):
+        Design(single_stack(), "single", Subcell(3), spectrum="AM2")

@@ -149,3 +149,13 @@ def test_presets_cited_and_valid():
         assert len(p.reference) > 20
     with pytest.raises(ValueError, match="unknown electrical preset"):
         el.get_preset("GaAs_dream")
+
+
+def test_sun_weights_match_optics_jsc():
+    from optics.spectra import jsc
+
+    rng = np.random.default_rng(1)
+    for wl in (np.arange(300.0, 1200.0 + 1e-9, 5.0), np.sort(rng.uniform(300, 1200, 40))):
+        a = rng.random((3, wl.size))
+        np.testing.assert_allclose(el.jsc_from_eqe(a, wl), jsc(a, wl), rtol=1e-12)
+    assert el.incident_power_mw_cm2() == pytest.approx(100.037, abs=1e-3)

@@ -68,3 +68,12 @@ def test_tandem_gap_order():
         tandem_limit(1.1, 1.7)
     with pytest.raises(ValueError, match="kind"):
         tandem_limit(1.7, 1.1, kind="3T")
+
+
+def test_sq_under_other_spectra():
+    # direct spectrum (900 W/m^2) has relatively fewer blue photons; AM0 gives a lower PCE than AM1.5G
+    g, d, a0 = (float(sq_limit(1.34, spectrum=s).pce_pct) for s in ("AM1.5G", "AM1.5D", "AM0"))
+    assert a0 < g and 30 < a0 < 33
+    assert abs(d - g) < 1.5
+    with pytest.raises(ValueError, match="unknown spectrum"):
+        sq_limit(1.34, spectrum="AM9")
