@@ -17,19 +17,10 @@ from matplotlib.patches import Rectangle
 
 DPI = 110
 
-#: fill colours of layers in drawings and stacked spectra, by nkdata category
-CATEGORY_COLOURS = {
-    "absorber": "#c0392b",
-    "bottom_absorber": "#34495e",
-    "tco": "#7fb3d5",
-    "etl": "#76d7c4",
-    "htl": "#f7dc6f",
-    "electrode": "#b3b6b7",
-    "substrate": "#d6eaf8",
-    "ar": "#d7bde2",
-    "medium": "#ffffff",
-}
-_FALLBACK = ["#f0b27a", "#a9dfbf", "#aed6f1", "#f5cba7", "#d2b4de", "#a3e4d7", "#f9e79f", "#cacfd2"]
+#: fill colours of the subcell absorbers; other layers get one palette colour per material
+ABSORBER_COLOURS = {"top absorber": "#c0392b", "absorber": "#c0392b", "bottom absorber": "#2e4053"}
+_PALETTE = ["#f7dc6f", "#7fb3d5", "#76d7c4", "#d7bde2", "#f0b27a", "#a9dfbf", "#b3b6b7", "#f5b7b1",
+            "#aed6f1", "#d4ac0d", "#48c9b0", "#bb8fce", "#dc7633", "#85929e", "#f8c471", "#82e0aa"]
 
 
 def new_figure(width_in: float = 7.0, height_in: float = 4.0) -> Figure:
@@ -45,15 +36,25 @@ def png_bytes(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def layer_colour(category: str | None, index: int) -> str:
-    return CATEGORY_COLOURS.get(category or "", _FALLBACK[index % len(_FALLBACK)])
+def layer_colours(materials: Sequence[str], roles: Sequence[str]) -> list[str]:
+    """Fill colours: fixed ones for the subcell absorbers, one palette colour per other material."""
+    by_material: dict[str, str] = {}
+    out = []
+    for mat, role in zip(materials, roles):
+        if role in ABSORBER_COLOURS:
+            out.append(ABSORBER_COLOURS[role])
+            continue
+        if mat not in by_material:
+            by_material[mat] = _PALETTE[len(by_material) % len(_PALETTE)]
+        out.append(by_material[mat])
+    return out
 
 
 # --------------------------------------------------------------------------- device
 
 
 def stack_drawing(names: Sequence[str], materials: Sequence[str], thicknesses_nm: Sequence[float],
-                  categories: Sequence[str | None], roles: Sequence[str],
+                  roles: Sequence[str],
                   thick_nm: float | None = None) -> Figure:
     """Cross-section of the stack, light from the top, thin films drawn to one depth scale.
 
@@ -74,10 +75,11 @@ def stack_drawing(names: Sequence[str], materials: Sequence[str], thicknesses_nm
     tops = np.concatenate([[0.0], np.cumsum(heights)])
     y = float(tops[-1])
     # labels evenly spaced down the side (thin layers would overlap), leader lines to the layer
+    colours = layer_colours(materials, roles)
     label_y = np.linspace(0, y, len(d) + 2)[1:-1] if len(d) > 1 else np.array([y / 2])
     for i in range(len(d)):
         top, h = tops[i], heights[i]
-        ax.add_patch(Rectangle((0, top), 1.0, h, facecolor=layer_colour(categories[i], i),
+        ax.add_patch(Rectangle((0, top), 1.0, h, facecolor=colours[i],
                                edgecolor="k", linewidth=0.6))
         if broken[i]:
             xs = np.linspace(-0.05, 1.05, 23)
@@ -312,13 +314,23 @@ def pareto_plot(x_all: np.ndarray, y_all: np.ndarray, x_front: np.ndarray, y_fro
     return fig
 
 
-def sensitivity_plot(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], x_label: str,
+def sensitivity_plot(curves: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]], x_label: str,
                      y_label: str = "PCE (%)", optimum: float | None = None) -> Figure:
-    """PCE against the relative change of each free parameter around the optimum."""
+    """PCE against the change of each free parameter around the optimum.
+
+    curves: (label, x, PCE, feasible) - points that violate a study constraint are drawn open.
+    """
     fig = new_figure(7.0, 4.0)
     ax = fig.add_subplot()
-    for i, (label, x, y) in enumerate(curves):
-        ax.plot(x, y, "o-", color=f"C{i}", markersize=3.5, label=label)
+    any_bad = False
+    for i, (label, x, y, ok) in enumerate(curves):
+        ok = np.asarray(ok, dtype=bool)
+        ax.plot(x, y, "-", color=f"C{i}", label=label)
+        ax.plot(x[ok], y[ok], "o", color=f"C{i}", markersize=4)
+        ax.plot(x[~ok], y[~ok], "o", color=f"C{i}", markersize=5, markerfacecolor="white")
+        any_bad |= bool(np.any(~ok))
+    if any_bad:
+        ax.plot([], [], "o", color="0.3", markerfacecolor="white", label="violates a study constraint")
     if optimum is not None:
         ax.axhline(optimum, color="k", linewidth=0.7, linestyle=":")
     ax.axvline(0, color="k", linewidth=0.7, linestyle=":")

@@ -43,6 +43,7 @@ COMMAND = "report"
 HELP = "write an HTML + Markdown report of a design (simulate file) or of a finished study"
 
 SENSITIVITY_POINTS = 9
+JV_POINTS = 301
 _VERSION_PACKAGES = ("qdtandem", "numpy", "scipy", "pandas", "matplotlib", "optuna", "tmm",
                      "colour-science", "pvlib", "SQLAlchemy")
 
@@ -306,13 +307,14 @@ def sensitivity(spec, params: Mapping[str, float], tolerance_pct: float = 10.0,
             x = 1000.0 * (values - value)
             x_label = "bandgap change (meV)"
         e = {"parameter": name, "optimum": float(value), "values": [float(v) for v in values],
-             "x": [float(v) for v in x], "x_label": x_label, "pce_pct": [math.nan] * len(values)}
+             "x": [float(v) for v in x], "x_label": x_label, "pce_pct": [math.nan] * len(values),
+             "feasible": [False] * len(values)}
         for j, v in enumerate(values):
             p = dict(params)
             p[name] = float(v)
             try:
                 designs.append(spec.design(p))
-                where.append((len(entries), j))
+                where.append((len(entries), j, p))
             except ValueError:
                 pass
         entries.append(e)
@@ -326,9 +328,15 @@ def sensitivity(spec, params: Mapping[str, float], tolerance_pct: float = 10.0,
                     res.append(tandem.evaluate(d, with_cri=False))
                 except ValueError:
                     res.append(None)
-        for (k, j), r in zip(where, res):
+        from .run import _metrics_from_result, outcome_from_metrics
+        for (k, j, p), r in zip(where, res):
             if r is not None:
                 entries[k]["pce_pct"][j] = float(r.pce_pct)
+                if spec.study is not None:
+                    o = outcome_from_metrics(spec.study, _metrics_from_result(spec, p, r))
+                    entries[k]["feasible"][j] = bool(o.feasible)
+                else:
+                    entries[k]["feasible"][j] = True
     for e in entries:
         y = np.array(e["pce_pct"])
         x = np.array(e["x"])
@@ -419,7 +427,7 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
 
     spec, params = subject.spec, subject.params
     design = spec.design(params)
-    result = tandem.evaluate(design)
+    result = tandem.evaluate(design, jv_points=JV_POINTS)   # finer J-V curve; MPPs do not depend on it
     headline = {k: float(v) for k, v in result.to_dict().items()}
     headline["limiting"] = result.limiting
     derived = spec.derived_metrics(params)
@@ -544,12 +552,11 @@ def make_figures(subject: Subject, data: Mapping[str, Any], design, result) -> l
         out.append(FigureOut(key, title, caption, fg.png_bytes(fig)))
 
     layers = data["layers"]
-    colours = [fg.layer_colour(r["category"], i) for i, r in enumerate(layers)]
+    colours = fg.layer_colours([r["material"] for r in layers], [r["role"] for r in layers])
     add("stack", "Stack", "Layer sequence, light from the top. Thin films are drawn to one depth scale; "
         "thick incoherent layers (substrates, wafers) are drawn shortened with scale-break marks.",
         fg.stack_drawing([r["name"] for r in layers], [r["material"] for r in layers],
-                         [r["thickness_nm"] for r in layers], [r["category"] for r in layers],
-                         [r["role"] for r in layers]))
+                         [r["thickness_nm"] for r in layers], [r["role"] for r in layers]))
 
     o = result.optics
     wl = np.asarray(o.wavelengths_nm, dtype=float)
@@ -632,8 +639,10 @@ def make_figures(subject: Subject, data: Mapping[str, Any], design, result) -> l
             if rows:
                 add(f"sensitivity_{kind.split('_')[0]}", "Sensitivity: " + ("thicknesses" if kind == "thickness_nm"
                                                                          else "bandgaps"),
-                    "PCE with one free parameter moved, the others held at the optimum.",
-                    fg.sensitivity_plot([(e["parameter"], np.array(e["x"]), np.array(e["pce_pct"])) for e in rows],
+                    "PCE with one free parameter moved, the others held at the reported design; open "
+                    "markers violate a constraint of the study.",
+                    fg.sensitivity_plot([(e["parameter"], np.array(e["x"]), np.array(e["pce_pct"]),
+                                          np.array(e["feasible"], bool)) for e in rows],
                                         xl, optimum=data["headline"]["pce_pct"]))
     return out
 
@@ -760,13 +769,14 @@ def _top10_table(data) -> tuple[list[str], list[list[str]]]:
 def _sensitivity_table(data) -> tuple[list[str], list[list[str]]]:
     s = data["sensitivity_settings"]
     head = ["free parameter", "optimum", "range", "PCE at low end (%)", "PCE at high end (%)",
-            "largest PCE drop in range (% abs.)"]
+            "largest PCE drop in range (% abs.)", "points meeting the study constraints"]
     rows = []
     for e in data["sensitivity"]:
         thick = e["parameter"].endswith(".thickness_nm")
         rng = f"+/- {s['tolerance_pct']:g} %" if thick else f"{e['x'][0]:+.0f} .. {e['x'][-1]:+.0f} meV"
         rows.append([e["parameter"], _num(e["optimum"], ".1f" if thick else ".3f"), rng,
-                     _num(e["pce_low_pct"]), _num(e["pce_high_pct"]), _num(e["max_drop_pct"])])
+                     _num(e["pce_low_pct"]), _num(e["pce_high_pct"]), _num(e["max_drop_pct"]),
+                     f"{sum(e['feasible'])} of {len(e['feasible'])}"])
     return head, rows
 
 
