@@ -2,7 +2,8 @@
 
 Bandgap convention (all tunable absorbers): ``bandgap_ev`` is the *optical absorption onset*,
 found by :func:`absorption_onset_ev` -- the zero-crossing of the tangent to (alpha E)^2 at its
-steepest point near the edge (the direct-gap Tauc construction). For QD films with an excitonic
+steepest point between guess - 0.2 eV and guess + 0.1 eV (the direct-gap Tauc construction;
+the narrow upper limit keeps the tangent on the first edge, not on higher transitions). For QD films with an excitonic
 peak the onset lies below the first excitonic maximum; :func:`pbs_exciton_peak_ev` gives the
 peak.
 
@@ -12,8 +13,8 @@ Edge-shift model (:class:`EdgeShiftModel`)
     and a cosine taper to 0 over the next 1.0 eV, so high-energy transitions (less affected
     by confinement or alloying) stay where they were. The real part is kept Kramers-Kronig
     consistent: eps1 = eps1_b + KK[eps2 - eps2_b], computed with the exact piecewise-linear
-    kernel of :func:`nkdata.models.kk_matrix` on a 2 meV grid. Delta is chosen (one Newton
-    correction) so that the onset lands on the requested gap.
+    kernel of :func:`nkdata.models.kk_matrix` on a 2 meV grid. Delta is chosen (Newton steps on
+    the measured onset, to 0.2 meV) so that the onset lands on the requested gap.
     Assumes the absorption-edge *shape* (Urbach width, excitonic enhancement) does not change
     with the gap; valid for shifts up to about +-0.55 eV (the taper keeps E -> E - s(E)
     monotonic for |Delta| < 0.64 eV). Outside the base data (below its lowest energy) eps2 is
@@ -29,7 +30,8 @@ PbS QD film (:func:`pbs_qd_eps`)
     (2009), doi:10.1021/nn900863a, E_1S = 0.41 + 1/(0.0252 d^2 + 0.283 d) eV (d in nm).
     Parameters are representative, not fitted to one film: n of the film 2.3-2.7 below the gap,
     k ~0.09-0.12 at the 1S peak (alpha ~1e4 cm^-1), k ~0.7-1.0 at 400 nm, the range reported for
-    ligand-exchanged PbS QD films. Valid for 1S peaks 0.85-1.6 eV (d ~ 2.6-9 nm), wavelengths 300-2500 nm.
+    ligand-exchanged PbS QD films. Valid for onsets 0.8-1.5 eV, i.e. 1S peaks 0.83-1.56 eV
+    (d ~ 5.6-2.5 nm), wavelengths 300-2500 nm.
 """
 from __future__ import annotations
 
