@@ -112,7 +112,9 @@ class Design:
     """One device to evaluate; see the module docstring for the kinds.
 
     wavelengths_nm : optical grid (nm); default 300-1200 nm in 5 nm steps, extended
-        to 150 nm beyond the band edge of an absorber that reports ``bandgap_ev``.
+        to 150 nm beyond the band edge of an absorber that reports ``bandgap_ev`` (but not
+        beyond the smallest ``wl_max_nm`` of the stack's materials). The EQE is taken as zero
+        outside the grid, for Jsc and for the reciprocity J0,rad.
     temperature_k : cell temperature for the detailed balance (K).
     spectrum : illumination, "AM1.5G" (default), "AM1.5D", "AM0" or a name registered with
         ``tandem.electrical.register_spectrum``; PCE is relative to its integrated irradiance.
@@ -222,6 +224,13 @@ class Design:
             eg = getattr(self.stack.layers[cell.absorber].material, "bandgap_ev", None)
             if eg:
                 end = max(end, 5.0 * math.ceil((HC_EV_NM / eg + 150.0) / 5.0))
+        if end > 1200.0:
+            # do not ask any material beyond its tabulated range (nkdata raises there)
+            limits = [getattr(layer.material, "wl_max_nm", None) for layer in self.stack.layers]
+            limits += [getattr(m, "wl_max_nm", None) for m in (self.stack.incident, self.stack.exit)]
+            limits = [float(x) for x in limits if isinstance(x, (int, float)) and math.isfinite(x)]
+            if limits:
+                end = max(1200.0, min(end, 5.0 * math.floor(min(limits) / 5.0)))
         if end == 1200.0:
             return np.asarray(DEFAULT_WAVELENGTHS_NM)
         return np.arange(300.0, end + 1e-9, 5.0)
@@ -417,9 +426,10 @@ def _solve_group(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache):
 # --------------------------------------------------------------------------------------------
 # Evaluation
 # --------------------------------------------------------------------------------------------
-def evaluate(design: Design, with_cri: bool = True, jv_points: int = 101) -> DeviceResult:
+def evaluate(design: Design, with_cri: bool = True, jv_points: int = 101,
+             avt_weighting: str = "photon") -> DeviceResult:
     """Evaluate one design (see ``evaluate_batch``)."""
-    return evaluate_batch([design], with_cri=with_cri, jv_points=jv_points).results[0]
+    return evaluate_batch([design], with_cri=with_cri, jv_points=jv_points, avt_weighting=avt_weighting).results[0]
 
 
 def _cell_arrays(designs, cells, eqe, jsc, j0r, idx):
@@ -445,17 +455,22 @@ def _cell_arrays(designs, cells, eqe, jsc, j0r, idx):
     )
 
 
-def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: int = 101) -> "BatchResult":
+def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: int = 101,
+                   avt_weighting: str = "photon") -> "BatchResult":
     """Evaluate many designs: batched optics per group of same-shaped stacks, vectorised electrics.
 
     Designs with the same layer count, coherence pattern, wavelength grid, angle and light-
     trapping layer share one ``optics.solve_arrays`` call; each distinct material is evaluated
     once per grid. The J-V/MPP solvers run once over the whole batch per subcell role.
     ``with_cri=False`` skips the (per-spectrum, ~15 ms) colour rendering index.
+    ``avt_weighting``: "photon" (AM1.5G photon flux, Yang et al. Joule 2019; default) or "power".
+    ``jv_points``: points of the returned J-V curves.
     """
     import pandas as pd
 
     designs = list(designs)
+    if avt_weighting not in ("photon", "power"):
+        raise ValueError(f"avt_weighting must be 'photon' or 'power', got {avt_weighting!r}")
     if not designs:
         raise ValueError("evaluate_batch needs at least one Design")
     for k, d in enumerate(designs):
@@ -512,7 +527,7 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
         semi = [j for j, d in enumerate(group) if d.kind == "semitransparent"]
         if semi:
             rows = [idx[j] for j in semi]
-            avt[rows] = tr.avt(T[semi], wl)
+            avt[rows] = tr.avt(T[semi], wl, avt_weighting)
             xy[rows] = tr.chromaticity(T[semi], wl)
             if with_cri:
                 cri[rows] = tr.colour_rendering_index(T[semi], wl)

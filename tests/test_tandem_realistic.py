@@ -98,3 +98,18 @@ def test_cspbi3_bandgap_outside_model_range():
 def test_tco_as_absorber_rejected():
     with pytest.raises(ValueError, match="not an absorber"):
         Design(qd_single(), "single", Subcell(1))  # FTO
+
+
+def test_pbs_bottom_cell_grid_extends_within_material_ranges():
+    pbs = g("PbS_QD", bandgap_ev=0.95)
+    st = Stack([Layer(g("ITO"), 100), Layer(g("PbS_QD", bandgap_ev=1.3), 300), Layer(g("ITO"), 30),
+                Layer(pbs, 400), Layer(g("Ag"), 100)])
+    d = Design(st, "2T", Subcell(1, "PbS_QD"), Subcell(3, "PbS_QD"), interconnect=(2,))
+    wl = d.wavelengths()
+    assert wl[-1] >= 1239.84 / 0.95 + 100 and wl[-1] <= min(m.wl_max_nm for m in (g("ITO"), pbs, g("Ag")))
+    r = evaluate(d)
+    assert r.bottom.jph_ma_cm2 > 1.0 and 0.2 < r.bottom.voc_v < 0.7
+    with_qd = Stack([Layer(g("CsPbI3_QD"), 300)] + list(st.layers[2:]))
+    d2 = Design(with_qd, "4T", Subcell(0), Subcell(2, "PbS_QD"))
+    assert d2.wavelengths()[-1] == 1200.0  # CsPbI3_QD data end at 1200 nm
+    assert evaluate(d2).pce_pct > 0
