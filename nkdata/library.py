@@ -109,12 +109,12 @@ _IZO_EP = drude_plasma_energy_ev(3.0e20, 0.35)   # N = 3e20 cm^-3, m* = 0.35 m0
 _IZO_GAMMA = 0.0827                              # mu = 40 cm^2/Vs
 
 LITERATURE_MODELS = {
-    "SnO2": dict(model=OscillatorModel(3.0488, ((150.0, 5.0, 1.5, 3.8),)),
+    "SnO2": dict(model=OscillatorModel(1.70048, ((150.0, 5.0, 1.5, 3.8),)),
                  source="Tauc-Lorentz SnO2 (Eg 3.8 eV, n(550 nm) = 1.95: the range reported for ALD and "
                         "nanoparticle SnO2 ETLs); representative parameters, not fitted to one film",
                  doi="10.1063/1.118064"),
-    "FTO": dict(model=OscillatorModel(3.4546, ((150.0, 5.0, 1.5, 3.8),), drude=(_FTO_EP, _FTO_GAMMA)),
-                source="SnO2 Tauc-Lorentz + Drude free carriers (N = 4.5e20 cm^-3, m* = 0.30 m0, "
+    "FTO": dict(model=OscillatorModel(2.10554, ((150.0, 5.0, 1.5, 3.8),), drude=(_FTO_EP, _FTO_GAMMA)),
+                source="SnO2 Tauc-Lorentz + Drude free carriers (n(550 nm) = 1.95; N = 4.5e20 cm^-3, m* = 0.30 m0, "
                        "mu = 25 cm^2/Vs, typical of commercial FTO glass); Drude-Tauc-Lorentz approach of "
                        "Fujiwara & Kondo, Phys. Rev. B 71, 075109 (2005); representative parameters",
                 doi="10.1103/PhysRevB.71.075109"),

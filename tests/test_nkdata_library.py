@@ -200,3 +200,12 @@ def test_materials_pickle(tmp_path):
     p.write_text("wl_nm,n,k\n400,2,0.1\n500,2.1,0\n")
     u = nkdata.load(p)
     assert np.allclose(pickle.loads(pickle.dumps(u)).nk([450.0]), u.nk([450.0]))
+
+
+@pytest.mark.parametrize("name,wl,n_target", [("SnO2", 550.0, 1.95), ("FTO", 550.0, 1.95), ("IZO", 550.0, 2.0),
+                                              ("NiOx", 550.0, 2.15), ("Spiro-OMeTAD", 600.0, 1.76)])
+def test_literature_models_match_their_stated_index(name, wl, n_target):
+    # the source text of each literature model states n at one wavelength; keep them in sync
+    m = nkdata.get(name)
+    assert m.nk(wl).real == pytest.approx(n_target, abs=0.005)
+    assert f"{n_target:g}" in m.provenance.source
