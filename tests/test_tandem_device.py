@@ -277,3 +277,20 @@ def test_spectrum_parameter():
     assert el.incident_power_mw_cm2("flat_test") == pytest.approx(0.5 * 3720 * 0.1)
     with pytest.raises(ValueError, match="unknown spectrum"):
         Design(single_stack(), "single", Subcell(3), spectrum="AM2")
+
+
+def test_random_batch_is_finite_and_2t_below_4t():
+    rng = np.random.default_rng(7)
+    base = tandem_stack()
+    stacks = [base.replace_thicknesses([1e6, rng.uniform(0, 300), rng.uniform(0, 100), rng.uniform(5, 2000),
+                                        rng.uniform(0, 300), rng.uniform(0, 100), rng.uniform(1e3, 3e5), 200])
+              for _ in range(40)]
+    lc = rng.uniform(0, 1, 40)
+    r2 = evaluate_batch([two_t(s, luminescent_coupling=0.0) for s in stacks]).frame
+    r2lc = evaluate_batch([two_t(s, luminescent_coupling=float(x)) for s, x in zip(stacks, lc)]).frame
+    r4 = evaluate_batch([four_t(s) for s in stacks]).frame
+    for f in (r2, r2lc, r4):
+        assert np.all(np.isfinite(f["pce_pct"])) and np.all(f["pce_pct"] >= 0)
+        assert np.all(f["pce_pct"] < 46.1)
+    assert np.all(r2["pce_pct"] <= r4["pce_pct"] + 1e-9)
+    assert np.all(r2lc["pce_pct"] >= r2["pce_pct"] - 1e-6)
