@@ -242,7 +242,7 @@ def _bulk_shift(fit_name, qd_fraction, guess):
     return _tun.EdgeShiftModel(base, *_E_LO_300_2000, native_guess_ev=guess)
 
 
-_AFT_SOURCE = ("Aftenieva et al., ACS Nano 17, 2399 (2023): CsPbI3 nanocrystal film, refractiveindex.info "
+_AFT_SOURCE = ("Aftenieva et al., ACS Nano 2399-2410 (2023): CsPbI3 nanocrystal film, refractiveindex.info "
                "other/CsPbI3/Aftenieva (CC0)")
 
 
