@@ -14,8 +14,9 @@ References
 ----------
 - Tauc-Lorentz: G. E. Jellison Jr., F. A. Modine, Appl. Phys. Lett. 69, 371 (1996),
   doi:10.1063/1.118064 (and erratum 69, 2137).
-- Gaussian oscillator: D. De Sousa Meneses et al., J. Non-Cryst. Solids 351, 124
-  (2006), doi:10.1016/j.jnoncrysol.2004.09.028 (Dawson-function form of eps1).
+- Gaussian oscillator: eps1 from the Hilbert transform of a Gaussian, (2/sqrt(pi)) D(x) with D the
+  Dawson function (the form used in ellipsometry software, e.g. De Sousa Meneses et al.,
+  J. Non-Cryst. Solids 2006).
 - Lorentz / Drude: e.g. H. Fujiwara, Spectroscopic Ellipsometry (Wiley 2007), ch. 5.
 - Urbach tail: F. Urbach, Phys. Rev. 92, 1324 (1953), doi:10.1103/PhysRev.92.1324.
 - Bruggeman effective medium: D. A. G. Bruggeman, Ann. Phys. 416, 636 (1935),
