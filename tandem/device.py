@@ -31,7 +31,7 @@ light that is not absorbed escapes (counted in R).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -112,8 +112,8 @@ class Design:
     """One device to evaluate; see the module docstring for the kinds.
 
     wavelengths_nm : optical grid (nm); default 300-1200 nm in 5 nm steps, extended
-        to 150 nm beyond the band edge of an absorber that reports ``bandgap_ev`` (but not
-        beyond the smallest ``wl_max_nm`` of the stack's materials). The EQE is taken as zero
+        to 150 nm beyond the band edge of an absorber that reports ``bandgap_ev``, and kept
+        within the materials' ``wl_min_nm``/``wl_max_nm`` (start at most 350 nm). The EQE is taken as zero
         outside the grid, for Jsc and for the reciprocity J0,rad.
     temperature_k : cell temperature for the detailed balance (K).
     spectrum : illumination, "AM1.5G" (default), "AM1.5D", "AM0" or a name registered with
@@ -219,21 +219,25 @@ class Design:
         """The optical grid in nm (see class docstring)."""
         if self.wavelengths_nm is not None:
             return np.asarray(self.wavelengths_nm, dtype=float)
-        end = 1200.0
+        start, end = 300.0, 1200.0
         for cell in self.subcells:
             eg = getattr(self.stack.layers[cell.absorber].material, "bandgap_ev", None)
             if eg:
                 end = max(end, 5.0 * math.ceil((HC_EV_NM / eg + 150.0) / 5.0))
-        if end > 1200.0:
-            # do not ask any material beyond its tabulated range (nkdata raises there)
-            limits = [getattr(layer.material, "wl_max_nm", None) for layer in self.stack.layers]
-            limits += [getattr(m, "wl_max_nm", None) for m in (self.stack.incident, self.stack.exit)]
-            limits = [float(x) for x in limits if isinstance(x, (int, float)) and math.isfinite(x)]
-            if limits:
-                end = max(1200.0, min(end, 5.0 * math.floor(min(limits) / 5.0)))
-        if end == 1200.0:
+        # do not ask any material outside its tabulated range (nkdata raises there); the
+        # AM1.5G photon flux below 310 nm is negligible
+        materials = [layer.material for layer in self.stack.layers] + [self.stack.incident, self.stack.exit]
+        lows = [getattr(m, "wl_min_nm", None) for m in materials]
+        highs = [getattr(m, "wl_max_nm", None) for m in materials]
+        lows = [float(x) for x in lows if isinstance(x, (int, float)) and math.isfinite(x)]
+        highs = [float(x) for x in highs if isinstance(x, (int, float)) and math.isfinite(x)]
+        if lows and max(lows) > start:
+            start = min(5.0 * math.ceil(max(lows) / 5.0), 350.0)
+        if end > 1200.0 and highs:
+            end = max(1200.0, min(end, 5.0 * math.floor(min(highs) / 5.0)))
+        if start == 300.0 and end == 1200.0:
             return np.asarray(DEFAULT_WAVELENGTHS_NM)
-        return np.arange(300.0, end + 1e-9, 5.0)
+        return np.arange(start, end + 1e-9, 5.0)
 
     @property
     def lt_absorber(self) -> int | None:
@@ -466,8 +470,6 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
     ``avt_weighting``: "photon" (AM1.5G photon flux, Yang et al. Joule 2019; default) or "power".
     ``jv_points``: points of the returned J-V curves.
     """
-    import pandas as pd
-
     designs = list(designs)
     if avt_weighting not in ("photon", "power"):
         raise ValueError(f"avt_weighting must be 'photon' or 'power', got {avt_weighting!r}")

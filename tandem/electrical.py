@@ -176,23 +176,23 @@ PRESETS: dict[str, Preset] = {
                   "Voc loss (Voc ~1.2 V at a 1.75-1.8 eV QD gap); Rs, Rsh, n give FF ~75-78 %.",
     ),
     "FAPbI3_QD": Preset(
-        "FAPbI3_QD", 1.0e-4, 4.0, 1500.0, 1.5, (1.50, 2.00),
+        "FAPbI3_QD", 2.0e-4, 3.5, 1500.0, 1.4, (1.50, 2.00),
         reference="FAPbI3 QD cells (Hao et al., Nat. Energy 5, 79 (2020), and the seed review): "
-                  "Voc ~1.05-1.15 V at ~1.6-1.7 eV, FF ~70-75 %; ERE for a ~0.24 V non-radiative loss.",
+                  "Voc ~1.0-1.1 V at ~1.55-1.65 eV, FF ~70-75 %; ERE for a ~0.22 V non-radiative loss.",
     ),
     "CsFA_QD": Preset(
-        "CsFA_QD", 2.0e-4, 3.0, 2000.0, 1.4, (1.50, 2.00),
+        "CsFA_QD", 5.0e-4, 3.0, 2000.0, 1.4, (1.50, 2.00),
         reference="Cs(1-x)FA(x)PbI3 QD cells: Hao et al., Nat. Energy 5, 79 (2020) (16.6 %, Voc ~1.17 V, "
-                  "FF ~78 %); ERE for a ~0.22 V non-radiative loss.",
+                  "FF ~78 %); ERE for a ~0.20 V non-radiative loss.",
     ),
     "Si_HJT": Preset(
-        "Si_HJT", 1.0e-2, 0.4, 1.0e4, 1.0, None, j0_nonrad_ma_cm2=1.4e-11,
+        "Si_HJT", 1.0e-2, 0.3, 1.0e4, 1.0, None, j0_nonrad_ma_cm2=1.4e-11,
         reference="Si heterojunction: Yoshikawa et al., Nat. Energy 2, 17032 (2017) (26.7 %, Voc 738 mV, "
                   "Jsc 42.65 mA/cm^2, FF 84.9 %): J0 = Jsc exp(-qVoc/kT) = 14 fA/cm^2 at 25 C; nominal ERE "
                   "~1 % (Green, Prog. Photovolt. 20, 472 (2012)), used only when the ERE is overridden.",
     ),
     "Si_TOPCon": Preset(
-        "Si_TOPCon", 6.0e-3, 0.5, 1.0e4, 1.0, None, j0_nonrad_ma_cm2=1.8e-11,
+        "Si_TOPCon", 6.0e-3, 0.4, 1.0e4, 1.0, None, j0_nonrad_ma_cm2=1.8e-11,
         reference="Si TOPCon: Richter et al., Nat. Energy 6, 429 (2021) (26.0 %, Voc ~732 mV, Jsc ~42 mA/cm^2, "
                   "FF ~84 %): J0 = Jsc exp(-qVoc/kT) = 18 fA/cm^2 at 25 C; nominal ERE ~0.6 % (Green 2012), "
                   "used only when the ERE is overridden.",
@@ -203,9 +203,10 @@ PRESETS: dict[str, Preset] = {
                   "Phys. Rev. B 86, 165202 (2012) eq. (18); Richter et al., IEEE J. Photovolt. 3, 1184 (2013).",
     ),
     "SnPb_perovskite": Preset(
-        "SnPb_perovskite", 3.0e-3, 2.0, 3000.0, 1.3, (1.15, 1.40),
+        "SnPb_perovskite", 2.0e-2, 1.5, 3000.0, 1.2, (1.15, 1.40),
         reference="Sn-Pb narrow-gap perovskite (~1.25 eV): Lin et al., Nature 603, 73 (2022) "
-                  "(Voc ~0.86-0.89 V, FF ~79-82 %); ERE for a ~0.15 V non-radiative loss.",
+                  "(Voc ~0.86-0.89 V, FF ~79-82 %, best cells); ERE for a ~0.10 V non-radiative loss, "
+                  "which with a soft absorption edge gives Voc ~0.82 V, FF ~78 % (typical cells).",
     ),
     "PbS_QD": Preset(
         "PbS_QD", 1.0e-6, 3.0, 1000.0, 1.5, (0.70, 1.60),

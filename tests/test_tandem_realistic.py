@@ -113,3 +113,30 @@ def test_pbs_bottom_cell_grid_extends_within_material_ranges():
     d2 = Design(with_qd, "4T", Subcell(0), Subcell(2, "PbS_QD"))
     assert d2.wavelengths()[-1] == 1200.0  # CsPbI3_QD data end at 1200 nm
     assert evaluate(d2).pce_pct > 0
+
+
+@pytest.mark.parametrize("material, kw, thickness, preset, voc, ff, pce", [
+    ("CsPbI3_QD", {}, 500, "CsPbI3_QD", (1.04, 1.27), (65, 82), (10.8, 16.2)),
+    ("CsFAPbI3_QD", {}, 500, "CsFA_QD", (1.05, 1.25), (65, 82), (12.0, 17.5)),
+    ("FAPbI3_QD", {}, 500, "FAPbI3_QD", (0.90, 1.15), (65, 82), (10.0, 17.5)),
+    ("SnPb_perovskite", {}, 800, "SnPb_perovskite", (0.75, 0.90), (72, 83), (17.0, 23.5)),
+    ("PbS_QD", {"bandgap_ev": 1.3}, 500, "PbS_QD", (0.55, 0.75), (60, 75), (9.0, 14.5)),
+])
+def test_presets_reproduce_device_classes(material, kw, thickness, preset, voc, ff, pce):
+    st = Stack([Layer(g("glass"), 1e6, coherent=False), Layer(g("ITO"), 150), Layer(g("SnO2"), 30),
+                Layer(g(material, **kw), thickness), Layer(g("Spiro-OMeTAD"), 150), Layer(g("Au"), 80)])
+    r = evaluate(Design(st, "single", Subcell(3, preset)))
+    assert voc[0] <= r.top.voc_v <= voc[1]
+    assert ff[0] <= r.top.ff_pct <= ff[1]
+    assert pce[0] <= r.pce_pct <= pce[1]
+
+
+def test_si_presets_on_textured_wafer():
+    st = Stack([Layer(g("MgF2"), 100), Layer(g("ITO"), 70), Layer(g("Si"), 160e3, coherent=False),
+                Layer(g("Ag"), 200)])
+    res = {p: evaluate(Design(st, "single", Subcell(2, p), light_trapping="lambertian"))
+           for p in ("Si_HJT", "Si_TOPCon", "Si_intrinsic")}
+    assert 0.72 <= res["Si_HJT"].top.voc_v <= 0.75 and 80 <= res["Si_HJT"].top.ff_pct <= 86
+    assert res["Si_TOPCon"].top.voc_v < res["Si_HJT"].top.voc_v
+    assert res["Si_intrinsic"].top.voc_v > res["Si_HJT"].top.voc_v
+    assert res["Si_intrinsic"].pce_pct > res["Si_HJT"].pce_pct
