@@ -138,6 +138,10 @@ FIT_SPECS = (
                                                                     ((0.3, 1.68, 0.08),)),
             bounds=(None, None, (1.6, 3.2), (0.05, 3.0), (1.50, 1.72), None, (2.5, 4.6), (0.05, 3.0), (1.6, 3.4),
                     None, (1.55, 1.85), (0.02, 0.3))),
+    FitSpec("ZnO", "nk_ZnONP.txt", OscillatorModel(2.0, ((30.0, 4.0, 1.0, 3.2),), ((0.5, 3.35, 0.15),)),
+            page=("main", "ZnO", "Stelling"),
+            bounds=(None, None, (3.3, 8.0), (0.1, 3.0), (3.0, 3.4), None, (3.2, 3.6), (0.03, 0.5)),
+            note="fitted to the CC0 page (Stelling et al. 2017, 302-1685 nm); RMS against the ZnO NP film"),
     FitSpec("MoOx", "nk_MoOx35nm.txt", OscillatorModel(2.0, ((40.0, 4.5, 1.5, 3.0),), (), ((0.05, 1.0, 1.0),))),
 )
 

@@ -81,6 +81,11 @@ REFERENCE_FITS = {
                       source="Drude + Tauc-Lorentz fit to refractiveindex.info other/PEDOT-PSS/Chen "
                              "(Chen et al., J. Mater. Chem. A 3, 9152 (2015), CC0 page, 305-1097 nm; RMS 0.012 to that page)",
                       doi="10.1039/C4TA05237D", fit=(305, 1097)),
+    "ZnO": dict(model=OscillatorModel(2.0084895, ((61.74046, 3.3, 3.0, 3.27296),), ((0.31659, 3.56711, 0.5),)),
+                rms=0.0393, ref="nk_ZnONP.txt (ZnO nanoparticle film, 300-800 nm; a different film)",
+                source="Tauc-Lorentz + Gaussian (exciton) fit to refractiveindex.info main/ZnO/Stelling (Stelling et "
+                       "al., Sci. Rep. 7, 42530 (2017), CC0 page, 302-1685 nm; RMS 0.010 to that page)",
+                doi="10.1038/srep42530", fit=(302, 1200)),
     "FACsPbIBr_bulk": dict(model=OscillatorModel(2.1847944, ((62.28214, 2.70707, 3.0, 1.72),
                                                              (33.72256, 3.38544, 0.55282, 2.87284)),
                                                  ((0.53381, 1.85, 0.19125),)),
@@ -158,8 +163,8 @@ MEASURED_VS_REFERENCE = {
     "ITO": dict(reference="nk_ITO.txt", rms=0.0538, ref="nk_ITO.txt (Burkhard 2010, 300-800 nm; another film)"),
     "TiO2": dict(reference="nk_TiO2.txt", rms=0.1889, ref="nk_TiO2.txt (Qiu 2015 e-beam TiO2, 300-800 nm; "
                                                         "another film)"),
-    "ZnO": dict(reference="nk_ZnONP.txt", rms=0.0389, ref="nk_ZnONP.txt (ZnO nanoparticles, 302-800 nm; "
-                                                        "another film)"),
+    "ZnO_Stelling": dict(reference="nk_ZnONP.txt", rms=0.0389, ref="nk_ZnONP.txt (ZnO nanoparticles, 302-800 nm; "
+                                                                 "another film)"),
 }
 
 
@@ -194,7 +199,8 @@ _page_spec("glass_lowiron", "substrate", "glass", "soda-lime", "Vogt-5ppm", "low
 _page_spec("ITO", "tco", "other", "In2O3-SnO2", "Minenkov-glass", "ITO film on glass")
 _page_spec("ITO_Konig", "tco", "other", "In2O3-SnO2", "Konig")
 _page_spec("TiO2", "etl", "main", "TiO2", "Sarkar", "TiO2 thin film")
-_page_spec("ZnO", "etl", "main", "ZnO", "Stelling", "ZnO film from an organic solar cell stack")
+_page_spec("ZnO_Stelling", "etl", "main", "ZnO", "Stelling", "ZnO film from an organic solar cell stack; "
+           "starts at 301.6 nm, see 'ZnO' for the fitted model covering 300 nm")
 _page_spec("PTB7", "htl", "organic", "PTB7", "Kamptner-o", "ordinary (in-plane) index")
 _page_spec("MgF2", "ar", "main", "MgF2", "Rodriguez-de_Marcos", "thin film")
 _page_spec("LiF", "ar", "main", "LiF", "Li", "crystal, Sellmeier formula; k = 0")
@@ -212,7 +218,7 @@ _FIT_NOTE = "KK-consistent oscillator model fitted over {0}-{1} nm; outside that
 for _name, _cat, _rng in (("PTAA", "htl", (300, 1200)), ("C60", "etl", (300, 1200)), ("PCBM", "etl", (300, 1200)),
                           ("BCP", "etl", (300, 1200)), ("P3HT", "htl", (300, 1200)),
                           ("a-Si:H", "bottom_absorber", (300, 1200)), ("MoOx", "htl", (300, 1200)),
-                          ("PEDOT:PSS", "htl", (300, 1200))):
+                          ("PEDOT:PSS", "htl", (300, 1200)), ("ZnO", "etl", (300, 1200))):
     _e = REFERENCE_FITS[_name]
     _model_spec(_name, _cat, _e, _rng, _FIT_NOTE.format(*_e["fit"]))
 for _name, _cat, _rng in (("SnO2", "etl", (300, 2000)), ("FTO", "tco", (300, 2000)), ("IZO", "tco", (300, 2000)),
@@ -266,6 +272,7 @@ def _shift_builder(name, get_model, source, doi, licence, wl, notes, native_page
 
 _SHIFT_NOTE = ("band edge moved in energy with KK-consistent n (nkdata.tunable.EdgeShiftModel); bandgap = "
                "absorption onset from the (alpha E)^2 tangent; assumes an unchanged edge shape")
+_WERNER_RANGE_NOTE = "; base model fitted over 310-2066 nm, 300-310 nm is its analytic extension"
 
 _register(_Spec("CsPbI3_QD", "absorber", _shift_builder(
     "CsPbI3_QD", _aftenieva_shift, _AFT_SOURCE, "10.1021/acsnano.2c09482", CC0, (300.0, 1200.0),
@@ -279,20 +286,20 @@ _register(_Spec("CsFAPbI3_QD", "absorber", _shift_builder(
     "CsFAPbI3_QD", lambda: _bulk_shift("FACsPbIBr_bulk", PEROVSKITE_QD_FRACTION, 1.65),
     "Cs(1-x)FA(x)PbI3 QD film: Bruggeman mix (QD fraction 0.60, ligand n = 1.46) of the FA/Cs perovskite "
     "model fitted to Werner et al. 2018, band edge shifted", "10.1021/acsenergylett.8b00089", PROJECT_LICENCE,
-    (310.0, 2000.0), _SHIFT_NOTE, rms=REFERENCE_FITS["FACsPbIBr_bulk"]["rms"],
+    (300.0, 2000.0), _SHIFT_NOTE + _WERNER_RANGE_NOTE, rms=REFERENCE_FITS["FACsPbIBr_bulk"]["rms"],
     ref="bulk model vs " + REFERENCE_FITS["FACsPbIBr_bulk"]["ref"]), (1.60, 1.80, 1.70)))
 _register(_Spec("FAPbI3_QD", "absorber", _shift_builder(
     "FAPbI3_QD", lambda: _bulk_shift("FACsPbIBr_bulk", PEROVSKITE_QD_FRACTION, 1.70),
     "FAPbI3 QD film: Bruggeman mix (QD fraction 0.60, ligand n = 1.46) of the FA-rich perovskite model fitted "
     "to Werner et al. 2018, band edge shifted to the confined FAPbI3 gap", "10.1021/acsenergylett.8b00089",
-    PROJECT_LICENCE, (310.0, 2000.0), _SHIFT_NOTE + "; no QD-film reference exists: " +
+    PROJECT_LICENCE, (300.0, 2000.0), _SHIFT_NOTE + _WERNER_RANGE_NOTE + "; no QD-film reference exists: " +
     SHIFT_VALIDATION["FAPbI3"]["ref"] + f" gives RMS {SHIFT_VALIDATION['FAPbI3']['rms']}"),
     (1.50, 1.65, 1.55)))
 _register(_Spec("SnPb_perovskite", "bottom_absorber", _shift_builder(
     "SnPb_perovskite", lambda: _bulk_shift("FACsPbIBr_bulk", None, 1.70),
     "mixed Sn-Pb perovskite film: FA-rich perovskite model fitted to Werner et al. 2018 with its band edge "
     "red-shifted to the Sn-Pb gap (edge shape of the Pb-only perovskite assumed)", "10.1021/acsenergylett.8b00089",
-    PROJECT_LICENCE, (310.0, 2000.0), _SHIFT_NOTE + "; no Sn-Pb reference exists offline"),
+    PROJECT_LICENCE, (300.0, 2000.0), _SHIFT_NOTE + _WERNER_RANGE_NOTE + "; no Sn-Pb reference exists offline"),
     (1.17, 1.35, 1.25)))
 
 
