@@ -286,7 +286,8 @@ class DeviceResult:
     """Everything about one evaluated design.
 
     pce_pct: device PCE (2T: series MPP; 4T: sum of subcell MPPs; single: the cell's).
-    voc_v, jsc_ma_cm2, ff_pct: of the device J-V (2T tandem curve; single: the cell; 4T: NaN).
+    voc_v, jsc_ma_cm2, ff_pct, vmpp_v, jmpp_ma_cm2: of the device J-V (2T: the tandem curve;
+    single: the cell; 4T: NaN). pmax_mw_cm2: output power density (4T: sum of both cells).
     mismatch_ma_cm2: top - bottom photocurrent (NaN without a bottom cell);
     limiting: the subcell with the lower photocurrent (2T/4T) or None.
     avt_pct, lue_pct, cie_xy, cri: for semitransparent designs (NaN / None otherwise).
@@ -309,6 +310,9 @@ class DeviceResult:
     voc_v: float = float("nan")
     jsc_ma_cm2: float = float("nan")
     ff_pct: float = float("nan")
+    vmpp_v: float = float("nan")
+    jmpp_ma_cm2: float = float("nan")
+    pmax_mw_cm2: float = float("nan")
 
     def to_dict(self) -> dict[str, float]:
         """Flat scalars (NaN where not applicable)."""
@@ -547,6 +551,8 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
     top_pce = top_mpp.pmax_mw_cm2 / pin * 100
     pce = top_pce.copy()
     dev_voc, dev_jsc, dev_ff = top_mpp.voc_v.copy(), top_mpp.jsc_ma_cm2.copy(), top_mpp.ff_pct.copy()
+    dev_vmpp, dev_jmpp = top_mpp.vmpp_v.copy(), top_mpp.jmpp_ma_cm2.copy()
+    dev_pmax = top_mpp.pmax_mw_cm2.copy()
     v_op = np.full((2, nb), np.nan)
     v_op[0] = top_mpp.vmpp_v
     dev_jv: dict[int, tuple] = {}
@@ -563,7 +569,8 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
         if np.any(four):
             k4 = bidx[four]
             pce[k4] = top_pce[k4] + bot_pce[four]
-            dev_voc[k4] = dev_jsc[k4] = dev_ff[k4] = np.nan
+            dev_voc[k4] = dev_jsc[k4] = dev_ff[k4] = dev_vmpp[k4] = dev_jmpp[k4] = np.nan
+            dev_pmax[k4] = top_mpp.pmax_mw_cm2[k4] + bot_mpp.pmax_mw_cm2[four]
         if np.any(~four):
             k2 = bidx[~four]
             t2, b2 = top.take(k2), bot.take(np.flatnonzero(~four))
@@ -571,6 +578,7 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
             m2 = el.series_mpp(t2, b2, lc)
             pce[k2] = m2.pmax_mw_cm2 / pin[k2] * 100
             dev_voc[k2], dev_jsc[k2], dev_ff[k2] = m2.voc_v, m2.jsc_ma_cm2, m2.ff_pct
+            dev_vmpp[k2], dev_jmpp[k2], dev_pmax[k2] = m2.vmpp_v, m2.jmpp_ma_cm2, m2.pmax_mw_cm2
             vt_op, vb_op = el._series_parts(t2, b2, lc, m2.jmpp_ma_cm2)
             v_op[0, k2] = np.where(m2.jmpp_ma_cm2 > 0, vt_op, 0.0)
             v_op[1, k2] = np.where(m2.jmpp_ma_cm2 > 0, vb_op, 0.0)
@@ -614,7 +622,8 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
             limiting=limiting, avt_pct=float(avt[k]), lue_pct=float(lue[k]),
             cie_xy=(float(xy[k, 0]), float(xy[k, 1])) if has_avt else None, cri=float(cri[k]),
             optics=optics_out[k], jv=jv, voc_v=float(dev_voc[k]), jsc_ma_cm2=float(dev_jsc[k]),
-            ff_pct=float(dev_ff[k]),
+            ff_pct=float(dev_ff[k]), vmpp_v=float(dev_vmpp[k]), jmpp_ma_cm2=float(dev_jmpp[k]),
+            pmax_mw_cm2=float(dev_pmax[k]),
         ))
     frame = _frame(designs, results)
     return BatchResult(tuple(results), frame)

@@ -141,9 +141,12 @@ def test_2t_top_current_within_top_alone_and_2t_below_4t():
     # the operating voltages of the subcells add to the tandem MPP voltage
     v, j = r2.jv
     p = v * j
-    assert p.max() <= r2.pce_pct * 1.00037 + 1e-6
-    assert r2.top.v_operating_v + r2.bottom.v_operating_v == pytest.approx(
-        r2.pce_pct * 1.00037 / j[np.argmax(p)], rel=0.02)
+    assert p.max() <= r2.pmax_mw_cm2 + 1e-9
+    assert r2.pmax_mw_cm2 == pytest.approx(r2.vmpp_v * r2.jmpp_ma_cm2)
+    assert r2.pce_pct == pytest.approx(r2.pmax_mw_cm2 / 100.037 * 100, rel=1e-5)
+    assert r2.top.v_operating_v + r2.bottom.v_operating_v == pytest.approx(r2.vmpp_v, abs=1e-9)
+    assert np.interp(r2.jmpp_ma_cm2, j[::-1], v[::-1]) == pytest.approx(r2.vmpp_v, abs=2e-3)
+    assert r4.pmax_mw_cm2 == pytest.approx(r4.top.vmpp_v * r4.top.jmpp_ma_cm2 + r4.bottom.vmpp_v * r4.bottom.jmpp_ma_cm2)
 
 
 def test_2t_pce_peaks_near_current_matching():
