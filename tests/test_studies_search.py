@@ -7,7 +7,6 @@ The study must come within 0.2 % absolute PCE of the reference optimum. Takes ~3
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
