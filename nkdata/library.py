@@ -313,10 +313,7 @@ def _pbs_build(bandgap_ev):
         notes=f"1S exciton peak {peak:.3f} eV, QD diameter {d:.2f} nm (Moreels 2009); representative "
               f"parameters, see nkdata.tunable")
 
-    def f(wl, p=peak):
-        return eps_to_nk(_tun.pbs_qd_eps(nm_to_ev(wl), p))
-
-    return f, 300.0, 2500.0, prov, float(bandgap_ev)
+    return _tun.pbs_nk_func(bandgap_ev), 300.0, 2500.0, prov, float(bandgap_ev)
 
 
 _register(_Spec("PbS_QD", "bottom_absorber", _pbs_build, (0.80, 1.50, 1.10)))
