@@ -283,7 +283,7 @@ _register(_Spec("CsPbIBr_QD", "absorber", _shift_builder(
     " with its band edge blue-shifted (Br alloying)", "10.1021/acsnano.2c09482", "CC0 data; MIT model",
     (300.0, 1200.0), _SHIFT_NOTE), (1.78, 2.05, 1.90)))
 _register(_Spec("CsFAPbI3_QD", "absorber", _shift_builder(
-    "CsFAPbI3_QD", lambda: _bulk_shift("FACsPbIBr_bulk", PEROVSKITE_QD_FRACTION, 1.65),
+    "CsFAPbI3_QD", lambda: _bulk_shift("FACsPbIBr_bulk", PEROVSKITE_QD_FRACTION, 1.70),
     "Cs(1-x)FA(x)PbI3 QD film: Bruggeman mix (QD fraction 0.60, ligand n = 1.46) of the FA/Cs perovskite "
     "model fitted to Werner et al. 2018, band edge shifted", "10.1021/acsenergylett.8b00089", PROJECT_LICENCE,
     (300.0, 2000.0), _SHIFT_NOTE + _WERNER_RANGE_NOTE, rms=REFERENCE_FITS["FACsPbIBr_bulk"]["rms"],
