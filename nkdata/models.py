@@ -207,18 +207,21 @@ def kk_matrix(E_out, E_grid):
     interpolant (singular logs at a grid node cancel between neighbouring segments).
     Shape [len(E_out), len(E_grid)].
     """
-    E = np.asarray(E_out, float)[:, None]
+    E_all = np.asarray(E_out, float)
     x = np.asarray(E_grid, float)
     x0, x1 = x[None, :-1], x[None, 1:]
     h = x1 - x0
-    K = np.zeros((E.shape[0], x.size))
-    for c in (-E, E):  # poles of 1/(E' - E) and 1/(E' + E)
-        a0 = np.maximum(np.abs(x0 + c), 1e-300)
-        a1 = np.maximum(np.abs(x1 + c), 1e-300)
-        L = np.log(a1 / a0)
-        r = (x0 + c) / h
-        K[:, :-1] += -1.0 + (1.0 + r) * L   # weight of the left node of each segment
-        K[:, 1:] += 1.0 - r * L             # weight of the right node
+    K = np.zeros((E_all.size, x.size))
+    for start in range(0, E_all.size, 128):  # row blocks keep the temporaries small
+        E = E_all[start:start + 128, None]
+        Kb = K[start:start + 128]
+        for c in (-E, E):  # poles of 1/(E' - E) and 1/(E' + E)
+            a0 = np.maximum(np.abs(x0 + c), 1e-300)
+            a1 = np.maximum(np.abs(x1 + c), 1e-300)
+            L = np.log(a1 / a0)
+            r = (x0 + c) / h
+            Kb[:, :-1] += -1.0 + (1.0 + r) * L   # weight of the left node of each segment
+            Kb[:, 1:] += 1.0 - r * L             # weight of the right node
     return K / np.pi
 
 
