@@ -1,0 +1,100 @@
+"""Throughput of design studies on the CsPbI3 QD / Si 2T example (benchmark, not a test).
+
+    python benchmarks/bench_studies.py [--trials N] [--json out.json]
+
+1. Device evaluation only: designs per second through ``tandem.evaluate_batch`` in batches of
+   16 / 64 / 256, against one ``tandem.evaluate`` call per design (the same designs).
+2. Whole study loop (ask -> build designs -> evaluate -> tell), batched (batch 16) and one trial
+   at a time (batch 1), with optuna's in-memory storage and with the default SQLite file:
+   trials per second end to end, and the optimiser's own overhead per trial (sampler +
+   storage writes: ask and tell) separately from the evaluation time.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from studies import run as runmod  # noqa: E402
+from studies.spec import load  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "studies" / "examples" / "cspbi3qd_si_2t.toml"
+
+
+def bench_evaluation(spec, n: int = 256) -> dict:
+    rng = np.random.default_rng(0)
+    params = [{k: float(rng.uniform(b.low, b.high)) for k, b in spec.parameters.items()}
+              for _ in range(n)]
+    runmod.evaluate_params(spec, params[:4])                       # warm caches
+    out = {}
+    for bs in (16, 64, 256):
+        t = time.perf_counter()
+        for i in range(0, n, bs):
+            runmod.evaluate_params(spec, params[i:i + bs], batched=True)
+        out[f"batched_{bs}_designs_per_s"] = n / (time.perf_counter() - t)
+    m = min(n, 48)
+    t = time.perf_counter()
+    runmod.evaluate_params(spec, params[:m], batched=False)
+    out["single_designs_per_s"] = m / (time.perf_counter() - t)
+    return out
+
+
+def bench_loop(spec, storage: str, n_trials: int, batch_size: int) -> dict:
+    st = dataclasses.replace(spec.study, name=f"bench_{batch_size}", n_trials=n_trials,
+                             batch_size=batch_size)
+    s = dataclasses.replace(spec, study=st)
+    res = runmod.run_study(s, storage=storage)
+    r = res.stats
+    n = r.n_told
+    return {
+        "storage": storage.split(":")[0], "batch_size": batch_size, "trials": n,
+        "trials_per_s": n / r.t_wall_s,
+        "ask_ms_per_trial": 1e3 * r.t_ask_s / n,
+        "tell_ms_per_trial": 1e3 * r.t_tell_s / n,
+        "optimiser_overhead_ms_per_trial": 1e3 * (r.t_ask_s + r.t_tell_s) / n,
+        "evaluation_ms_per_trial": 1e3 * r.t_eval_s / n,
+        "best_pce_pct": res.best[0].values[0] if res.best else float("nan"),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=200)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    spec = load(EXAMPLE)
+    print(f"{EXAMPLE.name}: {len(spec.parameters)} free parameters, cores: {os.cpu_count()}")
+    ev = bench_evaluation(spec)
+    print("device evaluation (designs/s):")
+    for k, v in ev.items():
+        print(f"  {k:32s} {v:8.1f}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for storage in ("memory", f"sqlite:///{tmp}/bench.db"):
+            for bs in (16, 1):
+                n = args.trials if bs > 1 else max(16, args.trials // 4)
+                rows.append(bench_loop(spec, storage, n, bs))
+    print("study loop (ask -> evaluate -> tell):")
+    hdr = ("storage", "batch", "trials", "trials/s", "ask ms", "tell ms", "overhead ms", "eval ms")
+    print("  " + " ".join(f"{h:>11s}" for h in hdr))
+    for r in rows:
+        print("  " + " ".join(f"{x:>11}" for x in (
+            r["storage"], r["batch_size"], r["trials"], f"{r['trials_per_s']:.1f}",
+            f"{r['ask_ms_per_trial']:.2f}", f"{r['tell_ms_per_trial']:.2f}",
+            f"{r['optimiser_overhead_ms_per_trial']:.2f}", f"{r['evaluation_ms_per_trial']:.2f}")))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"evaluation": ev, "loop": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
