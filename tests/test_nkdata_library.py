@@ -213,3 +213,18 @@ def test_literature_models_match_their_stated_index(name, wl, n_target):
     m = nkdata.get(name)
     assert m.nk(wl).real == pytest.approx(n_target, abs=0.005)
     assert f"{n_target:g}" in m.provenance.source
+
+
+@pytest.mark.parametrize("name", sorted(nkdata.TUNABLE))
+def test_tunable_onset_by_independent_tauc_line_fit(name):
+    # a different construction from the one the models are calibrated with: least-squares line
+    # through (alpha E)^2 between 20 % and 60 % of its value at Eg + 0.1 eV (measured: 8-15 meV low)
+    lo, hi = nkdata.TUNABLE[name]
+    for gap in np.linspace(lo, hi, 3):
+        m = nkdata.get(name, bandgap_ev=gap)
+        E = np.arange(gap - 0.3, gap + 0.1, 0.001)
+        wl = HC_EV_NM / E
+        y = (4 * np.pi * m.nk(wl).imag / (wl * 1e-7) * E) ** 2
+        sel = (y > 0.2 * y[-1]) & (y < 0.6 * y[-1])
+        slope, icpt = np.polyfit(E[sel], y[sel], 1)
+        assert abs(-icpt / slope - gap) < 0.020, (name, gap)
