@@ -381,6 +381,34 @@ def fail_stale_trials(study: optuna.Study) -> int:
     return len(before - running())
 
 
+def load_study(storage, name: str) -> optuna.Study:
+    """Open the existing study ``name`` (for reading back results, e.g. reports).
+
+    ``storage`` is a URL, a plain path to an SQLite file, or an optuna storage. Raises
+    ValueError naming the study and the studies that do exist when it is not there.
+    """
+    if isinstance(storage, str):
+        if storage not in ("memory", ":memory:") and "://" not in storage:
+            if not Path(storage).exists():
+                raise ValueError(f"{storage}: no such study storage file")
+            storage = "sqlite:///" + str(Path(storage).resolve())
+        storage = open_storage(storage)
+    names = [s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)]
+    if name not in names:
+        raise ValueError(f"no study named {name!r} in the storage; studies there: {names or 'none'}")
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def spec_of_study(study: optuna.Study) -> DeviceSpec:
+    """The study file a study was created from (stored as the ``study_file_text`` attribute)."""
+    from .spec import loads
+    text = study.user_attrs.get("study_file_text")
+    if text is None:
+        raise ValueError(f"study {study.study_name!r} was not made by qdtandem (no study_file_text)")
+    return loads(text, source=study.user_attrs.get("study_file", f"<study {study.study_name}>"),
+                 require_study=True)
+
+
 def counted_trials(study: optuna.Study) -> tuple[int, int]:
     """(finished, running): finished = COMPLETE, or FAIL because the design could not be evaluated."""
     done = running = 0
@@ -807,10 +835,11 @@ class _ProgressBar:
         best = best_trials(study)
         if best:
             if len(study.directions) == 1:
-                self.bar.set_postfix_str(f"best {self.metrics[0]} = {best[0].values[0]:.3f}")
+                self.bar.set_postfix_str(f"best {self.metrics[0]} = {best[0].values[0]:.3f}",
+                                         refresh=False)
             else:
                 self.bar.set_postfix_str(f"Pareto {len(best)} designs, best {self.metrics[0]} = "
-                                         f"{best[0].values[0]:.3f}")
+                                         f"{best[0].values[0]:.3f}", refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:

@@ -59,6 +59,12 @@ def test_optimize_then_simulate_best_design(tmp_path, capsys):
     study = optuna.load_study(study_name="c", storage=runmod.storage_url(load(path)))
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 12
 
+    # --trials 0 only reports what the storage holds
+    assert cli.main(["optimize", str(path), "--trials", "0", "--no-progress",
+                     "--out", str(tmp_path / "again")]) == 0
+    assert "12 finished trials" in capsys.readouterr().out
+    assert len(study.get_trials()) == 12
+
     # a study without constraints always has a best design, written as a simulate file
     path2 = make_study(tmp_path, name="c2", n_trials=8, batch_size=8, constraints=[])
     assert cli.main(["optimize", str(path2), "--out", str(out / "2"), "--no-progress",

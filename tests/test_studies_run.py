@@ -254,3 +254,17 @@ def test_storage_url_rules(tmp_path):
         runmod.open_storage("x.db")
     with pytest.raises(ValueError, match="shared storage"):
         runmod.run_study(s, storage="memory", workers=2)
+
+
+def test_read_back_helpers(tmp_path):
+    path = make_study(tmp_path, n_trials=4, batch_size=4)
+    s = load(path)
+    runmod.run_study(s)
+    url = runmod.storage_url(s)
+    study = runmod.load_study(url, "t")
+    assert runmod.spec_of_study(study).parameters == s.parameters
+    assert runmod.load_study(str(tmp_path / "t.db"), "t").study_name == "t"
+    with pytest.raises(ValueError, match=r"no study named 'nope'.*\['t'\]"):
+        runmod.load_study(url, "nope")
+    with pytest.raises(ValueError, match="no such study storage file"):
+        runmod.load_study(str(tmp_path / "missing.db"), "t")
