@@ -173,6 +173,8 @@ class Design:
             raise ValueError(f"interconnect layers are only meaningful for 2T designs, not {self.kind!r}")
         if self.light_trapping not in LIGHT_TRAPPING:
             raise ValueError(f"Design.light_trapping must be one of {LIGHT_TRAPPING}, got {self.light_trapping!r}")
+        if self.light_trapping != "none" and self.kind == "semitransparent":
+            raise ValueError("Lambertian light trapping assumes an ideal rear mirror: not for a semitransparent design")
         lc = float(self.luminescent_coupling)
         if not (0 <= lc <= 1):
             raise ValueError(f"Design.luminescent_coupling must lie in [0, 1], got {lc}")

@@ -264,6 +264,8 @@ def test_bad_design():
         four_t(luminescent_coupling=0.3)
     with pytest.raises(ValueError, match="light_trapping"):
         two_t(light_trapping="pyramids")
+    with pytest.raises(ValueError, match="rear mirror"):
+        Design(single_stack(back=ITO), "semitransparent", Subcell(3), light_trapping="lambertian")
     with pytest.raises(ValueError, match="after the top absorber"):
         Design(tandem_stack(), "4T", Subcell(6, "Si_HJT"), Subcell(3))
 
