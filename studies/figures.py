@@ -199,12 +199,12 @@ def generation_map(wl: np.ndarray, z_plot: np.ndarray, g: np.ndarray,
     z_plot [Z]: drawn depth (nm, with incoherent layers collapsed to narrow bands);
     g [Z, W]; boundaries: (top, bottom, label, resolved) of every layer on the drawn axis.
     """
-    fig = new_figure(8.0, 5.0, left=0.1, right=0.99)
+    fig = new_figure(8.0, 5.0, left=0.1, right=0.86)
     ax = fig.add_subplot()
     vmax = float(np.nanpercentile(g, 99.5)) if g.size else 1.0
     m = ax.pcolormesh(wl, z_plot, g, shading="nearest", cmap="inferno", vmin=0, vmax=vmax or 1.0,
                       rasterized=True)
-    cb = fig.colorbar(m, ax=ax, pad=0.13, fraction=0.05)
+    cb = fig.colorbar(m, ax=ax, pad=0.2, fraction=0.05)
     cb.set_label("G (photons s$^{-1}$ cm$^{-3}$ nm$^{-1}$)")
     for top, bottom, label, resolved in boundaries:
         ax.axhline(top, color="w", linewidth=0.5, alpha=0.8)
