@@ -442,7 +442,7 @@ def evaluate(design: Design, with_cri: bool = True, jv_points: int = 101,
     return evaluate_batch([design], with_cri=with_cri, jv_points=jv_points, avt_weighting=avt_weighting).results[0]
 
 
-def _cell_arrays(designs, cells, eqe, jsc, j0r, idx):
+def _cell_arrays(designs, cells, jsc, j0r, idx):
     """DiodeArrays for subcells ``cells`` (one per design in ``idx``)."""
     params = [c.parameters for c in cells]
     pre = [el.get_preset(c.preset) for c in cells]
@@ -545,7 +545,7 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
 
     # electrical, vectorised over the batch -------------------------------------------------
     all_idx = np.arange(nb)
-    top = _cell_arrays(designs, [d.top for d in designs], None, jph[0], j0r[0], all_idx)
+    top = _cell_arrays(designs, [d.top for d in designs], jph[0], j0r[0], all_idx)
     top_mpp = el.single_mpp(top)
     top_jv = el.jv_curve(top, top_mpp.jsc_ma_cm2, jv_points)
     bidx = np.array([k for k, d in enumerate(designs) if d.bottom is not None], dtype=int)
@@ -561,7 +561,7 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
     bot_mpp = bot_jv = None
     bpos = {}
     if bidx.size:
-        bot = _cell_arrays(designs, [designs[k].bottom for k in bidx], None, jph[1, bidx], j0r[1, bidx], bidx)
+        bot = _cell_arrays(designs, [designs[k].bottom for k in bidx], jph[1, bidx], j0r[1, bidx], bidx)
         bot_mpp = el.single_mpp(bot)
         bot_pce = bot_mpp.pmax_mw_cm2 / pin[bidx] * 100
         bot_jv = el.jv_curve(bot, bot_mpp.jsc_ma_cm2, jv_points)
