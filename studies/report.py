@@ -464,8 +464,8 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
         data["recorded_agrees"] = bool(np.isfinite(r_pce) and abs(r_pce - result.pce_pct) <= 1e-6 * max(1, abs(r_pce)))
         if not data["recorded_agrees"]:
             data["warnings"].append(
-                f"The study recorded PCE = {r_pce:.4f} % for this trial; evaluating the same design now "
-                f"gives {result.pce_pct:.4f} %: the optical or device models changed since the study ran. "
+                f"The study recorded PCE = {r_pce:.6f} % for this trial; evaluating the same design now "
+                f"gives {result.pce_pct:.6f} %: the optical or device models changed since the study ran. "
                 "This report shows the values computed now.")
         data["study"] = _study_data(subject)
         data["sensitivity"] = sensitivity(spec, params, tolerance_pct, bandgap_tolerance_ev)
@@ -647,13 +647,64 @@ def make_figures(subject: Subject, data: Mapping[str, Any], design, result) -> l
     return out
 
 
+_METRIC_NAMES = {
+    "pce_pct": "PCE (%)", "avt_pct": "AVT (%)", "lue_pct": "LUE (%)",
+    "top_jsc_ma_cm2": "top Jsc (mA/cm$^2$)", "bottom_jsc_ma_cm2": "bottom Jsc (mA/cm$^2$)",
+    "mismatch_ma_cm2": "mismatch (mA/cm$^2$)", "abs_mismatch_ma_cm2": "|mismatch| (mA/cm$^2$)",
+    "total_thickness_nm": "total thickness (nm)", "absorber_thickness_nm": "absorber thickness (nm)",
+}
+
+
 def metric_label(metric: str) -> str:
-    units = {"pct": "%", "nm": "nm", "v": "V", "ma_cm2": "mA/cm$^2$"}
+    """Axis/column label with units (matplotlib mathtext for ^2)."""
+    if metric in _METRIC_NAMES:
+        return _METRIC_NAMES[metric]
+    units = {"pct": "%", "nm": "nm", "v": "V", "ma_cm2": "mA/cm$^2$", "ev": "eV"}
     for suffix, unit in units.items():
         if metric.endswith("_" + suffix):
-            return f"{metric[: -len(suffix) - 1].replace('_', ' ')} ({unit})".replace("pce", "PCE").replace(
-                "avt", "AVT").replace("lue", "LUE")
+            return f"{metric[: -len(suffix) - 1].replace('_', ' ')} ({unit})"
     return metric
+
+
+def key_findings(data: Mapping[str, Any]) -> list[str]:
+    """Short, actionable statements derived from the report's numbers."""
+    out = []
+    h = data["headline"]
+    pc = data["photocurrent_ma_cm2"]
+    avail = pc["available"]
+    roles = {r["name"]: r["role"] for r in data["layers"]}
+    parasitic = sorted(((v, k) for k, v in pc["layers"].items() if "absorber" not in (roles.get(k) or "")),
+                       reverse=True)
+    total_par = sum(v for v, _ in parasitic)
+    if parasitic and parasitic[0][0] > 0:
+        worst = ", ".join(f"{k} {v:.2f}" for v, k in parasitic[:3] if v >= 0.005)
+        out.append(f"Parasitic absorption takes {total_par:.2f} mA/cm^2 ({100 * total_par / avail:.1f} % of the "
+                   f"AM1.5G photons on {pc['wavelength_range_nm'][0]:g}-{pc['wavelength_range_nm'][1]:g} nm); "
+                   f"largest: {worst} mA/cm^2.")
+    out.append(f"Reflection loses {pc['reflected']:.2f} mA/cm^2 ({100 * pc['reflected'] / avail:.1f} %)"
+               + (f"; {pc['transmitted']:.2f} mA/cm^2 is transmitted." if pc["transmitted"] >= 0.005 else "."))
+    if data["kind"] in ("2T", "4T") and h.get("limiting"):
+        mm = h["mismatch_ma_cm2"]
+        extra = " (it sets the 2T current)" if data["kind"] == "2T" else ""
+        out.append(f"The {h['limiting']} subcell has the lower photocurrent{extra}: top - bottom = {mm:+.2f} mA/cm^2.")
+    if data["kind"] == "semitransparent" and np.isfinite(h.get("avt_pct", math.nan)):
+        out.append(f"AVT {h['avt_pct']:.1f} % at PCE {h['pce_pct']:.2f} %: LUE {h['lue_pct']:.2f} %.")
+    sens = [e for e in data.get("sensitivity") or [] if np.isfinite(e.get("max_drop_pct", math.nan))]
+    if sens:
+        e = max(sens, key=lambda e: e["max_drop_pct"])
+        tol = data["sensitivity_settings"]
+        rng = (f"+/- {tol['tolerance_pct']:g} %" if e["parameter"].endswith("thickness_nm")
+               else f"{e['x'][0]:+.0f}..{e['x'][-1]:+.0f} meV")
+        out.append(f"Most sensitive free parameter: {e['parameter']}: PCE drops by up to {e['max_drop_pct']:.2f} % "
+                   f"absolute within {rng}.")
+        single = data.get("study") and not data["study"]["multi_objective"]
+        gain = [x for x in sens if single and np.nanmax(x["pce_pct"]) > x["pce_at_optimum_pct"] + 0.01]
+        for x in gain:
+            ok = [p for p, f in zip(x["pce_pct"], x["feasible"]) if f and np.isfinite(p)]
+            if ok and max(ok) > x["pce_at_optimum_pct"] + 0.01:
+                out.append(f"Moving {x['parameter']} raises PCE to {max(ok):.2f} % while meeting the study's "
+                           "constraints: the study may not have converged (or the models changed since it ran).")
+    return out
 
 
 def generation_map_data(design, wl: np.ndarray, max_points: int = 700) -> dict[str, Any]:
@@ -847,6 +898,7 @@ def _blocks(data, figs: Mapping[str, FigureOut]) -> list[tuple[str, list[tuple[s
     what = {"2T": "two-terminal (monolithic) tandem", "4T": "four-terminal tandem",
             "semitransparent": "semitransparent single-junction cell", "single": "single-junction cell"}[data["kind"]]
     summary.append(("big", ("pce_pct", f"PCE {_num(h['pce_pct'])} %", f"{what}")))
+    summary.append(("list", key_findings(data)))
     summary.append(("p", f"Source: {data['source']}. Generated {data['generated_utc']} with "
                          f"qdtandem {data['reproducibility']['versions'].get('qdtandem')}."))
     if data["study"]:
@@ -870,8 +922,8 @@ def _blocks(data, figs: Mapping[str, FigureOut]) -> list[tuple[str, list[tuple[s
     sec["headline"].append(("table", _subcell_table(data)))
     if data.get("recorded"):
         rec = data["recorded"]
-        sec["headline"].append(("p", f"Recorded in the study for this trial: PCE {_num(rec.get('pce_pct'), '.4f')} %; "
-                                     f"computed now: {_num(h['pce_pct'], '.4f')} % "
+        sec["headline"].append(("p", f"Recorded in the study for this trial: PCE {_num(rec.get('pce_pct'), '.6f')} %; "
+                                     f"computed now: {_num(h['pce_pct'], '.6f')} % "
                                      + ("(agree)." if data["recorded_agrees"] else "(differ: see the warning above).")))
     sec["optics"].append(("figure", "optics"))
     sec["optics"].append(("p", "Photocurrent equivalent of each part (AM1.5G, IQE = 1), i.e. the parasitic "
