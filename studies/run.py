@@ -114,12 +114,23 @@ def open_storage(url: str):
         engine_kwargs = {"connect_args": {"timeout": 120}}
     else:
         engine_kwargs = {"pool_pre_ping": True}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        storage = optuna.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs,
-            heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=STALE_GRACE_S,
-        )
+    import sqlalchemy.exc
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                storage = optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine_kwargs,
+                    heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=STALE_GRACE_S,
+                )
+            break
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError,
+                optuna.exceptions.StorageInternalError):
+            # workers starting together on an empty database race to create optuna's
+            # schema; the loser retries and finds the tables made by the winner
+            if attempt == 5:
+                raise
+            time.sleep(0.5 + 0.5 * attempt)
     if url.startswith("sqlite"):
         import sqlalchemy
         sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
