@@ -308,7 +308,7 @@ def sensitivity(spec, params: Mapping[str, float], tolerance_pct: float = 10.0,
             x_label = "bandgap change (meV)"
         e = {"parameter": name, "optimum": float(value), "values": [float(v) for v in values],
              "x": [float(v) for v in x], "x_label": x_label, "pce_pct": [math.nan] * len(values),
-             "feasible": [False] * len(values)}
+             "feasible": [False] * len(values), "avt_pct": [math.nan] * len(values)}
         for j, v in enumerate(values):
             p = dict(params)
             p[name] = float(v)
@@ -332,6 +332,7 @@ def sensitivity(spec, params: Mapping[str, float], tolerance_pct: float = 10.0,
         for (k, j, p), r in zip(where, res):
             if r is not None:
                 entries[k]["pce_pct"][j] = float(r.pce_pct)
+                entries[k]["avt_pct"][j] = float(r.avt_pct)
                 if spec.study is not None:
                     o = outcome_from_metrics(spec.study, _metrics_from_result(spec, p, r))
                     entries[k]["feasible"][j] = bool(o.feasible)
@@ -819,15 +820,22 @@ def _top10_table(data) -> tuple[list[str], list[list[str]]]:
 
 def _sensitivity_table(data) -> tuple[list[str], list[list[str]]]:
     s = data["sensitivity_settings"]
+    with_avt = data["kind"] == "semitransparent"
     head = ["free parameter", "optimum", "range", "PCE at low end (%)", "PCE at high end (%)",
-            "largest PCE drop in range (% abs.)", "points meeting the study constraints"]
+            "largest PCE drop in range (% abs.)"]
+    if with_avt:
+        head += ["AVT at low end (%)", "AVT at high end (%)"]
+    head.append("points meeting the study constraints")
     rows = []
     for e in data["sensitivity"]:
         thick = e["parameter"].endswith(".thickness_nm")
         rng = f"+/- {s['tolerance_pct']:g} %" if thick else f"{e['x'][0]:+.0f} .. {e['x'][-1]:+.0f} meV"
-        rows.append([e["parameter"], _num(e["optimum"], ".1f" if thick else ".3f"), rng,
-                     _num(e["pce_low_pct"]), _num(e["pce_high_pct"]), _num(e["max_drop_pct"]),
-                     f"{sum(e['feasible'])} of {len(e['feasible'])}"])
+        row = [e["parameter"], _num(e["optimum"], ".1f" if thick else ".3f"), rng,
+               _num(e["pce_low_pct"]), _num(e["pce_high_pct"]), _num(e["max_drop_pct"])]
+        if with_avt:
+            row += [_num(e["avt_pct"][0]), _num(e["avt_pct"][-1])]
+        row.append(f"{sum(e['feasible'])} of {len(e['feasible'])}")
+        rows.append(row)
     return head, rows
 
 

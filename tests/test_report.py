@@ -397,3 +397,57 @@ def test_chromium_renders_the_report(quick_study, tmp_path):
            out.files["html"].resolve().as_uri()]
     subprocess.run(cmd, capture_output=True, timeout=120)
     assert shot.exists() and shot.read_bytes().startswith(PNG_MAGIC) and shot.stat().st_size > 10_000
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_html_is_well_formed_and_navigable(quick_study):
+    from html.parser import HTMLParser
+
+    _, _, out = quick_study
+    page = out.files["html"].read_text()
+    void = {"meta", "img", "br", "hr", "link", "input"}
+
+    class Check(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.ids, self.links = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if "id" in a:
+                self.ids.append(a["id"])
+            if tag == "a" and "href" in a:
+                self.links.append(a["href"])
+            if tag not in void:
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            assert self.stack and self.stack[-1] == tag, (tag, self.stack[-5:])
+            self.stack.pop()
+
+    c = Check()
+    c.feed(page)
+    c.close()
+    assert c.stack == []
+    assert len(c.ids) == len(set(c.ids))
+    for href in c.links:                      # navigation only inside the page
+        assert href.startswith("#") and href[1:] in c.ids
+
+
+def test_key_findings_quote_the_report_numbers(quick_study):
+    _, _, out = quick_study
+    data = out.data
+    text = " ".join(rep.key_findings(data))
+    pc = data["photocurrent_ma_cm2"]
+    parasitic = sum(v for k, v in pc["layers"].items()
+                    if "absorber" not in next(r["role"] for r in data["layers"] if r["name"] == k))
+    assert f"Parasitic absorption takes {parasitic:.2f} mA/cm^2" in text
+    assert f"Reflection loses {pc['reflected']:.2f} mA/cm^2" in text
+    assert f"The {data['headline']['limiting']} subcell has the lower photocurrent" in text
+    worst = max(data["sensitivity"], key=lambda e: e["max_drop_pct"])
+    assert f"Most sensitive free parameter: {worst['parameter']}" in text
+    md = out.files["markdown"].read_text()
+    for e in data["sensitivity"]:
+        assert f"| {e['parameter']} |" in md
