@@ -1,1 +1,11 @@
-"""studies package."""
+"""studies: design studies of qdtandem devices with optuna.
+
+* ``studies.spec``  - study and simulate files (TOML): parsing, validation (errors name the file
+  and the key), parameter values -> ``tandem.Design``; ``dumps_toml`` / ``write_simulate_file``.
+* ``studies.run``   - ask/tell optimisation with batched ``tandem.evaluate_batch`` calls, optuna
+  storages (SQLite default, any RDB URL), resume, worker processes, constraints, importances,
+  outputs; read-back helpers ``load_study``, ``spec_of_study``, ``trials_frame``,
+  ``trial_metrics``, ``best_trials``, ``param_importances``.
+* ``studies.cli``   - the ``qdtandem`` command (optimize, simulate, materials, and extension
+  subcommands such as ``report``).
+"""

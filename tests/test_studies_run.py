@@ -268,3 +268,18 @@ def test_read_back_helpers(tmp_path):
         runmod.load_study(url, "nope")
     with pytest.raises(ValueError, match="no such study storage file"):
         runmod.load_study(str(tmp_path / "missing.db"), "t")
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_example_runs(path):
+    s = load(path)
+    res = runmod.run_study(s, storage="memory", n_trials=6, batch_size=6)
+    trials = complete(res.study)
+    assert len(trials) == 6
+    for t in trials:
+        m = runmod.trial_metrics(t)
+        assert 0 < m["pce_pct"] < 50                   # below any detailed-balance limit
+        if s.kind in ("2T", "4T"):
+            assert m["bottom_jsc_ma_cm2"] > 0 and m["top_jsc_ma_cm2"] > 0
+        else:
+            assert 0 < m["avt_pct"] < 100
