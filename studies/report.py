@@ -30,6 +30,8 @@ import html
 import json
 import math
 import platform
+import re
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -349,6 +351,7 @@ def sensitivity(spec, params: Mapping[str, float], tolerance_pct: float = 10.0,
 
 
 def versions() -> dict[str, str]:
+    """Python, package versions, the platform, and the git commit of a qdtandem checkout."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
@@ -358,7 +361,26 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[pkg] = "not installed"
     out["platform"] = platform.platform()
+    commit = _git_commit(Path(__file__).resolve().parents[1])
+    if commit:
+        out["qdtandem git commit"] = commit
     return out
+
+
+def _git_commit(root: Path) -> str | None:
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                "optics", "nkdata", "tandem", "studies"],
+                               cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
 def _study_data(subject: Subject) -> dict[str, Any]:
@@ -862,19 +884,22 @@ pre{background:#f7f7f7;border:1px solid #ddd;padding:.6em;overflow-x:auto;font-s
 .warn{background:#fdebd0;border-left:4px solid #e67e22;padding:.5em .8em;margin:.6em 0}
 .big{font-size:1.3em;font-weight:600}
 nav a{margin-right:.8em;font-size:.85em}
+@media print{nav{display:none}section{break-inside:avoid-page}}
 """
 
 
-def _html_table(head, rows, metric_keys: list[str | None] | None = None) -> str:
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?( \*)?$")
+
+
+NUM_TD = '<td class="num">'
+
+
+def _html_table(head, rows) -> str:
     h = "".join(f"<th>{html.escape(c)}</th>" for c in head)
     body = []
-    for k, row in enumerate(rows):
-        cells = []
-        for j, c in enumerate(row):
-            num = c.replace(".", "", 1).replace("-", "", 1).replace("+", "", 1).replace("e", "", 1).strip("* ").isdigit()
-            cls = ' class="num"' if num else ""
-            cells.append(f"<td{cls}>{html.escape(c)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+    for row in rows:
+        cells = "".join((NUM_TD if _NUMBER.match(c) else "<td>") + html.escape(c) + "</td>" for c in row)
+        body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{h}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
