@@ -63,7 +63,7 @@ def layer_colours(materials: Sequence[str], roles: Sequence[str]) -> list[str]:
 
 def stack_drawing(names: Sequence[str], materials: Sequence[str], thicknesses_nm: Sequence[float],
                   roles: Sequence[str],
-                  thick_nm: float | None = None) -> Figure:
+                  thick_nm: float | None = None, spectrum: str = "AM1.5G") -> Figure:
     """Cross-section of the stack, light from the top, thin films drawn to one depth scale.
 
     Layers thicker than ``thick_nm`` (default: 3x the summed thickness of the thinner layers,
@@ -105,7 +105,7 @@ def stack_drawing(names: Sequence[str], materials: Sequence[str], thicknesses_nm
                     arrowprops=dict(arrowstyle="-", color="0.4", linewidth=0.5))
     ax.set_xlim(-0.1, 3.2)
     ax.set_ylim(y + 0.03 * thin_total, -0.12 * thin_total)
-    ax.annotate("light (AM1.5G)", xy=(0.5, 0), xytext=(0.5, -0.11 * thin_total), ha="center",
+    ax.annotate(f"light ({spectrum})", xy=(0.5, 0), xytext=(0.5, -0.11 * thin_total), ha="center",
                 fontsize=8, arrowprops=dict(arrowstyle="->", color="goldenrod", linewidth=1.5))
     ax.set_xticks([])
     ax.set_ylabel("depth of thin films (nm, to scale)")
@@ -134,7 +134,7 @@ def rta_spectrum(wl: np.ndarray, R: np.ndarray, T: np.ndarray, A: np.ndarray, la
                  r_ma_cm2: float, t_ma_cm2: float) -> Figure:
     """Stacked area: A of every layer (stack order), then T and R, summing to 1.
 
-    Each legend entry gives the photocurrent (mA/cm^2, AM1.5G) that the part takes.
+    Each legend entry gives the photocurrent (mA/cm^2, under the device's spectrum) that the part takes.
     """
     fig = new_figure(8.0, 4.6, left=0.09, right=0.7)
     ax = fig.add_subplot()
@@ -193,7 +193,7 @@ def nk_plot(wl: np.ndarray, materials: Sequence[tuple[str, np.ndarray]]) -> Figu
 
 
 def generation_map(wl: np.ndarray, z_plot: np.ndarray, g: np.ndarray,
-                   boundaries: Sequence[tuple[float, float, str, bool]]) -> Figure:
+                   boundaries: Sequence[tuple[float, float, str, bool]], spectrum: str = "AM1.5G") -> Figure:
     """G(z, lambda) heat map (photons s^-1 cm^-3 nm^-1).
 
     z_plot [Z]: drawn depth (nm, with incoherent layers collapsed to narrow bands);
@@ -219,12 +219,12 @@ def generation_map(wl: np.ndarray, z_plot: np.ndarray, g: np.ndarray,
         ax.set_ylim(boundaries[-1][1], boundaries[0][0])
     ax.set_xlabel("wavelength (nm)")
     ax.set_ylabel("depth in the coherent layers (nm)")
-    ax.set_title("Generation rate G(z, $\\lambda$) under AM1.5G (hatched: incoherent, not resolved)")
+    ax.set_title(f"Generation rate G(z, $\\lambda$) under {spectrum} (hatched: incoherent, not resolved)")
     return fig
 
 
 def jv_plot(curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
-            mpps: Sequence[tuple[str, float, float]]) -> Figure:
+            mpps: Sequence[tuple[str, float, float]], spectrum: str = "AM1.5G") -> Figure:
     fig = new_figure(7.0, 4.2)
     ax = fig.add_subplot()
     colours = {}
@@ -240,7 +240,7 @@ def jv_plot(curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
     ax.set_xlim(0, None)
     ax.set_xlabel("voltage (V)")
     ax.set_ylabel("current density (mA/cm$^2$)")
-    ax.set_title("J-V under AM1.5G, maximum power points")
+    ax.set_title(f"J-V under {spectrum}, maximum power points")
     ax.legend(fontsize=8, loc="lower left")
     return fig
 

@@ -246,19 +246,43 @@ def stack_rows(spec, design) -> list[dict[str, Any]]:
     return rows
 
 
-def photocurrents(result) -> dict[str, Any]:
-    """Photon current (mA/cm^2, AM1.5G) absorbed in each layer, reflected and transmitted."""
+def photon_current(arr, wl: np.ndarray, spectrum: str = "AM1.5G"):
+    """Photocurrent (mA/cm^2) of an absorptance-like spectrum [..., W] under ``spectrum``:
+    ``optics.jsc`` for AM1.5G, the same quadrature with the device model's spectrum otherwise."""
     import optics
 
+    a = np.clip(np.asarray(arr, dtype=float), 0, None)
+    if spectrum == "AM1.5G":
+        return optics.jsc(a, wl)
+    from tandem import electrical as el
+
+    return el.jsc_from_eqe(a, wl, spectrum)
+
+
+def photon_flux(wl: np.ndarray, spectrum: str = "AM1.5G") -> np.ndarray:
+    """Photon flux (photons s^-1 m^-2 nm^-1) of the illumination at ``wl`` (nm)."""
+    from optics.spectra import C_LIGHT, H_PLANCK, am15g_photon_flux
+
+    if spectrum == "AM1.5G":
+        return am15g_photon_flux(wl)
+    from tandem import electrical as el
+
+    ref_wl, irr = el.spectrum_table(spectrum)
+    return np.interp(wl, ref_wl, irr, left=0.0, right=0.0) * wl * 1e-9 / (H_PLANCK * C_LIGHT)
+
+
+def photocurrents(result, spectrum: str = "AM1.5G") -> dict[str, Any]:
+    """Photon current (mA/cm^2 under ``spectrum``) absorbed in each layer, reflected and transmitted."""
     o = result.optics
     wl = np.asarray(o.wavelengths_nm, dtype=float)
-    per_layer = np.atleast_1d(optics.jsc(np.clip(o.A, 0, None), wl))
+    per_layer = np.atleast_1d(photon_current(o.A, wl, spectrum))
     return {
         "layers": {lab: float(v) for lab, v in zip(o.labels, per_layer)},
-        "reflected": float(optics.jsc(np.clip(o.R, 0, None), wl)),
-        "transmitted": float(optics.jsc(np.clip(o.T, 0, None), wl)),
-        "available": float(optics.jsc(np.ones_like(wl), wl)),
+        "reflected": float(photon_current(o.R, wl, spectrum)),
+        "transmitted": float(photon_current(o.T, wl, spectrum)),
+        "available": float(photon_current(np.ones_like(wl), wl, spectrum)),
         "wavelength_range_nm": [float(wl[0]), float(wl[-1])],
+        "spectrum": spectrum,
     }
 
 
@@ -450,6 +474,7 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
 
     spec, params = subject.spec, subject.params
     design = spec.design(params)
+    spectrum = getattr(design, "spectrum", "AM1.5G")
     result = tandem.evaluate(design, jv_points=JV_POINTS)   # finer J-V curve; MPPs do not depend on it
     headline = {k: float(v) for k, v in result.to_dict().items()}
     headline["limiting"] = result.limiting
@@ -465,7 +490,7 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
         "params": {k: float(v) for k, v in params.items()},
         "device": {
             "incident": str(spec.incident), "exit": str(spec.exit),
-            "light_trapping": spec.light_trapping, "angle_deg": spec.angle_deg,
+            "light_trapping": spec.light_trapping, "angle_deg": spec.angle_deg, "spectrum": spectrum,
             "temperature_k": spec.temperature_k, "luminescent_coupling": spec.luminescent_coupling,
             "wavelengths_nm": [float(design.wavelengths()[0]), float(design.wavelengths()[-1]),
                                int(design.wavelengths().size)],
@@ -474,7 +499,7 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
         "headline": headline,
         "derived": derived,
         "subcells": subcell_rows(spec, result),
-        "photocurrent_ma_cm2": photocurrents(result),
+        "photocurrent_ma_cm2": photocurrents(result, spectrum),
         "design_toml": specmod.dumps_toml(
             spec.fixed_raw(params),
             header=f"{data_title(subject)}\nrun it with: qdtandem simulate design.toml"),
@@ -575,18 +600,20 @@ def make_figures(subject: Subject, data: Mapping[str, Any], design, result) -> l
         out.append(FigureOut(key, title, caption, fg.png_bytes(fig)))
 
     layers = data["layers"]
+    spectrum = data["device"]["spectrum"]
     colours = fg.layer_colours([r["material"] for r in layers], [r["role"] for r in layers])
     add("stack", "Stack", "Layer sequence, light from the top. Thin films are drawn to one depth scale; "
         "thick incoherent layers (substrates, wafers) are drawn shortened with scale-break marks.",
         fg.stack_drawing([r["name"] for r in layers], [r["material"] for r in layers],
-                         [r["thickness_nm"] for r in layers], [r["role"] for r in layers]))
+                         [r["thickness_nm"] for r in layers], [r["role"] for r in layers],
+                         spectrum=spectrum))
 
     o = result.optics
     wl = np.asarray(o.wavelengths_nm, dtype=float)
     pc = data["photocurrent_ma_cm2"]
     add("optics", "Reflectance, transmittance and absorptance per layer",
         "Stacked: the absorptance of every layer in stack order, then the transmittance and the reflectance "
-        "(they add up to 1). Each legend entry gives the AM1.5G photocurrent the part takes, in mA/cm^2."
+        f"(they add up to 1). Each legend entry gives the {spectrum} photocurrent the part takes, in mA/cm^2."
         + (" Lambertian light trapping is applied to the absorber as in the device model." if
            design.light_trapping != "none" else ""),
         fg.rta_spectrum(wl, o.R, o.T, o.A, o.labels, pc["layers"], colours, pc["reflected"],
@@ -608,14 +635,14 @@ def make_figures(subject: Subject, data: Mapping[str, Any], design, result) -> l
         "(k on a log scale; k below 1e-5 drawn at 1e-5). Sources in the stack table.",
         fg.nk_plot(wl, mats))
 
-    gm = generation_map_data(design, wl)
+    gm = generation_map_data(design, wl, spectrum=spectrum)
     add("generation", "Generation profile G(z, lambda)",
-        "Photon absorption rate per unit volume and wavelength under AM1.5G in the coherent layers "
+        f"Photon absorption rate per unit volume and wavelength under {spectrum} in the coherent layers "
         "(optics.absorption_profile of the planar stack"
         + (", without the light trapping of the absorber" if design.light_trapping != "none" else "")
         + "). Incoherent layers are not resolved and are drawn as narrow hatched bands; white lines are "
           "layer boundaries.",
-        fg.generation_map(wl, gm["z_plot"], gm["g"], gm["boundaries"]))
+        fg.generation_map(wl, gm["z_plot"], gm["g"], gm["boundaries"], spectrum))
 
     jv_curves, mpps = [], []
     for s, cell in zip(data["subcells"], (result.top, result.bottom)):
@@ -628,7 +655,7 @@ def make_figures(subject: Subject, data: Mapping[str, Any], design, result) -> l
         mpps.append(("2T tandem", v_mpp, result.pce_pct / v_mpp))
     add("jv", "J-V curves", "Each subcell on its own J-V curve with its maximum power point"
         + ("; the 2T tandem curve is the series connection (voltages add at a common current)."
-           if result.kind == "2T" else "."), fg.jv_plot(jv_curves, mpps))
+           if result.kind == "2T" else "."), fg.jv_plot(jv_curves, mpps, spectrum))
 
     if "colour" in data["sections"]:
         h = data["headline"]
@@ -702,7 +729,7 @@ def key_findings(data: Mapping[str, Any]) -> list[str]:
     if parasitic and parasitic[0][0] > 0:
         worst = ", ".join(f"{k} {v:.2f}" for v, k in parasitic[:3] if v >= 0.005)
         out.append(f"Parasitic absorption takes {total_par:.2f} mA/cm^2 ({100 * total_par / avail:.1f} % of the "
-                   f"AM1.5G photons on {pc['wavelength_range_nm'][0]:g}-{pc['wavelength_range_nm'][1]:g} nm); "
+                   f"{pc['spectrum']} photons on {pc['wavelength_range_nm'][0]:g}-{pc['wavelength_range_nm'][1]:g} nm); "
                    f"largest: {worst} mA/cm^2.")
     out.append(f"Reflection loses {pc['reflected']:.2f} mA/cm^2 ({100 * pc['reflected'] / avail:.1f} %)"
                + (f"; {pc['transmitted']:.2f} mA/cm^2 is transmitted." if pc["transmitted"] >= 0.005 else "."))
@@ -730,12 +757,11 @@ def key_findings(data: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def generation_map_data(design, wl: np.ndarray, max_points: int = 700) -> dict[str, Any]:
+def generation_map_data(design, wl: np.ndarray, max_points: int = 700, spectrum: str = "AM1.5G"
+                        ) -> dict[str, Any]:
     """G(z, lambda) in photons s^-1 cm^-3 nm^-1 on a depth axis where incoherent layers
     are collapsed to narrow bands; boundaries as (top, bottom, label, resolved) in drawn nm."""
     import optics
-    from optics.spectra import am15g_photon_flux
-
     stack = design.stack
     d = np.asarray(stack.thicknesses_nm, dtype=float)
     coh = np.asarray(stack.coherent, dtype=bool)
@@ -743,7 +769,7 @@ def generation_map_data(design, wl: np.ndarray, max_points: int = 700) -> dict[s
     dz = max(0.5, coh_total / max_points)
     prof = optics.absorption_profile(stack, wl, dz_nm=dz, angle_deg=design.angle_deg)
     # a * Phi: nm^-1 (depth) x photons s^-1 m^-2 nm^-1 -> x1e7 (cm^-1) x1e-4 (cm^-2)
-    g = prof.absorption * am15g_photon_flux(wl)[None, :] * 1e3
+    g = prof.absorption * photon_flux(wl, spectrum)[None, :] * 1e3
     band = 0.06 * coh_total
     drawn = np.where(coh, d, band)
     drawn_top = np.concatenate([[0.0], np.cumsum(drawn)])
@@ -815,7 +841,7 @@ def _losses_table(data) -> tuple[list[str], list[list[str]]]:
     rows.append(["transmitted", "transmission", _num(pc["transmitted"]), _num(100 * pc["transmitted"] / avail, ".1f")])
     total = sum(pc["layers"].values()) + pc["reflected"] + pc["transmitted"]
     lo, hi = pc["wavelength_range_nm"]
-    rows.append([f"total (AM1.5G photons {lo:g}-{hi:g} nm: {avail:.2f})", "", _num(total), _num(100 * total / avail, ".1f")])
+    rows.append([f"total ({pc['spectrum']} photons {lo:g}-{hi:g} nm: {avail:.2f})", "", _num(total), _num(100 * total / avail, ".1f")])
     return head, rows
 
 
@@ -959,7 +985,7 @@ def _blocks(data, figs: Mapping[str, FigureOut]) -> list[tuple[str, list[tuple[s
                                      f"computed now: {_num(h['pce_pct'], '.6f')} % "
                                      + ("(agree)." if data["recorded_agrees"] else "(differ: see the warning above).")))
     sec["optics"].append(("figure", "optics"))
-    sec["optics"].append(("p", "Photocurrent equivalent of each part (AM1.5G, IQE = 1), i.e. the parasitic "
+    sec["optics"].append(("p", f"Photocurrent equivalent of each part ({data['device']['spectrum']}, IQE = 1), i.e. the parasitic "
                                "losses per layer:"))
     sec["optics"].append(("table", _losses_table(data)))
     for key in ("eqe", "nk", "generation", "jv", "colour"):

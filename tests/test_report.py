@@ -451,3 +451,21 @@ def test_key_findings_quote_the_report_numbers(quick_study):
     md = out.files["markdown"].read_text()
     for e in data["sensitivity"]:
         assert f"| {e['parameter']} |" in md
+
+
+def test_photocurrents_follow_the_design_spectrum(simulate_report):
+    """Under another illumination the per-layer currents use that spectrum and still close."""
+    import dataclasses
+
+    spec = load(simulate_report[0])
+    d = spec.design({})
+    if not hasattr(d, "spectrum"):
+        pytest.skip("tandem.Design has no spectrum option")
+    d0 = dataclasses.replace(d, spectrum="AM0")
+    r0 = tandem.evaluate(d0)
+    pc = rep.photocurrents(r0, "AM0")
+    total = sum(pc["layers"].values()) + pc["reflected"] + pc["transmitted"]
+    assert total == pytest.approx(pc["available"], rel=1e-6)
+    top = spec.layers[spec.top.absorber].name
+    assert pc["layers"][top] == pytest.approx(r0.top.jph_ma_cm2, rel=1e-6)
+    assert pc["available"] > rep.photocurrents(r0, "AM1.5G")["available"]    # AM0 is brighter
