@@ -155,6 +155,9 @@ def _load_study_subject(spec, storage, study_name, trial_number) -> Subject:
         raise
     except Exception as e:   # driver/connection errors of any storage backend
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if url.startswith("postgresql://") and isinstance(e, ImportError):
+            # SQLAlchemy 2.1 maps postgresql:// to psycopg 3; psycopg2 needs the explicit driver
+            first += " (with psycopg2 installed, write the URL as postgresql+psycopg2://...)"
         raise ReportError(f"cannot open storage {shown}: {first}") from None
     if name not in names:
         raise ReportError(f"no study named {name!r} in {shown}; studies there: "
