@@ -40,7 +40,8 @@ def new_figure(width_in: float = 7.0, height_in: float = 4.0, **margins) -> Figu
 def png_bytes(fig: Figure) -> bytes:
     """The figure as PNG bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    # no "Software" text chunk: it carries a URL, and the PNGs should not vary with the install
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     return buf.getvalue()
 
 

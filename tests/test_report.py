@@ -122,7 +122,7 @@ def _check_sections(out):
     # every figure: a PNG file for the Markdown and the same image embedded in the HTML
     for f in out.figures:
         png = (out.files["figures"] / f"{f.key}.png").read_bytes()
-        assert png.startswith(PNG_MAGIC) and png == f.png
+        assert png.startswith(PNG_MAGIC) and png == f.png and b"http" not in png
         assert f"](figures/{f.key}.png)" in md
         assert f'<figure id="fig-{f.key}">' in page
     assert page.count('src="data:image/png;base64,') == len(out.figures)
