@@ -289,18 +289,25 @@ def photocurrents(result, spectrum: str = "AM1.5G") -> dict[str, Any]:
     }
 
 
-def subcell_rows(spec, result) -> list[dict[str, Any]]:
+def subcell_rows(spec, design, result) -> list[dict[str, Any]]:
+    """Per subcell: its J-V figures of merit and the electrical model behind them."""
+    from tandem import electrical as el
+
     rows = []
-    for role, sub, cell in (("top", spec.top, result.top), ("bottom", spec.bottom, result.bottom)):
+    for role, sub, cell in (("top", design.top, result.top), ("bottom", design.bottom, result.bottom)):
         if cell is None or sub is None:
             continue
+        preset = el.get_preset(sub.preset)
+        model = dict(sub.parameters) if hasattr(sub, "parameters") else {}
         rows.append({
-            "role": role if spec.bottom is not None else "cell",
-            "absorber": spec.layers[sub.absorber].name, "preset": sub.preset or "CsPbI3_QD",
+            "role": role if design.bottom is not None else "cell",
+            "absorber": spec.layers[sub.absorber].name, "preset": sub.preset,
             "jsc_ma_cm2": cell.jsc_ma_cm2, "jph_ma_cm2": cell.jph_ma_cm2, "voc_v": cell.voc_v,
             "ff_pct": cell.ff_pct, "pce_pct": cell.pce_pct, "vmpp_v": cell.vmpp_v,
             "jmpp_ma_cm2": cell.jmpp_ma_cm2, "ere": cell.ere, "voc_rad_v": cell.voc_rad_v,
             "v_operating_v": cell.v_operating_v,
+            "model": {**{k: float(v) for k, v in model.items()}, "iqe": float(sub.iqe)},
+            "reference": getattr(preset, "reference", ""),
         })
     return rows
 
@@ -501,7 +508,7 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
         "layers": stack_rows(spec, design),
         "headline": headline,
         "derived": derived,
-        "subcells": subcell_rows(spec, result),
+        "subcells": subcell_rows(spec, design, result),
         "photocurrent_ma_cm2": photocurrents(result, spectrum),
         "design_toml": specmod.dumps_toml(
             spec.fixed_raw(params),
@@ -890,6 +897,17 @@ def _sensitivity_table(data) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+def _model_table(data) -> tuple[list[str], list[list[str]]]:
+    head = ["subcell", "preset", "ERE (input)", "Rs (ohm cm^2)", "Rsh (ohm cm^2)", "ideality", "IQE", "basis"]
+    rows = []
+    for s in data["subcells"]:
+        m = s["model"]
+        rows.append([s["role"], s["preset"], _num(m.get("ere"), ".2e"), _num(m.get("rs_ohm_cm2"), ".3g"),
+                     _num(m.get("rsh_ohm_cm2"), ".4g"), _num(m.get("ideality"), ".2f"), _num(m.get("iqe"), ".2f"),
+                     s["reference"]])
+    return head, rows
+
+
 def _subcell_table(data) -> tuple[list[str], list[list[str]]]:
     head = ["subcell", "absorber", "preset"] + [c[0] for c in SUBCELL_COLUMNS]
     rows = [[s["role"], s["absorber"], s["preset"]] + [_num(s[k], f) for _, k, f in SUBCELL_COLUMNS]
@@ -982,6 +1000,9 @@ def _blocks(data, figs: Mapping[str, FigureOut]) -> list[tuple[str, list[tuple[s
     sec["headline"].append(("p", "Per subcell, each on its own J-V curve (Jsc: current at V = 0; Jph: "
                                  "photocurrent from the EQE):"))
     sec["headline"].append(("table", _subcell_table(data)))
+    sec["headline"].append(("p", "Electrical model of each subcell (detailed balance from the computed EQE, "
+                                 "with these non-radiative and resistive losses):"))
+    sec["headline"].append(("table", _model_table(data)))
     if data.get("recorded"):
         rec = data["recorded"]
         sec["headline"].append(("p", f"Recorded in the study for this trial: PCE {_num(rec.get('pce_pct'), '.6f')} %; "

@@ -445,8 +445,13 @@ def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
             return []
         sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
         return [max(feas, key=lambda t: (sign * t.values[0], -t.number))]
-    front = [t for t in study.best_trials if t.user_attrs.get("feasible", True)]
-    return sorted(front, key=lambda t: (-t.values[0], t.number))
+    front, seen = [], set()
+    for t in sorted(study.best_trials, key=lambda t: (-t.values[0], t.number)):
+        key = tuple(sorted(t.params.items()))
+        if t.user_attrs.get("feasible", True) and key not in seen:   # GA samplers repeat designs
+            seen.add(key)
+            front.append(t)
+    return front
 
 
 @dataclass
@@ -456,8 +461,7 @@ class RunStats:
     n_told: int = 0
     n_failed: int = 0
     t_ask_s: float = 0.0       # sampler + storage writes of the asked trials
-    t_build_s: float = 0.0     # spec -> tandem.Design (materials)
-    t_eval_s: float = 0.0      # tandem.evaluate_batch
+    t_eval_s: float = 0.0      # spec -> tandem.Design and tandem.evaluate_batch
     t_tell_s: float = 0.0      # attribute writes + tell
     t_wall_s: float = 0.0
     interrupted: bool = False
