@@ -150,8 +150,6 @@ def test_simulate_report_sections_and_numbers(simulate_report):
 
 
 def test_stack_table_has_provenance_of_every_layer(simulate_report):
-    import nkdata
-
     path, out = simulate_report
     spec = load(path)
     rows = out.data["layers"]
