@@ -301,7 +301,7 @@ def importance_plot(importances: Mapping[str, Mapping[str, float]]) -> Figure:
     for ax, (metric, imp) in zip(axes, importances.items()):
         items = sorted(imp.items(), key=lambda kv: kv[1])
         ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
-        ax.set_xlabel("importance (fraction of variance, -)")
+        ax.set_xlabel("importance (normalised to sum 1, -)")
         ax.set_title(f"Parameter importances (optuna) for {metric}", fontsize=9)
         ax.set_xlim(0, 1)
     return fig
