@@ -292,18 +292,20 @@ def history_plot(numbers: np.ndarray, values: np.ndarray, feasible: np.ndarray, 
 
 
 def importance_plot(importances: Mapping[str, Mapping[str, float]]) -> Figure:
-    """Horizontal bars of optuna parameter importances, one panel per objective."""
+    """Horizontal bars of optuna parameter importances, one panel (row) per objective."""
     n = max(1, len(importances))
     n_par = max((len(v) for v in importances.values()), default=1)
-    fig = new_figure(4.0 * n + 2.5, 1.3 + 0.45 * n_par, left=2.6 / (4.0 * n + 2.5), right=0.97,
-                     bottom=0.6 / (1.3 + 0.45 * n_par), top=1 - 0.45 / (1.3 + 0.45 * n_par), wspace=0.6)
-    axes = np.atleast_1d(fig.subplots(1, n))
+    panel_in = 0.7 + 0.35 * n_par
+    height = n * panel_in + 0.3
+    fig = new_figure(7.0, height, left=2.6 / 7.0, right=0.96, bottom=0.55 / height,
+                     top=1 - 0.35 / height, hspace=0.9 / panel_in)
+    axes = np.atleast_1d(fig.subplots(n, 1))
     for ax, (metric, imp) in zip(axes, importances.items()):
         items = sorted(imp.items(), key=lambda kv: kv[1])
         ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
-        ax.set_xlabel("importance (normalised to sum 1, -)")
         ax.set_title(f"Parameter importances (optuna) for {metric}", fontsize=9)
         ax.set_xlim(0, 1)
+    axes[-1].set_xlabel("importance (normalised to sum 1, -)")
     return fig
 
 

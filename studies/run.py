@@ -622,10 +622,8 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     return stats
 
 
-def _worker_process(spec_text: str, source: str, url: str, n_trials, timeout_s, seed, index,
+def _worker_process(spec: DeviceSpec, url: str, n_trials, timeout_s, seed, index,
                     batch_size) -> None:
-    from .spec import loads
-    spec = loads(spec_text, source=source, require_study=True)
     try:
         run_worker(spec, url, n_trials=n_trials, timeout_s=timeout_s, seed=seed,
                    worker_index=index, batch_size=batch_size)
@@ -800,7 +798,7 @@ def _run_processes(spec, url, target, timeout_s, seed, workers, batch_size, stud
     import multiprocessing as mp
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_worker_process,
-                         args=(spec.text, spec.source, url, target, timeout_s, seed, i, batch_size),
+                         args=(spec, url, target, timeout_s, seed, i, batch_size),
                          name=f"qdtandem-worker-{i}")
              for i in range(workers)]
     for p in procs:
