@@ -13,14 +13,22 @@ Output (``--out DIR``, default ``reports/<name>``):
 * ``report.json``: every number in the report (NaN written as null);
 * ``design.toml``: the reported design as a runnable simulate file.
 
+Sections: summary (key findings), stack (table with n,k provenance, to-scale drawing),
+headline numbers (device, subcells, electrical model), where the light goes (R/T/A per layer
+with the photocurrent of each part), EQE, n,k, G(z, lambda), J-V with MPPs, transmitted colour
+(semitransparent cells); for a study also the optimisation history, parameter importances,
+Pareto front (multi-objective), top-10 designs and the sensitivity view; then the design as a
+simulate file and reproducibility (versions, git commit, the study file, seed, dates).
+
 Every device number is computed now with ``tandem.evaluate`` on the design (the values
 recorded in the study are shown beside it, and a difference is flagged: it means the models
 changed since the study ran). The parasitic losses are ``optics.jsc`` of each layer's
-absorptance (AM1.5G, mA/cm^2) in ``DeviceResult.optics``, so absorbed + reflected +
-transmitted currents add up to the photon current available on the optical grid. The
-sensitivity view re-evaluates the design with each free parameter moved around the optimum
-(thicknesses +/- ``tolerance_pct`` %, bandgaps +/- ``bandgap_tolerance_ev``) in one
-``tandem.evaluate_batch`` call.
+absorptance (mA/cm^2; AM1.5G, or the design's spectrum) in ``DeviceResult.optics``, so
+absorbed + reflected + transmitted currents add up to the photon current available on the
+optical grid. The sensitivity view re-evaluates the design with each free parameter moved
+around the optimum (thicknesses +/- ``tolerance_pct`` %, bandgaps +/- ``bandgap_tolerance_ev``,
+kept inside the material's tunable range) in one ``tandem.evaluate_batch`` call, and marks
+the points that break a study constraint.
 """
 from __future__ import annotations
 
