@@ -622,7 +622,9 @@ def make_figures(subject: Subject, data: Mapping[str, Any], design, result) -> l
     colours = fg.layer_colours([r["material"] for r in layers], [r["role"] for r in layers])
     add("stack", "Stack", "Layer sequence, light from the top. Thin films are drawn to one depth scale; "
         "thick incoherent layers (substrates, wafers) are drawn shortened with scale-break marks.",
-        fg.stack_drawing([r["name"] for r in layers], [r["material"] for r in layers],
+        fg.stack_drawing([r["name"] for r in layers],
+                         [r["material"] + (f", Eg {r['bandgap_ev']:.3f} eV" if np.isfinite(r["bandgap_ev"]) else "")
+                          for r in layers],
                          [r["thickness_nm"] for r in layers], [r["role"] for r in layers],
                          spectrum=spectrum))
 
