@@ -230,10 +230,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as e:
+    except (ValueError, FileNotFoundError, KeyError, ImportError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"qdtandem: error: {msg}", file=sys.stderr)
         return 2
+    except Exception as e:
+        # storage trouble (database unreachable, wrong credentials): one line, not a traceback
+        import optuna
+        import sqlalchemy.exc
+        if isinstance(e, (optuna.exceptions.OptunaError, sqlalchemy.exc.SQLAlchemyError)):
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            print(f"qdtandem: error: storage: {type(e).__name__}: {first}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

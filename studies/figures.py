@@ -310,10 +310,13 @@ def importance_plot(importances: Mapping[str, Mapping[str, float]]) -> Figure:
 
 
 def pareto_plot(x_all: np.ndarray, y_all: np.ndarray, x_front: np.ndarray, y_front: np.ndarray,
-                x_label: str, y_label: str, chosen: tuple[float, float] | None = None) -> Figure:
+                x_label: str, y_label: str, chosen: tuple[float, float] | None = None,
+                x_bad: np.ndarray | None = None, y_bad: np.ndarray | None = None) -> Figure:
     fig = new_figure(6.5, 4.2)
     ax = fig.add_subplot()
-    ax.plot(x_all, y_all, ".", color="0.7", label="feasible trials")
+    if x_bad is not None and len(x_bad):
+        ax.plot(x_bad, y_bad, "x", color="C3", alpha=0.5, markersize=4, label="violates a constraint")
+    ax.plot(x_all, y_all, ".", color="0.5", label="feasible trials")
     order = np.argsort(x_front)
     ax.plot(x_front[order], y_front[order], "o-", color="C3", markersize=4, label="Pareto front")
     if chosen is not None:

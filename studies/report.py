@@ -479,6 +479,8 @@ def _study_data(subject: Subject) -> dict[str, Any]:
         out["pareto"] = {
             "metrics": list(metrics[:2]),
             "all": [[float(t.values[0]), float(t.values[1])] for t in feasible],
+            "infeasible": [[float(t.values[0]), float(t.values[1])] for t in complete
+                           if not t.user_attrs.get("feasible", True)],
             "front": [[float(t.values[0]), float(t.values[1])] for t in best],
             "front_trials": front_numbers,
         }
@@ -698,10 +700,12 @@ def make_figures(subject: Subject, data: Mapping[str, Any], design, result) -> l
             pa = st["pareto"]
             allp = np.array(pa["all"]).reshape(-1, 2)
             front = np.array(pa["front"]).reshape(-1, 2)
+            bad = np.array(pa["infeasible"]).reshape(-1, 2)
             chosen = subject.trial.values
-            add("pareto", "Pareto front", "Feasible trials and the Pareto-optimal designs.",
+            add("pareto", "Pareto front", "Completed trials (crosses: violate a constraint) and the "
+                "Pareto-optimal feasible designs.",
                 fg.pareto_plot(allp[:, 1], allp[:, 0], front[:, 1], front[:, 0], metric_label(pa["metrics"][1]),
-                               metric_label(pa["metrics"][0]), (chosen[1], chosen[0])))
+                               metric_label(pa["metrics"][0]), (chosen[1], chosen[0]), bad[:, 1], bad[:, 0]))
         sens = data["sensitivity"]
         for kind, xl in (("thickness_nm", "thickness change around the optimum (%)"),
                          ("bandgap_ev", "bandgap change around the optimum (meV)")):

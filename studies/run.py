@@ -100,6 +100,15 @@ def _sqlite_pragmas(dbapi_conn, _record):
     cur.close()
 
 
+def _postgres_driver(url: str) -> str:
+    """SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; use psycopg2 when only it
+    is installed (the ``postgres`` extra installs psycopg2-binary)."""
+    import importlib.util
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
 def open_storage(url: str):
     """An optuna storage for ``url``: ``"memory"`` (in-process, not durable) or an RDB URL."""
     if url in ("memory", ":memory:"):
@@ -107,6 +116,8 @@ def open_storage(url: str):
     if "://" not in url:
         raise ValueError(f"storage {url!r} is not a URL (e.g. sqlite:///study.db, "
                          "postgresql://user@host/db, or 'memory')")
+    if url.startswith(("postgresql://", "postgres://")):
+        url = _postgres_driver(url)
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)

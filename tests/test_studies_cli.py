@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -97,6 +98,17 @@ def test_errors_are_one_line_with_file_and_key(tmp_path, capsys):
     assert "bad.toml" in err and "layers[2].material" in err and "Unobtainium" in err
     assert cli.main(["optimize", str(tmp_path / "missing.toml")]) == 2
     assert "missing.toml" in capsys.readouterr().err
+
+
+def test_unreachable_database_is_a_one_line_error(capsys):
+    pytest.importorskip("psycopg2")
+    with socket.socket() as sk:          # a port nobody listens on
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    url = f"postgresql://nobody@127.0.0.1:{port}/none"
+    assert cli.main(["optimize", str(EXAMPLES / "quick.toml"), "--storage", url, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qdtandem: error: storage:") and err.count("\n") == 1
 
 
 def test_materials_lists_catalog(capsys):

@@ -74,7 +74,8 @@ def postgres_url():
         shutil.rmtree(base, ignore_errors=True)
         pytest.skip(f"could not start a PostgreSQL server: {e} {getattr(e, 'stderr', '')} {logtext}")
     try:
-        yield f"postgresql+psycopg2://qdt@127.0.0.1:{port}/postgres"
+        # bare postgresql:// as users type it (studies picks the installed driver)
+        yield f"postgresql://qdt@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(run_as + [pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"],
                        capture_output=True, timeout=60)
@@ -107,7 +108,9 @@ def test_two_machines_share_one_postgres_study(postgres_url, tmp_path):
     for p in procs:
         out, err = p.communicate(timeout=240)
         assert p.returncode == 0, err
-    study = optuna.load_study(study_name="pg_two_machines", storage=postgres_url)
+    from studies import run as runmod
+
+    study = optuna.load_study(study_name="pg_two_machines", storage=runmod.open_storage(postgres_url))
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert 20 <= len(done) <= 20 + 4                 # one batch may overshoot the shared target
     assert len({t.number for t in done}) == len(done)
