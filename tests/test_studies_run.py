@@ -149,14 +149,14 @@ def test_stale_trials_of_dead_workers_are_failed(tmp_path):
 def test_two_worker_processes_share_sqlite(tmp_path):
     import dataclasses
 
-    path = make_study(tmp_path, n_trials=24, batch_size=4, seed=3)
+    path = make_study(tmp_path, n_trials=40, batch_size=4, seed=3)
     s = load(path)
     # workers get the spec object itself, not the file: in-memory changes reach them
     s = dataclasses.replace(s, study=dataclasses.replace(s.study, name="renamed"))
     res = runmod.run_study(s, workers=2)
     assert res.study.study_name == "renamed"
     trials = complete(res.study)
-    assert 24 <= len(trials) <= 24 + 2 * 4       # a worker may finish one batch past the target
+    assert 40 <= len(trials) <= 40 + 2 * 4       # a worker may finish one batch past the target
     assert len({t.number for t in trials}) == len(trials)
     workers = {t.user_attrs["worker"] for t in trials}
     assert len(workers) == 2
