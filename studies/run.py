@@ -27,7 +27,7 @@ NaN, and the derived ``total_thickness_nm``, ``absorber_thickness_nm``, ``abs_mi
 see ``trial_metrics``), ``violations`` (dict constraint -> violation, when constrained),
 ``feasible`` and ``worker``; a trial whose design could not be evaluated is FAIL with an
 ``error`` attribute, an interrupted one FAIL with ``interrupted`` or ``stale``. Study user attributes: ``study_file_text``,
-``study_file``, ``objectives``, ``objective_metrics``, ``directions``, ``parameters``,
+``study_file``, ``description``, ``versions`` (python, qdtandem, optuna, numpy, ...), ``objectives``, ``objective_metrics``, ``directions``, ``parameters``,
 ``constraints``, ``sampler``, ``seed``, ``device_kind``, ``qdtandem_version``, ``created_utc``,
 and after each run ``param_importances`` and ``last_run_utc``.
 """
@@ -317,12 +317,21 @@ def _worker_alive(worker: str) -> bool:
 
 def _study_attrs(spec: DeviceSpec, seed: int | None) -> dict[str, Any]:
     st = spec.study
+    from importlib.metadata import version
     try:
-        from importlib.metadata import version
         ver = version("qdtandem")
     except Exception:   # not installed (running from a checkout)
         ver = "unknown"
+    import platform
+    vers = {"python": platform.python_version(), "qdtandem": ver}
+    for mod in ("optuna", "numpy", "scipy", "pandas"):
+        try:
+            vers[mod] = version(mod)
+        except Exception:   # not installed as a distribution
+            pass
     return {
+        "description": st.description,
+        "versions": vers,
         "study_file_text": spec.text,
         "study_file": spec.source,
         "objectives": list(st.objectives),

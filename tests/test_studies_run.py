@@ -289,3 +289,22 @@ def test_every_example_runs(path):
             assert m["bottom_jsc_ma_cm2"] > 0 and m["top_jsc_ma_cm2"] > 0
         else:
             assert 0 < m["avt_pct"] < 100
+
+
+def test_pce_vs_absorber_thickness(tmp_path):
+    path = make_study(tmp_path, name="thick", objectives=["pce", "absorber_thickness"],
+                      n_trials=16, batch_size=8, constraints=None)
+    s = load(path)
+    assert s.study.directions == ["maximize", "minimize"]
+    res = runmod.run_study(s, storage="memory")
+    for t in complete(res.study):
+        m = runmod.trial_metrics(t)
+        assert t.values == pytest.approx([m["pce_pct"], m["absorber_thickness_nm"]])
+        assert m["absorber_thickness_nm"] == pytest.approx(s.derived_metrics(t.params)["absorber_thickness_nm"])
+    front = res.best
+    assert front and all(not any(o.values[0] >= t.values[0] and o.values[1] <= t.values[1]
+                                 and o.values != t.values for o in complete(res.study))
+                         for t in front)
+    attrs = res.study.user_attrs
+    assert attrs["directions"] == ["maximize", "minimize"]
+    assert {"python", "optuna", "numpy"} <= set(attrs["versions"])
