@@ -831,7 +831,12 @@ def _run_processes(spec, url, target, timeout_s, seed, workers, batch_size, stud
                 bar.update(study)
     except KeyboardInterrupt:
         import signal
-        for p in procs:   # a terminal sends SIGINT to the workers too; `kill -INT` only to us
+        # Ctrl-C in a terminal reaches the workers too and they stop after their batch;
+        # `kill -INT <this pid>` reaches only us, so pass it on to workers still running.
+        deadline = time.monotonic() + 5.0
+        for p in procs:
+            p.join(timeout=max(0.0, deadline - time.monotonic()))
+        for p in procs:
             if p.is_alive():
                 try:
                     os.kill(p.pid, signal.SIGINT)

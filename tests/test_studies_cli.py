@@ -191,3 +191,18 @@ def test_killed_study_resumes_without_loss_or_duplicates(tmp_path):
     numbers = [t.number for t in study.get_trials()]
     assert len(numbers) == len(set(numbers))
     assert f"{target} finished trials" in stdout
+
+
+def test_interrupting_a_multi_worker_run_stops_all_workers_cleanly(tmp_path):
+    path = make_study(tmp_path, name="mw", n_trials=100_000, batch_size=4)
+    url = runmod.storage_url(load(path))
+    p = _start(path, tmp_path / "out", "--workers", "2")
+    _wait_for(url, "mw", 8, p)
+    p.send_signal(signal.SIGINT)                      # to the parent only, as `kill -INT`
+    _, err = p.communicate(timeout=90)
+    assert p.returncode == 130, err
+    done, running = _snapshot(url, "mw")
+    assert running == []                              # workers finished or failed their batches
+    time.sleep(0.5)
+    study = optuna.load_study(study_name="mw", storage=runmod.open_storage(url))
+    assert len([t for t in study.get_trials() if t.state == TrialState.RUNNING]) == 0
