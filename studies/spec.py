@@ -9,8 +9,9 @@ Layout (all keys are checked; an unknown key is an error that names it)::
 
     [study]                                   # study files only
     name = "cspbi3qd_si_2t"                   # one study per name in the storage
-    objectives = ["pce"]                      # "pce" | "avt" | "lue" (maximised),
-                                              # "absorber_thickness" | "total_thickness" (minimised)
+    objectives = ["pce"]                      # "pce" first, then optionally "avt" | "lue" (maximised,
+                                              # semitransparent only), "absorber_thickness" |
+                                              # "total_thickness" (minimised)
     sampler = "tpe"                           # "tpe" | "cmaes" | "nsga2" | "qmc" | "random" | "grid"
     seed = 1
     n_trials = 300                            # finished trials wanted in the study (resume tops up)
@@ -30,7 +31,8 @@ Layout (all keys are checked; an unknown key is an error that names it)::
     incident = "air"                          # nkdata name or a number (refractive index)
     exit = "air"
     interconnect = ["recombination_ITO"]      # layer names (2T: required)
-    wavelengths_nm = {start = 300, stop = 1200, step = 5}   # optional (or a list)
+    wavelengths_nm = {start = 300, stop = 1200, step = 5}   # optional (or a list); default:
+                                              # tandem's grid. Every material must cover it (checked)
     angle_deg = 0.0
     temperature_k = 298.15
     light_trapping = "none"                   # "none" | "lambertian"

@@ -167,8 +167,9 @@ def test_every_sampler_runs(tmp_path, sampler):
     path = make_study(tmp_path, name=f"s_{sampler}", n_trials=12, batch_size=6, seed=0,
                       sampler=sampler, grid_points=2,
                       sampler_options={"population_size": 6} if sampler == "nsga2" else None)
-    res = runmod.run_study(load(path), storage="memory")
+    res = runmod.run_study(load(path))             # SQLite: the atomic worker-tagged ask path
     trials = complete(res.study)
+    assert all("worker" in t.user_attrs for t in trials)
     if sampler == "grid":
         assert len(trials) == 8                   # 2 x 2 x 2 grid, capped
         grid = {tuple(sorted(t.params.items())) for t in trials}
