@@ -588,7 +588,11 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     dists = distributions(spec)
     names = list(dists)
     worker = _worker_id() if not isinstance(study._storage, optuna.storages.InMemoryStorage) else None
-    heartbeat = optuna.storages._heartbeat.is_heartbeat_enabled(study._storage)
+    # heartbeats find dead workers on other machines; an SQLite file is local to one machine,
+    # where dead workers are found by process id (fail_stale_trials), so save the writes there
+    url = getattr(getattr(study._storage, "_backend", study._storage), "url", "")
+    heartbeat = (optuna.storages._heartbeat.is_heartbeat_enabled(study._storage)
+                 and not str(url).startswith("sqlite"))
     stats = RunStats()
     t_start = time.perf_counter()
     pending: list[optuna.Trial] = []
