@@ -61,11 +61,22 @@ def _optimize(args) -> int:
             done, _ = counted_trials(study)
         except Exception:   # storage unreachable while interrupted: say what we can
             done = "the"
-        print(f"\ninterrupted: {done} finished trials are kept in {url}; "
+        print(f"\ninterrupted: {done} finished trials are kept in {_safe_url(url)}; "
               f"re-run the same command to continue", file=sys.stderr)
         return 130
     print(format_outcome(spec, res))
     return 0
+
+
+def _safe_url(url: str) -> str:
+    """The storage URL with any password masked, for printing."""
+    if "://" not in url:
+        return url
+    try:
+        import sqlalchemy.engine
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:   # not an SQLAlchemy URL: print it as given
+        return url
 
 
 def format_outcome(spec, res) -> str:
@@ -73,7 +84,7 @@ def format_outcome(spec, res) -> str:
     from .run import counted_trials
     st = spec.study
     done, _ = counted_trials(res.study)
-    lines = [f"study {st.name!r}: {done} finished trials in {res.storage_url}"]
+    lines = [f"study {st.name!r}: {done} finished trials in {_safe_url(res.storage_url)}"]
     if not res.best:
         lines.append("no feasible design found (all trials violate a constraint or failed)")
     else:

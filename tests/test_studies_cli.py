@@ -206,3 +206,8 @@ def test_interrupting_a_multi_worker_run_stops_all_workers_cleanly(tmp_path):
     time.sleep(0.5)
     study = optuna.load_study(study_name="mw", storage=runmod.open_storage(url))
     assert len([t for t in study.get_trials() if t.state == TrialState.RUNNING]) == 0
+
+
+def test_printed_storage_urls_hide_passwords():
+    assert cli._safe_url("postgresql://qdt:secret@db:5432/q") == "postgresql://qdt:***@db:5432/q"
+    assert cli._safe_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
