@@ -23,6 +23,7 @@ from .material import Material, Provenance
 from .models import (HC_EV_NM, OscillatorModel, bruggeman_eps, drude_plasma_energy_ev, eps_to_nk, nk_to_eps,
                      nm_to_ev)
 from .refractiveindex_db import LICENCE as CC0, load_page
+from .subgap import extend_below_gap
 
 __all__ = ["get", "names", "catalog", "TUNABLE", "MODELS", "REFERENCE_FITS", "PEROVSKITE_QD_FRACTION"]
 
@@ -168,10 +169,10 @@ MEASURED_VS_REFERENCE = {
 }
 
 
-def _page_spec(name, category, shelf, book, page, notes=""):
+def _page_spec(name, category, shelf, book, page, notes="", wl_range_nm=None, doi=None):
     def build(bandgap_ev=None):
-        m = load_page(shelf, book, page, name=name, category=category, notes=notes)
-        prov = m.provenance
+        m = load_page(shelf, book, page, name=name, category=category, notes=notes, wl_range_nm=wl_range_nm)
+        prov = m.provenance if doi is None else replace(m.provenance, doi=doi)
         if name in MEASURED_VS_REFERENCE:
             v = MEASURED_VS_REFERENCE[name]
             prov = replace(prov, rms_vs_reference=v["rms"], reference=v["ref"])
@@ -210,15 +211,26 @@ for _m in ("Ag", "Au", "Cu"):
 _page_spec("Al", "electrode", "main", "Al", "McPeak")
 _page_spec("Si", "bottom_absorber", "main", "Si", "Green-2008", "intrinsic c-Si at 300 K")
 _page_spec("Si_Schinke", "bottom_absorber", "main", "Si", "Schinke", "intrinsic c-Si (Schinke et al. 2015)")
+# The only room-temperature c-Si page of the shipped database that goes past 1450 nm (Green 2008 and
+# Schinke stop there): within 0.005 of Green 2008 in n over 600-1450 nm. The page's DOI link lacks
+# its '10.1016/' prefix, hence the explicit DOI.
+_page_spec("Si_Franta", "bottom_absorber", "main", "Si", "Franta-20C",
+           "float-zone c-Si at 20 C (Franta et al. 2017 dispersion model of measured data), limited to 200-2500 nm",
+           wl_range_nm=(200.0, 2500.0), doi="10.1016/j.apsusc.2017.02.021")
 _page_spec("MAPbI3", "absorber", "other", "CH3NH3PbI3", "Phillips")
 _page_spec("MoO3_Vos", "htl", "main", "MoO3", "Vos", "ALD MoOx")
 
 # Modelled, fitted to measured films
-_FIT_NOTE = "KK-consistent oscillator model fitted over {0}-{1} nm; outside that range it is the model's dispersion"
-for _name, _cat, _rng in (("PTAA", "htl", (300, 1200)), ("C60", "etl", (300, 1200)), ("PCBM", "etl", (300, 1200)),
-                          ("BCP", "etl", (300, 1200)), ("P3HT", "htl", (300, 1200)),
-                          ("a-Si:H", "bottom_absorber", (300, 1200)), ("MoOx", "htl", (300, 1200)),
-                          ("PEDOT:PSS", "htl", (300, 1200)), ("ZnO", "etl", (300, 1200))):
+# Valid to 2000 nm: an oscillator model is KK consistent at every energy, so below its absorption
+# bands it gives the transparent-region dispersion that belongs to the fitted absorption (the
+# Drude term of PEDOT:PSS and the sub-gap polaron band of MoOx carry on rising/decaying into the IR,
+# as those films do). ZnO is checked against the Stelling page up to 1685 nm in the tests.
+_FIT_NOTE = ("KK-consistent oscillator model fitted {0}-{1} nm; beyond, the model's (KK-consistent) "
+             "transparent-region dispersion")
+_FIT_RANGE = (300, 2000)
+for _name, _cat in (("PTAA", "htl"), ("C60", "etl"), ("PCBM", "etl"), ("BCP", "etl"), ("P3HT", "htl"),
+                    ("a-Si:H", "bottom_absorber"), ("MoOx", "htl"), ("PEDOT:PSS", "htl"), ("ZnO", "etl")):
+    _rng = _FIT_RANGE
     _e = REFERENCE_FITS[_name]
     _model_spec(_name, _cat, _e, _rng, _FIT_NOTE.format(*_e["fit"]))
 for _name, _cat, _rng in (("SnO2", "etl", (300, 2000)), ("FTO", "tco", (300, 2000)), ("IZO", "tco", (300, 2000)),
@@ -227,15 +239,31 @@ for _name, _cat, _rng in (("SnO2", "etl", (300, 2000)), ("FTO", "tco", (300, 200
                 "KK-consistent oscillator model with literature-typical parameters")
 
 # ----------------------------------------------------------------------------- tunable absorbers
-_E_LO_300_1200 = (HC_EV_NM / 1200.0, HC_EV_NM / 300.0)
 _E_LO_300_2000 = (HC_EV_NM / 2000.0, HC_EV_NM / 300.0)
+
+
+# The Aftenieva table ends at 1200 nm, 0.6 eV below the film's gap; beyond it n follows a Cauchy
+# term fitted to the transparent 900-1200 nm data (continuous at 1200 nm) and k = 0 (the table's k is
+# already 0 from 850 nm), see nkdata.subgap.
+AFTENIEVA_JOIN_NM = 1200.0
+AFTENIEVA_FIT_FROM_NM = 900.0
+_AFT_EXT_NOTE = ("; beyond the measured 300-1200 nm: Cauchy n fitted to the transparent 900-1200 nm data "
+                 "(continuous at 1200 nm) and k = 0 (Urbach tail of the table's k = 0), see nkdata.subgap")
+
+
+@lru_cache(maxsize=None)
+def _aftenieva_page():
+    page = load_page("other", "CsPbI3", "Aftenieva", category="absorber")
+    func, join = extend_below_gap(page.func, AFTENIEVA_JOIN_NM, AFTENIEVA_FIT_FROM_NM, urbach_ev=0.03)
+    prov = replace(page.provenance, notes=page.provenance.notes + _AFT_EXT_NOTE)
+    return replace(page, func=func, wl_max_nm=2000.0, provenance=prov), join
 
 
 @lru_cache(maxsize=None)
 def _aftenieva_shift():
-    page = load_page("other", "CsPbI3", "Aftenieva")
+    page = _aftenieva_page()[0]
     base = lambda E: nk_to_eps(page.func(HC_EV_NM / E))
-    return _tun.EdgeShiftModel(base, *_E_LO_300_1200, native_guess_ev=1.80), page
+    return _tun.EdgeShiftModel(base, *_E_LO_300_2000, native_guess_ev=1.80), page
 
 
 @lru_cache(maxsize=None)
@@ -275,13 +303,13 @@ _SHIFT_NOTE = ("band edge moved in energy with KK-consistent n (nkdata.tunable.E
 _WERNER_RANGE_NOTE = "; base model fitted over 310-2066 nm, 300-310 nm is its analytic extension"
 
 _register(_Spec("CsPbI3_QD", "absorber", _shift_builder(
-    "CsPbI3_QD", _aftenieva_shift, _AFT_SOURCE, "10.1021/acsnano.2c09482", CC0, (300.0, 1200.0),
-    "measured film (onset 1.81 eV); with bandgap_ev: " + _SHIFT_NOTE,
-    native_page=lambda: load_page("other", "CsPbI3", "Aftenieva", category="absorber")), (1.70, 1.85, None)))
+    "CsPbI3_QD", _aftenieva_shift, _AFT_SOURCE, "10.1021/acsnano.2c09482", CC0, (300.0, 2000.0),
+    "measured film (onset 1.81 eV); with bandgap_ev: " + _SHIFT_NOTE + _AFT_EXT_NOTE,
+    native_page=lambda: _aftenieva_page()[0]), (1.70, 1.85, None)))
 _register(_Spec("CsPbIBr_QD", "absorber", _shift_builder(
     "CsPbIBr_QD", _aftenieva_shift, "mixed-halide CsPb(I,Br)3 QD film modelled as the " + _AFT_SOURCE +
     " with its band edge blue-shifted (Br alloying)", "10.1021/acsnano.2c09482", "CC0 data; MIT model",
-    (300.0, 1200.0), _SHIFT_NOTE), (1.78, 2.05, 1.90)))
+    (300.0, 2000.0), _SHIFT_NOTE + _AFT_EXT_NOTE), (1.78, 2.05, 1.90)))
 _register(_Spec("CsFAPbI3_QD", "absorber", _shift_builder(
     "CsFAPbI3_QD", lambda: _bulk_shift("FACsPbIBr_bulk", PEROVSKITE_QD_FRACTION, 1.70),
     "Cs(1-x)FA(x)PbI3 QD film: Bruggeman mix (QD fraction 0.60, ligand n = 1.46) of the FA/Cs perovskite "
