@@ -295,6 +295,11 @@ def _shift_builder(name, get_model, source, doi, licence, wl, notes, native_page
             prov = replace(prov, kind="modelled")
         return es.nk_func(bandgap_ev), wl[0], wl[1], prov, float(bandgap_ev)
 
+    def prepare(gap_lo, gap_hi):
+        es = get_model()
+        (es[0] if isinstance(es, tuple) else es).inverse.prepare(gap_lo, gap_hi)
+
+    build.prepare = prepare
     return build
 
 
@@ -344,6 +349,9 @@ def _pbs_build(bandgap_ev):
     return _tun.pbs_nk_func(bandgap_ev), 300.0, 2500.0, prov, float(bandgap_ev)
 
 
+_pbs_build.prepare = _tun.PBS_INVERSE.prepare
+
+
 _register(_Spec("PbS_QD", "bottom_absorber", _pbs_build, (0.80, 1.50, 1.10)))
 
 TUNABLE: dict[str, tuple[float, float]] = {n: (s.tunable[0], s.tunable[1]) for n, s in _REGISTRY.items()
@@ -367,10 +375,18 @@ def _lookup(name):
     raise KeyError(f"unknown material {name!r}; close matches: {close or 'none'}; see nkdata.names()")
 
 
+_PREPARED: set = set()
+
+
 @lru_cache(maxsize=4096)
 def _get_cached(name, gap_key, extrapolate):
     spec = _REGISTRY[name]
     gap = None if gap_key is None else gap_key * 1e-4
+    if gap is not None and name not in _PREPARED and hasattr(spec.build, "prepare"):
+        # onsets on all shift nodes of the tunable range at once (a few 10 ms), so that every later
+        # new bandgap costs the same fraction of a millisecond
+        spec.build.prepare(*spec.tunable[:2])
+        _PREPARED.add(name)
     func, lo, hi, prov, bandgap = spec.build(gap)
     return Material(name=name, category=spec.category, provenance=prov, wl_min_nm=float(lo), wl_max_nm=float(hi),
                     func=func, bandgap_ev=bandgap, extrapolate=extrapolate, tunable=spec.tunable is not None,
