@@ -30,8 +30,11 @@ def _optimize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=None, metavar="S",
                    help="stop asking new trials after S seconds (default: [study] timeout_s)")
     p.add_argument("--storage", default=None, metavar="URL",
-                   help="optuna storage URL, e.g. postgresql://user:pw@host/db "
-                        "(default: [study] storage, else an SQLite file beside the study file)")
+                   help="where the trials live: an optuna RDB URL (sqlite:///study.db, "
+                        "postgresql://user:pw@host/db), an optuna journal file "
+                        "(journal:///abs/path.journal, or a path ending in .journal or .log), "
+                        "or 'memory' (not kept). Default: [study] storage, else the journal "
+                        "file <study>.optuna.journal beside the study file")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes on this machine sharing the storage (default 1)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: [study] seed)")
@@ -70,7 +73,7 @@ def _optimize(args) -> int:
 
 def _safe_url(url: str) -> str:
     """The storage URL with any password masked, for printing."""
-    if "://" not in url:
+    if "://" not in url or url.startswith("journal://"):
         return url
     try:
         import sqlalchemy.engine

@@ -149,10 +149,10 @@ def _load_study_subject(spec, storage, study_name, trial_number) -> Subject:
     from . import run as runmod
 
     name = study_name or spec.study.name
-    url = storage or runmod.storage_url(spec)
+    url = runmod.resolve_storage(storage) if storage else runmod.storage_url(spec)
     shown = mask_url(url)
-    if url.startswith("sqlite:///"):
-        db = Path(url[len("sqlite:///"):])
+    db = runmod.storage_file(url)           # SQLite or journal file: opening would create it
+    if db is not None:
         if not db.is_file():
             hint = f"; run `qdtandem optimize {spec.source}` first" if spec is not None else ""
             raise ReportError(f"no study storage at {db}{hint}")

@@ -41,9 +41,9 @@ def _example(base: str, tmp: Path, name: str, max_mismatch: float | None = None,
 
 def _run(path: Path) -> str:
     spec = load(path)
-    url = f"sqlite:///{path.with_suffix('.db')}"
-    runmod.run_study(spec, storage=url)
-    return url
+    res = runmod.run_study(spec)                   # the default storage: journal beside the file
+    assert res.storage_url.startswith("journal://")
+    return res.storage_url
 
 
 @pytest.fixture(scope="module")
@@ -255,6 +255,11 @@ def test_report_from_storage_and_name_only(quick_study, tmp_path):
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     assert data["headline"]["pce_pct"] == out.data["headline"]["pce_pct"]
     assert data["reproducibility"]["file_text"] == path.read_text()
+    # a plain path to the journal file works too
+    journal = url[len("journal://"):]
+    assert main(["report", "--storage", journal, "--study", "q", "--out", str(tmp_path / "r2")]) == 0
+    data2 = json.loads((tmp_path / "r2" / "report.json").read_text())
+    assert data2["headline"]["pce_pct"] == out.data["headline"]["pce_pct"]
 
 
 def test_report_of_chosen_trial(quick_study, tmp_path):
@@ -328,6 +333,7 @@ def test_study_never_run_is_a_clear_error(capsys, tmp_path):
     path = _example("quick.toml", tmp_path, "never")
     _cli_error(capsys, ["report", str(path), "--out", str(tmp_path / "o")], "no study storage", "optimize")
     assert not path.with_suffix(".db").exists()        # reporting creates no storage
+    assert not list(tmp_path.glob("*.journal"))
 
 
 def test_unknown_study_name_is_a_clear_error(capsys, quick_study):
@@ -337,8 +343,7 @@ def test_unknown_study_name_is_a_clear_error(capsys, quick_study):
 
 def test_empty_study_is_a_clear_error(capsys, tmp_path):
     path = _example("quick.toml", tmp_path, "empty")
-    url = f"sqlite:///{path.with_suffix('.db')}"
-    runmod.open_study(load(path), url)                  # created, never run
+    runmod.open_study(load(path), runmod.storage_url(load(path)))   # created, never run
     _cli_error(capsys, ["report", str(path)], "empty", "no trials")
 
 

@@ -57,7 +57,9 @@ def test_optimize_then_simulate_best_design(tmp_path, capsys):
     assert "12/12" in captured.err                 # the progress bar reached the target
     for f in ("trials.csv", "trials.parquet"):
         assert (out / f).exists()
-    study = optuna.load_study(study_name="c", storage=runmod.storage_url(load(path)))
+    url = runmod.storage_url(load(path))
+    assert url == "journal://" + str(tmp_path.resolve() / "c.optuna.journal")
+    study = optuna.load_study(study_name="c", storage=runmod.open_storage(url))
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 12
 
     # --trials 0 only reports what the storage holds
@@ -211,3 +213,4 @@ def test_interrupting_a_multi_worker_run_stops_all_workers_cleanly(tmp_path):
 def test_printed_storage_urls_hide_passwords():
     assert cli._safe_url("postgresql://qdt:secret@db:5432/q") == "postgresql://qdt:***@db:5432/q"
     assert cli._safe_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert cli._safe_url("journal:///tmp/x.journal") == "journal:///tmp/x.journal"

@@ -92,30 +92,50 @@ def test_same_seed_same_trials_and_other_seed_differs(tmp_path):
     s = load(make_study(tmp_path, n_trials=20, batch_size=5, seed=11))
     a = runmod.run_study(s, storage="memory").study
     b = runmod.run_study(s, storage=f"sqlite:///{tmp_path / 'r.db'}").study
+    j = runmod.run_study(s).study                 # the default journal file
     c = runmod.run_study(s, storage="memory", seed=12).study
     pa = [t.params for t in complete(a)]
-    pb = [t.params for t in complete(b)]
-    assert pa == pb
-    assert [t.values for t in complete(a)] == [t.values for t in complete(b)]
+    for other in (b, j):
+        assert [t.params for t in complete(other)] == pa
+        assert [t.values for t in complete(other)] == [t.values for t in complete(a)]
     assert pa != [t.params for t in complete(c)]
 
 
-def test_sqlite_resume_tops_up_without_duplicates(tmp_path):
+@pytest.mark.parametrize("storage", [None, "sqlite"])
+def test_resume_tops_up_without_duplicates(tmp_path, storage):
     path = make_study(tmp_path, n_trials=12, batch_size=4, seed=2)
     s = load(path)
-    r1 = runmod.run_study(s)                      # default storage: beside the study file
-    assert r1.storage_url == "sqlite:///" + str((tmp_path / "t.db").resolve())
-    assert (tmp_path / "t.db").exists()
+    url = None if storage is None else f"sqlite:///{tmp_path / 't.db'}"
+    r1 = runmod.run_study(s, storage=url)
+    if storage is None:                           # default storage: journal beside the study file
+        journal = (tmp_path / "t.optuna.journal").resolve()
+        assert r1.storage_url == "journal://" + str(journal)
+        assert isinstance(r1.study._storage, optuna.storages.JournalStorage)
+        assert journal.is_file() and not (tmp_path / "t.db").exists()
     first = {t.number: (t.params, t.values) for t in complete(r1.study)}
     assert len(first) == 12
-    r2 = runmod.run_study(s, n_trials=20)
+    r2 = runmod.run_study(s, n_trials=20, storage=url)
     trials = complete(r2.study)
     assert len(trials) == 20 and len({t.number for t in trials}) == 20
     for t in trials:
         if t.number in first:
             assert (t.params, t.values) == first[t.number]
-    r3 = runmod.run_study(s, n_trials=20)         # already there: nothing to do
+    r3 = runmod.run_study(s, n_trials=20, storage=url)   # already there: nothing to do
     assert len(complete(r3.study)) == 20 and len(r3.study.trials) == 20
+    # a fresh process reading the storage sees every trial with its attributes
+    again = runmod.load_study(r3.storage_url, "t")
+    assert [(t.number, t.params, t.values, t.user_attrs) for t in complete(again)] == \
+        [(t.number, t.params, t.values, t.user_attrs) for t in trials]
+
+
+def test_study_started_in_the_old_sqlite_default_is_continued(tmp_path):
+    path = make_study(tmp_path, n_trials=8, batch_size=4, seed=2)
+    s = load(path)
+    runmod.run_study(s, storage=str(tmp_path / "t.db"))   # the default before the journal
+    assert runmod.storage_url(s) == "sqlite:///" + str((tmp_path / "t.db").resolve())
+    res = runmod.run_study(s, n_trials=12)
+    assert len(complete(res.study)) == 12
+    assert not (tmp_path / "t.optuna.journal").exists()
 
 
 def test_study_name_with_other_design_space_is_refused(tmp_path):
@@ -146,7 +166,7 @@ def test_stale_trials_of_dead_workers_are_failed(tmp_path):
     assert len(complete(res.study)) == 4
 
 
-def test_two_worker_processes_share_sqlite(tmp_path):
+def test_two_worker_processes_share_the_journal(tmp_path):
     import dataclasses
 
     path = make_study(tmp_path, n_trials=40, batch_size=4, seed=3)
@@ -154,6 +174,7 @@ def test_two_worker_processes_share_sqlite(tmp_path):
     # workers get the spec object itself, not the file: in-memory changes reach them
     s = dataclasses.replace(s, study=dataclasses.replace(s.study, name="renamed"))
     res = runmod.run_study(s, workers=2)
+    assert res.storage_url.startswith("journal://")
     assert res.study.study_name == "renamed"
     trials = complete(res.study)
     assert 40 <= len(trials) <= 40 + 2 * 4       # a worker may finish one batch past the target
@@ -167,7 +188,7 @@ def test_every_sampler_runs(tmp_path, sampler):
     path = make_study(tmp_path, name=f"s_{sampler}", n_trials=12, batch_size=6, seed=0,
                       sampler=sampler, grid_points=2,
                       sampler_options={"population_size": 6} if sampler == "nsga2" else None)
-    res = runmod.run_study(load(path))             # SQLite: the atomic worker-tagged ask path
+    res = runmod.run_study(load(path))             # journal file: the atomic worker-tagged ask path
     trials = complete(res.study)
     assert all("worker" in t.user_attrs for t in trials)
     if sampler == "grid":
@@ -253,10 +274,24 @@ def test_timeout_stops_asking(tmp_path):
     assert 4 <= n < 10_000
 
 
-def test_storage_url_rules(tmp_path):
+def test_storage_url_rules(tmp_path, monkeypatch):
     s = load(make_study(tmp_path, storage="sub/x.db"))
     assert runmod.storage_url(s) == "sqlite:///" + str((tmp_path / "sub" / "x.db").resolve())
     assert runmod.storage_url(s, "postgresql://u@h/db") == "postgresql://u@h/db"
+    assert runmod.storage_url(s, "sqlite:///rel.db") == "sqlite:///rel.db"
+    # journal files: by URL or by a path ending in .journal / .log, relative to the study file
+    for given in ("sub/x.journal", "journal://sub/x.journal", "sub/x.log"):
+        sj = load(make_study(tmp_path, name="j", storage=given))
+        want = (tmp_path / given.replace("journal://", "")).resolve()
+        assert runmod.storage_url(sj) == "journal://" + str(want)
+    # --storage paths are relative to the working directory
+    monkeypatch.chdir(tmp_path)
+    here = tmp_path.resolve()
+    assert runmod.storage_url(s, "a.journal") == "journal://" + str(here / "a.journal")
+    assert runmod.storage_url(s, "journal:///abs/b.journal") == "journal:///abs/b.journal"
+    assert runmod.storage_url(s, "c.db") == "sqlite:///" + str(here / "c.db")
+    st = runmod.open_storage("journal://" + str(tmp_path / "new" / "d.journal"))
+    assert isinstance(st, optuna.storages.JournalStorage) and (tmp_path / "new" / "d.journal").is_file()
     with pytest.raises(ValueError, match="not a URL"):
         runmod.open_storage("x.db")
     with pytest.raises(ValueError, match="shared storage"):
@@ -270,11 +305,15 @@ def test_read_back_helpers(tmp_path):
     url = runmod.storage_url(s)
     study = runmod.load_study(url, "t")
     assert runmod.spec_of_study(study).parameters == s.parameters
-    assert runmod.load_study(str(tmp_path / "t.db"), "t").study_name == "t"
+    assert runmod.load_study(str(tmp_path / "t.optuna.journal"), "t").study_name == "t"
     with pytest.raises(ValueError, match=r"no study named 'nope'.*\['t'\]"):
         runmod.load_study(url, "nope")
-    with pytest.raises(ValueError, match="no such study storage file"):
-        runmod.load_study(str(tmp_path / "missing.db"), "t")
+    for missing in ("missing.db", "missing.journal"):
+        with pytest.raises(ValueError, match="no such study storage file"):
+            runmod.load_study(str(tmp_path / missing), "t")
+        with pytest.raises(ValueError, match="no such study storage file"):
+            runmod.load_study(runmod.storage_url(s, str(tmp_path / missing)), "t")
+        assert not (tmp_path / missing).exists()        # reading creates no storage
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)
