@@ -229,7 +229,7 @@ class EdgeShiftModel:
         key = wl_flat.tobytes()
         plan = self._plans.get(key)
         if plan is None:
-            if len(self._plans) >= 16:
+            if len(self._plans) >= 8:  # each holds the kernel rows of one wavelength grid (~3 MB)
                 self._plans.pop(next(iter(self._plans)))
             plan = self._plans[key] = _Plan(self.E, self.K, wl_flat)
         return plan

@@ -111,7 +111,8 @@ def test_pbs_bottom_cell_grid_extends_within_material_ranges():
     assert r.bottom.jph_ma_cm2 > 1.0 and 0.2 < r.bottom.voc_v < 0.7
     with_qd = Stack([Layer(g("CsPbI3_QD"), 300)] + list(st.layers[2:]))
     d2 = Design(with_qd, "4T", Subcell(0), Subcell(2, "PbS_QD"))
-    assert d2.wavelengths()[-1] == 1200.0  # CsPbI3_QD data end at 1200 nm
+    # CsPbI3_QD now reaches 2000 nm (sub-gap continuation, nkdata.subgap): the PbS edge (1305 nm) + 150 nm
+    assert d2.wavelengths()[-1] == 1460.0
     assert evaluate(d2).pce_pct > 0
 
 
