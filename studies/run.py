@@ -727,7 +727,7 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
                     if heartbeat:
                         study._storage.record_heartbeat(trial._trial_id)
             t1 = time.perf_counter()
-            params = [{n: t.params[n] for n in names} for t in pending]
+            params = [_params_of(t, names) for t in pending]
             outcomes = evaluate_params(spec, params, batched=batched)
             t2 = time.perf_counter()
             while pending:
@@ -760,6 +760,11 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
             pass
         stats.t_wall_s = time.perf_counter() - t_start
     return stats
+
+
+def _params_of(trial: optuna.Trial, names: Sequence[str]) -> dict[str, float]:
+    p = trial.params            # a deep copy per access: once per trial, not once per name
+    return {n: p[n] for n in names}
 
 
 def _worker_process(spec: DeviceSpec, url: str, n_trials, timeout_s, seed, index,
@@ -976,18 +981,29 @@ def _run_processes(spec, url, target, timeout_s, seed, workers, batch_size, stud
 
 
 class _ProgressBar:
-    """tqdm bar over finished trials with the best feasible value so far."""
+    """tqdm bar over finished trials with the best feasible value so far.
 
-    def __init__(self, study: optuna.Study, target: int):
+    Reading all trials and finding the best (a Pareto front for several objectives) grows
+    with the study, so the bar is redrawn at most every ``min_interval_s``, and on close."""
+
+    def __init__(self, study: optuna.Study, target: int, min_interval_s: float = 0.3):
         from tqdm import tqdm
         self.target = target
+        self.min_interval_s = min_interval_s
+        self._last = -math.inf
+        self._study = study
         done, _ = counted_trials(study)
         self.bar = tqdm(total=target, initial=min(done, target), unit="trial",
                         desc=study.study_name, dynamic_ncols=True, file=sys.stderr)
         self.metrics = study.user_attrs.get("objective_metrics", ["value"])
-        self.update(study)
+        self.update(study, force=True)
 
-    def update(self, study: optuna.Study) -> None:
+    def update(self, study: optuna.Study, force: bool = False) -> None:
+        self._study = study
+        now = time.monotonic()
+        if not force and now - self._last < self.min_interval_s:
+            return
+        self._last = now
         done, _ = counted_trials(study)
         self.bar.n = min(done, self.target)
         best = best_trials(study)
@@ -1001,4 +1017,8 @@ class _ProgressBar:
         self.bar.refresh()
 
     def close(self) -> None:
+        try:
+            self.update(self._study, force=True)
+        except Exception:   # storage gone (interrupted): keep the last drawn state
+            pass
         self.bar.close()
