@@ -935,6 +935,7 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
     importances = param_importances(study)
     if importances:
         study.set_user_attr("param_importances", importances)
+    sync_storage(study._storage)
     files = write_outputs(spec, study, out_dir, importances) if out_dir is not None else {}
     return StudyOutcome(study, url, best_trials(study), importances, files, stats)
 

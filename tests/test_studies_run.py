@@ -348,3 +348,23 @@ def test_pce_vs_absorber_thickness(tmp_path):
     attrs = res.study.user_attrs
     assert attrs["directions"] == ["maximize", "minimize"]
     assert {"python", "optuna", "numpy"} <= set(attrs["versions"])
+
+
+def test_journal_file_is_plain_optuna_journal(tmp_path):
+    """The default storage is optuna's own journal format: stock optuna reads it back, and
+    each batch is fsynced (``sync``) after its trials are told."""
+    path = make_study(tmp_path, n_trials=8, batch_size=4, seed=6)
+    s = load(path)
+    res = runmod.run_study(s)
+    backend = res.study._storage._backend
+    assert isinstance(backend, runmod.LocalJournalFile) and backend._dirty is False
+    stock = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "t.optuna.journal")))
+    again = optuna.load_study(study_name="t", storage=stock)
+    assert [(t.params, t.values, t.user_attrs) for t in complete(again)] == \
+        [(t.params, t.values, t.user_attrs) for t in complete(res.study)]
+    # a second process appending to the same file is seen by the first one
+    other = runmod.open_study(s, res.storage_url)
+    t = other.ask(runmod.distributions(s))
+    other.tell(t, state=TrialState.FAIL)
+    assert len(res.study.get_trials()) == 9
