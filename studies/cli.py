@@ -3,7 +3,7 @@
 Adding a subcommand: write a module with ``COMMAND`` (name), ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``, and list it in ``SUBCOMMAND_MODULES``
 (``studies.report`` is already listed and is picked up as soon as it exists).
-Errors in input files (ValueError, FileNotFoundError, KeyError) are printed as one line
+Errors in input files (ValueError, OSError such as a missing or unwritable file, KeyError) are printed as one line
 ``qdtandem: error: ...`` with exit status 2, not as a traceback.
 """
 from __future__ import annotations
@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError, ImportError) as e:
+    except (ValueError, OSError, KeyError, ImportError) as e:   # OSError: e.g. unwritable storage file
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"qdtandem: error: {msg}", file=sys.stderr)
         return 2

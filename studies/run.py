@@ -166,7 +166,10 @@ class LocalJournalFile(optuna.storages.journal.JournalFileBackend):
         self._dirty = False
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        import fcntl
+        try:
+            import fcntl
+        except ImportError:     # no flock (Windows): optuna's own lock and fsync
+            return super().append_logs(logs)
         data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode()
         with open(self._file_path, "ab") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)

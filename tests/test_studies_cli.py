@@ -113,6 +113,20 @@ def test_unreachable_database_is_a_one_line_error(capsys):
     assert err.startswith("qdtandem: error: storage:") and err.count("\n") == 1
 
 
+def test_journal_storage_errors_are_one_line(tmp_path, capsys):
+    (tmp_path / "d.journal").mkdir()                   # a directory where the file should be
+    path = make_study(tmp_path, name="j", n_trials=4, batch_size=4)
+    assert cli.main(["optimize", str(path), "--storage", str(tmp_path / "d.journal"),
+                     "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qdtandem: error: ") and "d.journal" in err and err.count("\n") == 1
+    # the explicit journal URL form works and is reported back
+    url = "journal://" + str(tmp_path / "runs" / "j.journal")
+    assert cli.main(["optimize", str(path), "--storage", url, "--no-progress",
+                     "--out", str(tmp_path / "o")]) == 0
+    assert f"4 finished trials in {url}" in capsys.readouterr().out
+
+
 def test_materials_lists_catalog(capsys):
     import nkdata
 
