@@ -5,11 +5,11 @@
 1. Device evaluation only: designs per second through ``tandem.evaluate_batch`` in batches of
    16 / 64 / 256, against one ``tandem.evaluate`` call per design (the same designs).
 2. Whole study loop (ask -> build designs -> evaluate -> tell), batched (batch 16) and one trial
-   at a time (batch 1), with optuna's in-memory storage, the default journal file and an
+   at a time (batch 1), with optuna's in-memory storage, a journal file and the default
    SQLite file: trials per second end to end, and the optimiser's own overhead per trial
    (sampler + storage writes: ask and tell) separately from the evaluation time. The
    storage's share of the overhead is the difference to the in-memory rows; a last row runs
-   the default storage with the random sampler, whose sampling costs next to nothing, to
+   the journal file with the random sampler, whose sampling costs next to nothing, to
    show the share of the example's sampler (multivariate TPE).
 """
 from __future__ import annotations
@@ -66,7 +66,7 @@ def bench_loop(spec, storage: str, n_trials: int, batch_size: int, sampler: str 
     r = res.stats
     n = r.n_told
     return {
-        "storage": storage.split(":")[0] + (" (default)" if storage.startswith("journal") else ""),
+        "storage": storage.split(":")[0] + (" (default)" if storage.startswith("sqlite") else ""),
         "sampler": st.sampler,
         "batch_size": batch_size, "trials": n,
         "trials_per_s": n / r.t_wall_s,

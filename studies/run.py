@@ -87,20 +87,21 @@ def _journal_url(path: Path) -> str:
 
 
 def default_storage_url(spec: DeviceSpec) -> str:
-    """optuna journal file beside the study file: ``<stem>.optuna.journal``.
+    """SQLite file beside the study file: ``<stem>.db`` (no server needed).
 
-    A study started before the journal became the default lives in ``<stem>.db`` (SQLite):
-    when that file exists and the journal does not, it is used, so that re-running continues it.
+    A study that was started in optuna's journal file ``<stem>.optuna.journal`` (the faster
+    embedded storage, chosen with ``--storage <stem>.optuna.journal``) is continued there
+    when that file exists and the SQLite file does not.
     """
     if spec.source.startswith("<"):
         raise ValueError("a study given as text has no file to put the default storage beside; "
                          "pass storage=...")
     src = Path(spec.source).resolve()
+    db = src.with_suffix(".db")
     journal = src.with_name(src.stem + DEFAULT_JOURNAL_SUFFIX)
-    legacy = src.with_suffix(".db")
-    if not journal.exists() and legacy.is_file():
-        return "sqlite:///" + str(legacy)
-    return _journal_url(journal)
+    if not db.exists() and journal.is_file():
+        return _journal_url(journal)
+    return "sqlite:///" + str(db)
 
 
 def _path_url(path: Path) -> str:

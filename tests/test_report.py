@@ -41,8 +41,8 @@ def _example(base: str, tmp: Path, name: str, max_mismatch: float | None = None,
 
 def _run(path: Path) -> str:
     spec = load(path)
-    res = runmod.run_study(spec)                   # the default storage: journal beside the file
-    assert res.storage_url.startswith("journal://")
+    res = runmod.run_study(spec)                   # the default storage: SQLite beside the file
+    assert res.storage_url.startswith("sqlite:///")
     return res.storage_url
 
 
@@ -255,9 +255,9 @@ def test_report_from_storage_and_name_only(quick_study, tmp_path):
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     assert data["headline"]["pce_pct"] == out.data["headline"]["pce_pct"]
     assert data["reproducibility"]["file_text"] == path.read_text()
-    # a plain path to the journal file works too
-    journal = url[len("journal://"):]
-    assert main(["report", "--storage", journal, "--study", "q", "--out", str(tmp_path / "r2")]) == 0
+    # a plain path to the SQLite file works too
+    db = url[len("sqlite:///"):]
+    assert main(["report", "--storage", db, "--study", "q", "--out", str(tmp_path / "r2")]) == 0
     data2 = json.loads((tmp_path / "r2" / "report.json").read_text())
     assert data2["headline"]["pce_pct"] == out.data["headline"]["pce_pct"]
 
@@ -472,3 +472,16 @@ def test_photocurrents_follow_the_design_spectrum(simulate_report):
     top = spec.layers[spec.top.absorber].name
     assert pc["layers"][top] == pytest.approx(r0.top.jph_ma_cm2, rel=1e-6)
     assert pc["available"] > rep.photocurrents(r0, "AM1.5G")["available"]    # AM0 is brighter
+
+
+def test_report_of_a_study_in_a_journal_file(tmp_path):
+    path = _example("quick.toml", tmp_path, "jq", n_trials=6, batch_size=6, seed=4)
+    res = runmod.run_study(load(path), storage=str(tmp_path / "jq.optuna.journal"))
+    # the journal beside the study file is found without --storage
+    out = rep.write_report(path, out_dir=tmp_path / "report")
+    recorded = [runmod.trial_metrics(t)["pce_pct"] for t in res.study.get_trials()
+                if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(recorded) == 6
+    assert min(abs(p - out.data["headline"]["pce_pct"]) for p in recorded) < 1e-9
+    assert main(["report", "--storage", str(tmp_path / "jq.optuna.journal"), "--study", "jq",
+                 "--out", str(tmp_path / "r2")]) == 0

@@ -92,26 +92,28 @@ def test_same_seed_same_trials_and_other_seed_differs(tmp_path):
     s = load(make_study(tmp_path, n_trials=20, batch_size=5, seed=11))
     a = runmod.run_study(s, storage="memory").study
     b = runmod.run_study(s, storage=f"sqlite:///{tmp_path / 'r.db'}").study
-    j = runmod.run_study(s).study                 # the default journal file
+    d = runmod.run_study(s).study                 # the default SQLite file
+    j = runmod.run_study(s, storage=str(tmp_path / "r.journal")).study   # optuna journal file
     c = runmod.run_study(s, storage="memory", seed=12).study
     pa = [t.params for t in complete(a)]
-    for other in (b, j):
+    for other in (b, d, j):
         assert [t.params for t in complete(other)] == pa
         assert [t.values for t in complete(other)] == [t.values for t in complete(a)]
     assert pa != [t.params for t in complete(c)]
 
 
-@pytest.mark.parametrize("storage", [None, "sqlite"])
+@pytest.mark.parametrize("storage", [None, "journal"])
 def test_resume_tops_up_without_duplicates(tmp_path, storage):
     path = make_study(tmp_path, n_trials=12, batch_size=4, seed=2)
     s = load(path)
-    url = None if storage is None else f"sqlite:///{tmp_path / 't.db'}"
+    url = None if storage is None else str(tmp_path / "t.journal")
     r1 = runmod.run_study(s, storage=url)
-    if storage is None:                           # default storage: journal beside the study file
-        journal = (tmp_path / "t.optuna.journal").resolve()
-        assert r1.storage_url == "journal://" + str(journal)
+    if storage is None:                           # default storage: SQLite beside the study file
+        db = (tmp_path / "t.db").resolve()
+        assert r1.storage_url == "sqlite:///" + str(db)
+        assert db.is_file() and not (tmp_path / "t.optuna.journal").exists()
+    else:
         assert isinstance(r1.study._storage, optuna.storages.JournalStorage)
-        assert journal.is_file() and not (tmp_path / "t.db").exists()
     first = {t.number: (t.params, t.values) for t in complete(r1.study)}
     assert len(first) == 12
     r2 = runmod.run_study(s, n_trials=20, storage=url)
@@ -128,14 +130,14 @@ def test_resume_tops_up_without_duplicates(tmp_path, storage):
         [(t.number, t.params, t.values, t.user_attrs) for t in trials]
 
 
-def test_study_started_in_the_old_sqlite_default_is_continued(tmp_path):
+def test_study_started_in_the_journal_beside_the_file_is_continued(tmp_path):
     path = make_study(tmp_path, n_trials=8, batch_size=4, seed=2)
     s = load(path)
-    runmod.run_study(s, storage=str(tmp_path / "t.db"))   # the default before the journal
-    assert runmod.storage_url(s) == "sqlite:///" + str((tmp_path / "t.db").resolve())
+    runmod.run_study(s, storage=str(tmp_path / "t.optuna.journal"))
+    assert runmod.storage_url(s) == "journal://" + str((tmp_path / "t.optuna.journal").resolve())
     res = runmod.run_study(s, n_trials=12)
     assert len(complete(res.study)) == 12
-    assert not (tmp_path / "t.optuna.journal").exists()
+    assert not (tmp_path / "t.db").exists()
 
 
 def test_study_name_with_other_design_space_is_refused(tmp_path):
@@ -173,7 +175,7 @@ def test_two_worker_processes_share_the_journal(tmp_path):
     s = load(path)
     # workers get the spec object itself, not the file: in-memory changes reach them
     s = dataclasses.replace(s, study=dataclasses.replace(s.study, name="renamed"))
-    res = runmod.run_study(s, workers=2)
+    res = runmod.run_study(s, workers=2, storage=str(tmp_path / "w.journal"))
     assert res.storage_url.startswith("journal://")
     assert res.study.study_name == "renamed"
     trials = complete(res.study)
@@ -188,7 +190,7 @@ def test_every_sampler_runs(tmp_path, sampler):
     path = make_study(tmp_path, name=f"s_{sampler}", n_trials=12, batch_size=6, seed=0,
                       sampler=sampler, grid_points=2,
                       sampler_options={"population_size": 6} if sampler == "nsga2" else None)
-    res = runmod.run_study(load(path))             # journal file: the atomic worker-tagged ask path
+    res = runmod.run_study(load(path))             # default SQLite file
     trials = complete(res.study)
     assert all("worker" in t.user_attrs for t in trials)
     if sampler == "grid":
@@ -305,7 +307,7 @@ def test_read_back_helpers(tmp_path):
     url = runmod.storage_url(s)
     study = runmod.load_study(url, "t")
     assert runmod.spec_of_study(study).parameters == s.parameters
-    assert runmod.load_study(str(tmp_path / "t.optuna.journal"), "t").study_name == "t"
+    assert runmod.load_study(str(tmp_path / "t.db"), "t").study_name == "t"
     with pytest.raises(ValueError, match=r"no study named 'nope'.*\['t'\]"):
         runmod.load_study(url, "nope")
     for missing in ("missing.db", "missing.journal"):
@@ -351,11 +353,11 @@ def test_pce_vs_absorber_thickness(tmp_path):
 
 
 def test_journal_file_is_plain_optuna_journal(tmp_path):
-    """The default storage is optuna's own journal format: stock optuna reads it back, and
+    """The journal storage is optuna's own journal format: stock optuna reads it back, and
     each batch is fsynced (``sync``) after its trials are told."""
     path = make_study(tmp_path, n_trials=8, batch_size=4, seed=6)
     s = load(path)
-    res = runmod.run_study(s)
+    res = runmod.run_study(s, storage=str(tmp_path / "t.optuna.journal"))
     backend = res.study._storage._backend
     assert isinstance(backend, runmod.LocalJournalFile) and backend._dirty is False
     stock = optuna.storages.JournalStorage(
