@@ -33,8 +33,9 @@ def _optimize_args(p: argparse.ArgumentParser) -> None:
                    help="where the trials live: an optuna RDB URL (sqlite:///study.db, "
                         "postgresql://user:pw@host/db), an optuna journal file "
                         "(journal:///abs/path.journal, or a path ending in .journal or .log), "
-                        "or 'memory' (not kept). Default: [study] storage, else the journal "
-                        "file <study>.optuna.journal beside the study file")
+                        "or 'memory' (not kept). Default: [study] storage, else the SQLite "
+                        "file <study>.db beside the study file (or <study>.optuna.journal when "
+                        "only that exists)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes on this machine sharing the storage (default 1)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: [study] seed)")
