@@ -34,13 +34,27 @@ def _materials(wl):
 D = [150.0, 30.0, 400.0, 150.0, 100.0]
 
 
-def best_of(fn, repeat=5):
+def best_of(fn, repeat=15):
+    """Minimum wall time of ``repeat`` runs: the least disturbed by other load."""
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def paired(ref_fn, ours_fn, rounds=5, ref_repeat=3, ours_repeat=5):
+    """Minimum times of the reference and of qdtandem, measured in alternation.
+
+    The machine's speed drifts by tens of percent over seconds (shared cores);
+    alternating the two in several rounds exposes both to the same conditions.
+    """
+    ref, ours = [], []
+    for _ in range(rounds):
+        ref.append(best_of(ref_fn, ref_repeat))
+        ours.append(best_of(ours_fn, ours_repeat))
+    return min(ref), min(ours)
 
 
 def tmm_rta(nk, d, wl, coherent=None):
@@ -63,16 +77,16 @@ def main():
     rows = []
 
     # 1. one stack, R T A
-    t_ours = best_of(lambda: solve(stack, WL))
-    t_arr = best_of(lambda: solve_arrays(n_arr, D, [True] * 5, WL))
     sub = WL[::10]
     nk_sub = [n[::10] for n in nk]
-    t_tmm = best_of(lambda: tmm_rta(nk_sub, D, sub), repeat=3) * WL.size / sub.size
+    scale = WL.size / sub.size
+    t_tmm, t_ours = paired(lambda: tmm_rta(nk_sub, D, sub), lambda: solve(stack, WL))
+    t_tmm2, t_arr = paired(lambda: tmm_rta(nk_sub, D, sub), lambda: solve_arrays(n_arr, D, [True] * 5, WL))
+    t_tmm, t_tmm2 = t_tmm * scale, t_tmm2 * scale
     rows.append(("R,T,A one stack, 901 wl", t_tmm, t_ours, "solve(Stack)"))
-    rows.append(("R,T,A one stack, 901 wl (arrays)", t_tmm, t_arr, "solve_arrays"))
+    rows.append(("R,T,A one stack, 901 wl (arrays)", t_tmm2, t_arr, "solve_arrays"))
 
     # 2. absorption profile on a 1 nm grid through the whole stack
-    t_prof = best_of(lambda: absorption_profile(stack, WL, dz_nm=1.0), repeat=3)
     z_local = [np.arange(0.5, t, 1.0) for t in D]
 
     def tmm_profile(wl, nks):
@@ -84,7 +98,10 @@ def main():
                     tmm.position_resolved(j, z, data)
 
     sub2 = WL[::50]
-    t_tmm_prof = best_of(lambda: tmm_profile(sub2, [n[::50] for n in nk]), repeat=1) * WL.size / sub2.size
+    t_tmm_prof, t_prof = paired(lambda: tmm_profile(sub2, [n[::50] for n in nk]),
+                                lambda: absorption_profile(stack, WL, dz_nm=1.0),
+                                rounds=3, ref_repeat=1, ours_repeat=3)
+    t_tmm_prof *= WL.size / sub2.size
     rows.append(("absorption profile, 1 nm grid x 901 wl", t_tmm_prof, t_prof, "absorption_profile"))
 
     # 3. batch of 1000 stacks (thicknesses vary)
@@ -92,8 +109,9 @@ def main():
     n_batch = 1000
     d_batch = np.array(D) * rng.uniform(0.5, 1.5, size=(n_batch, 5))
     n_batch_arr = np.broadcast_to(n_arr, (n_batch,) + n_arr.shape)
-    t_batch = best_of(lambda: solve_arrays(n_batch_arr, d_batch, [True] * 5, WL), repeat=2)
-    t_tmm_batch = best_of(lambda: tmm_rta(nk_sub, D, sub), repeat=3) * WL.size / sub.size * n_batch
+    batch_fn = lambda: solve_arrays(n_batch_arr, d_batch, [True] * 5, WL)  # noqa: E731
+    t_tmm_batch, t_batch = paired(lambda: tmm_rta(nk_sub, D, sub), batch_fn, rounds=3, ours_repeat=2)
+    t_tmm_batch *= scale * n_batch
     rows.append(("batch of 1000 stacks, 901 wl", t_tmm_batch, t_batch, "solve_arrays batch"))
     try:
         import torch
@@ -106,8 +124,9 @@ def main():
         T_t = torch.tensor(T, dtype=torch.float64)
         th = torch.tensor([0.0], dtype=torch.float64)
         lam = torch.tensor(WL * 1e-9, dtype=torch.float64)
-        t_fast = best_of(lambda: tmm_fast.coh_tmm("s", N_t, T_t, th, lam, device="cpu"), repeat=2)
-        rows.append(("batch of 1000 stacks vs tmm_fast (R,T only, CPU)", t_fast, t_batch, "solve_arrays batch"))
+        t_fast, t_batch2 = paired(lambda: tmm_fast.coh_tmm("s", N_t, T_t, th, lam, device="cpu"), batch_fn,
+                                  rounds=3, ref_repeat=2, ours_repeat=2)
+        rows.append(("batch of 1000 stacks vs tmm_fast (R,T only, CPU)", t_fast, t_batch2, "solve_arrays batch"))
     except ImportError:
         print("tmm_fast not installed: batch comparison against it skipped")
 
@@ -115,8 +134,9 @@ def main():
     glass = 1.52 + 0j * WL
     inc_stack = Stack([Layer(glass, 1e6, coherent=False)] + list(stack.layers))
     coherent = [False] + [True] * 5
-    t_inc = best_of(lambda: solve(inc_stack, WL))
-    t_tmm_inc = best_of(lambda: tmm_rta([glass[::10]] + nk_sub, [1e6] + D, sub, coherent), repeat=3) * WL.size / sub.size
+    t_tmm_inc, t_inc = paired(lambda: tmm_rta([glass[::10]] + nk_sub, [1e6] + D, sub, coherent),
+                              lambda: solve(inc_stack, WL))
+    t_tmm_inc *= scale
     rows.append(("incoherent: 1 mm glass + stack, 901 wl", t_tmm_inc, t_inc, "solve(Stack)"))
 
     print(f"# optics benchmark ({platform.processor() or platform.machine()}, numpy {np.__version__})")

@@ -98,7 +98,7 @@ def check_thicknesses(d: np.ndarray, labels: Sequence[str]) -> None:
 
 def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=1.0, n_exit=1.0,
                  angle_deg: float = 0.0, polarization: str = "unpolarized",
-                 labels: Sequence[str] | None = None) -> OpticsResult:
+                 labels: Sequence[str] | None = None, validate: bool = True) -> OpticsResult:
     """Solve stacks given as arrays: the fast path for sweeps and optimisers.
 
     Parameters
@@ -112,6 +112,8 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
     angle_deg : angle of incidence in the incident medium, 0 <= angle < 90.
     polarization : "s", "p" or "unpolarized" (mean of s and p).
     labels : optional layer names for error messages.
+    validate : check every index for NaN, n <= 0 and k < 0 (skip only when the
+        arrays come from ``optics.refractive_index``, which has checked them).
 
     Returns
     -------
@@ -145,12 +147,14 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
     coherent = np.asarray(coherent, dtype=bool)
     if coherent.shape != (n_lay,):
         raise ValueError(f"coherent must have one flag per layer ({n_lay}), got {coherent.shape}")
-    for i in range(n_lay):
-        check_index(n_layers[:, i], wl, f"layer {i} ({labels[i]!r})")
+    if validate:
+        for i in range(n_lay):
+            check_index(n_layers[:, i], wl, f"layer {i} ({labels[i]!r})")
 
     def medium(value, name):
         arr = np.broadcast_to(np.asarray(value, dtype=complex), (n_batch, n_wl))
-        check_index(arr, wl, f"{name} medium")
+        if validate:
+            check_index(arr, wl, f"{name} medium")
         return arr
 
     n0 = medium(n_incident, "incident")
@@ -268,7 +272,9 @@ def solve(stack, wavelengths_nm, angle_deg: float = 0.0, polarization: str = "un
 
         result = tmm_solve_arrays(n, d, stacks[0].coherent, wl, n0, nf, angle_deg, polarization, labels)
     else:
-        result = solve_arrays(n, d, stacks[0].coherent, wl, n0, nf, angle_deg, polarization, labels)
+        # stack_arrays has validated every index through refractive_index
+        result = solve_arrays(n, d, stacks[0].coherent, wl, n0, nf, angle_deg, polarization, labels,
+                              validate=False)
     if single:
         result = OpticsResult(result.wavelengths_nm, result.R[0], result.T[0], result.A[0], labels,
                               result.angle_deg, result.polarization, result.engine)

@@ -48,7 +48,8 @@ class CoherentSolution:
     pol : "s" or "p"
     wavelengths_nm : [W]
     n, cos_theta, kz : [N, B, W]
-        Index, cosine of the (complex) propagation angle and normal
+        Index, cosine of the (complex) propagation angle ([N, 1, 1] of ones at
+        normal incidence) and normal
         wavevector kz = 2 pi n cos(theta) / lambda in rad/nm, forward wave.
     d : [N, B]   thicknesses in nm (incident/exit entries 0).
     v : [N, B, W]
@@ -57,6 +58,8 @@ class CoherentSolution:
     rho : [N, B, W]
         Ratio backward/forward field at the *back* face of each medium
         (rho[0] = r, rho[-1] = 0).
+    gamma : [N, B, W]
+        The same ratio at the *front* face, rho exp(2 i kz d).
     r, t : [B, W]  amplitude reflection and transmission coefficients.
     R, T : [B, W]  reflected and transmitted power fractions.
     power_entering : [B, W]  Poynting flux entering medium 1 (= 1 - R for a
@@ -71,6 +74,7 @@ class CoherentSolution:
     d: np.ndarray
     v: np.ndarray
     rho: np.ndarray
+    gamma: np.ndarray
     r: np.ndarray
     t: np.ndarray
     R: np.ndarray
@@ -126,9 +130,9 @@ class CoherentSolution:
         """Fraction of incident power absorbed in each finite layer, [N-2, B, W].
 
         Difference of the Poynting flux at the front faces of consecutive
-        media, exactly 0 for lossless layers and clipped at 0 against
-        round-off; exactly 0 for lossless or zero-thickness layers (so every value is >= 0 and the sum telescopes to
-        power_entering - T).
+        media, clipped at 0 against round-off and exactly 0 for lossless or
+        zero-thickness layers (so every value is >= 0 and the sum telescopes
+        to power_entering - T).
         """
         n_media = self.n.shape[0]
         flux = np.empty((n_media,) + self.r.shape)  # flux[j]: at the front face of medium j
@@ -136,8 +140,7 @@ class CoherentSolution:
         flux[1] = self.power_entering
         for j in range(2, n_media - 1):
             v = self.v[j]
-            gamma = self.rho[j] * np.exp(2j * self.kz[j] * self.d[j][:, None])
-            flux[j] = self.poynting(j, v, v * gamma)
+            flux[j] = self.poynting(j, v, v * self.gamma[j])
         flux[-1] = self.T
         a = flux[1:-1] - flux[2:]
         inert = (self.n[1:-1].imag == 0) | (self.d[1:-1, :, None] == 0)
@@ -158,12 +161,22 @@ def forward_cos(n: np.ndarray, xi: np.ndarray) -> np.ndarray:
 
 
 def interface_coefficients(pol: str, n_i, n_f, c_i, c_f) -> tuple[np.ndarray, np.ndarray]:
-    """Fresnel amplitude coefficients r, t from medium i to f (Byrnes eqs. 9-12)."""
+    """Fresnel amplitude coefficients r, t from medium i to f (Byrnes eqs. 9-12).
+
+    ``c_i = c_f = None`` means normal incidence (cos = 1); r_p = -r_s there, in the
+    convention of Byrnes and the ``tmm`` package.
+    """
+    if c_i is None:
+        inv = 1 / (n_i + n_f)  # one complex division, reused
+        r = (n_i - n_f) * inv
+        return (r if pol == "s" else -r), 2 * n_i * inv
     if pol == "s":
         a, b = n_i * c_i, n_f * c_f
-        return (a - b) / (a + b), 2 * a / (a + b)
+        inv = 1 / (a + b)
+        return (a - b) * inv, 2 * a * inv
     a, b = n_f * c_i, n_i * c_f
-    return (a - b) / (a + b), 2 * n_i * c_i / (a + b)
+    inv = 1 / (a + b)
+    return (a - b) * inv, 2 * n_i * c_i * inv
 
 
 def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.ndarray,
@@ -195,35 +208,37 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
     xi = np.broadcast_to(np.asarray(xi, dtype=float), (n_batch, n_wl))
 
     if not np.any(xi):
-        cos_t = np.ones(n.shape, dtype=complex)  # normal incidence: every wave is forward
+        # normal incidence: cos(theta) = 1 in every medium (kept broadcastable), every wave forward
+        cos_t = np.ones((n_media, 1, 1), dtype=complex)
+        kz = (2 * np.pi / lam) * n
+        r_if, t_if = interface_coefficients(pol, n[:-1], n[1:], None, None)
     else:
         cos_t = forward_cos(n, xi[None])
         if cos0 is not None:
             cos_t[0] = cos0
-    kz = (2 * np.pi / lam) * n * cos_t
-    phase = np.exp(1j * kz * d[:, :, None])  # |phase| <= 1
+        kz = (2 * np.pi / lam) * n * cos_t
+        r_if, t_if = interface_coefficients(pol, n[:-1], n[1:], cos_t[:-1], cos_t[1:])
+    # one-pass propagators of the finite layers, |phase| <= 1 (the media have d = 0)
+    phase = np.ones((n_media, n_batch, n_wl), dtype=complex)
+    phase[1:-1] = np.exp(1j * kz[1:-1] * d[1:-1, :, None])
     phase2 = phase * phase
 
-    r_if = np.empty((n_media - 1, n_batch, n_wl), dtype=complex)
-    t_if = np.empty_like(r_if)
-    for j in range(n_media - 1):
-        r_if[j], t_if[j] = interface_coefficients(pol, n[j], n[j + 1], cos_t[j], cos_t[j + 1])
-
-    # back to front: rho[j] = backward/forward at the back face of medium j
+    # back to front: rho[j] = backward/forward at the back face of medium j,
+    # gamma[j] = rho[j] exp(2 i delta_j) the same ratio at its front face
     rho = np.zeros((n_media, n_batch, n_wl), dtype=complex)
-    gamma_next = np.zeros((n_batch, n_wl), dtype=complex)  # exit medium
-    denom = np.empty_like(r_if)
+    gamma = np.zeros((n_media, n_batch, n_wl), dtype=complex)
+    inv_denom = np.empty_like(r_if)  # 1 / (1 + r_{j,j+1} Gamma_{j+1}), used twice
     for j in range(n_media - 2, -1, -1):
-        denom[j] = 1 + r_if[j] * gamma_next
-        rho[j] = (r_if[j] + gamma_next) / denom[j]
-        gamma_next = rho[j] * phase2[j]
+        inv_denom[j] = 1 / (1 + r_if[j] * gamma[j + 1])
+        rho[j] = (r_if[j] + gamma[j + 1]) * inv_denom[j]
+        gamma[j] = rho[j] * phase2[j]
 
     # front to back: forward amplitudes at the front face of each medium
     v = np.empty((n_media, n_batch, n_wl), dtype=complex)
     v[0] = 1.0
     for j in range(n_media - 1):
         prop = phase[j] if j > 0 else 1.0
-        v[j + 1] = v[j] * prop * t_if[j] / denom[j]
+        v[j + 1] = v[j] * prop * t_if[j] * inv_denom[j]
 
     r = rho[0]
     t = v[-1]
@@ -241,6 +256,6 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
         flux_in = (n[0] * np.conj(c0) * (1 + r) * (1 - np.conj(r))).real
     power_entering = np.where(norm0 == 0, 0.0, flux_in / safe)
     return CoherentSolution(
-        pol=pol, wavelengths_nm=lam, n=n, cos_theta=cos_t, kz=kz, d=d, v=v, rho=rho,
+        pol=pol, wavelengths_nm=lam, n=n, cos_theta=cos_t, kz=kz, d=d, v=v, rho=rho, gamma=gamma,
         r=r, t=t, R=np.abs(r) ** 2, T=T, power_entering=power_entering,
     )
