@@ -95,6 +95,13 @@ def incoherent_solve(pol: str, n: np.ndarray, d: np.ndarray, coherent: np.ndarra
     inc = np.flatnonzero(~coh)  # incoherent media, incident and exit included
     n_inc = inc.size
 
+    if n_inc == 2:  # all layers coherent: one forward solve is the whole answer
+        sol = coherent_solve(pol, n, d, lam, xi, cos0)
+        one = np.ones((n_batch, n_wl))
+        element = Element(0, n_media - 1, sol, None, F=one, B=np.zeros_like(one))
+        return IncoherentSolution(pol=pol, R=sol.R, T=sol.T, A=sol.layer_absorption(),
+                                  elements=(element,))
+
     # single-pass intensity transmission of each incoherent layer
     P = np.ones((n_inc, n_batch, n_wl))
     for m in range(1, n_inc - 1):

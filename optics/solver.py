@@ -112,8 +112,8 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
     angle_deg : angle of incidence in the incident medium, 0 <= angle < 90.
     polarization : "s", "p" or "unpolarized" (mean of s and p).
     labels : optional layer names for error messages.
-    validate : check every index for NaN, n <= 0 and k < 0 (skip only when the
-        arrays come from ``optics.refractive_index``, which has checked them).
+    validate : check the wavelengths and every index for NaN, n <= 0 and k < 0
+        (skip only when they come from ``optics.solve``, which has checked them).
 
     Returns
     -------
@@ -123,7 +123,7 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
     ----------
     Byrnes, arXiv:1603.02720; see ``optics.tmm`` and ``optics.incoherent``.
     """
-    wl = check_wavelengths(wavelengths_nm)
+    wl = check_wavelengths(wavelengths_nm) if validate else np.asarray(wavelengths_nm, dtype=float)
     angle = check_angle(angle_deg)
     if polarization not in POLARIZATIONS:
         raise ValueError(f"polarization must be one of {POLARIZATIONS}, got {polarization!r}")
@@ -264,11 +264,11 @@ def solve(stack, wavelengths_nm, angle_deg: float = 0.0, polarization: str = "un
     wl = check_wavelengths(wavelengths_nm)
     stacks, single = _as_stacks(stack)
     labels = stacks[0].labels
-    for s in stacks:
-        check_thicknesses(s.thicknesses_nm, s.labels)
     n, n0, nf, d = stack_arrays(stacks, wl)
     if engine == "tmm":
         from .reference import tmm_solve_arrays
+
+        check_thicknesses(d, labels)  # solve_arrays checks them on the native path
 
         result = tmm_solve_arrays(n, d, stacks[0].coherent, wl, n0, nf, angle_deg, polarization, labels)
     else:

@@ -101,8 +101,9 @@ class CoherentSolution:
         eb = v * self.rho[j] * np.exp(1j * kz * (2 * d - z))
         return ef, eb
 
-    def poynting(self, j: int, ef: np.ndarray, eb: np.ndarray) -> np.ndarray:
-        """Normal Poynting flux in medium j for given Ef, Eb (Byrnes eq. 21)."""
+    def poynting(self, j, ef: np.ndarray, eb: np.ndarray) -> np.ndarray:
+        """Normal Poynting flux in medium j (an index or a slice of media) for
+        given Ef, Eb (Byrnes eq. 21)."""
         n, c = self.n[j], self.cos_theta[j]
         if self.pol == "s":
             s = (n * c * np.conj(ef + eb) * (ef - eb)).real
@@ -138,9 +139,10 @@ class CoherentSolution:
         flux = np.empty((n_media,) + self.r.shape)  # flux[j]: at the front face of medium j
         flux[0] = 1.0
         flux[1] = self.power_entering
-        for j in range(2, n_media - 1):
-            v = self.v[j]
-            flux[j] = self.poynting(j, v, v * self.gamma[j])
+        if n_media > 3:  # all inner front faces at once
+            inner = slice(2, n_media - 1)
+            v = self.v[inner]
+            flux[inner] = self.poynting(inner, v, v * self.gamma[inner])
         flux[-1] = self.T
         a = flux[1:-1] - flux[2:]
         inert = (self.n[1:-1].imag == 0) | (self.d[1:-1, :, None] == 0)
