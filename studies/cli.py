@@ -188,7 +188,13 @@ def _simulate(args) -> int:
 # --------------------------------------------------------------------------- materials
 
 def _materials_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    p.add_argument("--csv", action="store_true", help="print every column as CSV instead of a table")
+    p.add_argument("--full", action="store_true", help="table with every column, sources in full")
+
+
+#: columns of the terminal table (the full catalogue is ``nkdata.catalog()`` / --csv)
+_MATERIAL_COLUMNS = ["name", "category", "kind", "wl_min_nm", "wl_max_nm", "bandgap_min_ev",
+                     "bandgap_max_ev", "rms_vs_reference", "doi", "source"]
 
 
 def _materials(args) -> int:
@@ -198,10 +204,13 @@ def _materials(args) -> int:
     cat = nkdata.catalog()
     if args.csv:
         print(cat.to_csv(index=False), end="")
-    else:
-        with pd.option_context("display.max_rows", None, "display.max_columns", None,
-                               "display.width", 250, "display.max_colwidth", 40):
-            print(cat.to_string(index=False))
+        return 0
+    table = cat if args.full else cat[_MATERIAL_COLUMNS]
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250):
+        print(table.to_string(index=False, max_colwidth=None if args.full else 48,
+                              float_format=lambda x: f"{x:.4g}", na_rep="-"))
+    if not args.full:
+        print("\n(--full for licence, notes and whole sources; --csv for a file)")
     return 0
 
 

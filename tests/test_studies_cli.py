@@ -134,6 +134,15 @@ def test_materials_lists_catalog(capsys):
     out = capsys.readouterr().out
     for name in nkdata.names():
         assert name in out
+    assert "10.1021/acsnano.2c09482" in out          # the Aftenieva CsPbI3 film's DOI
+    assert max(len(line) for line in out.splitlines()) < 260   # fits a wide terminal
+    assert cli.main(["materials", "--csv"]) == 0
+    import io
+
+    import pandas as pd
+
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(table["name"]) == nkdata.names() and {"licence", "source", "doi"} <= set(table.columns)
 
 
 # ----------------------------------------------------------------------------- resume
