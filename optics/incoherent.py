@@ -119,6 +119,7 @@ def incoherent_solve(pol: str, n: np.ndarray, d: np.ndarray, coherent: np.ndarra
         last = m == n_inc - 2
         bwd.append(None if last else coherent_solve(pol, n[idx[::-1]], d[idx[::-1]], lam, xi))
 
+
     # effective reflectance rho_m seen from inside incoherent layer m
     rho = np.zeros((n_inc, n_batch, n_wl))
     loss = np.ones((n_inc, n_batch, n_wl))  # 1 - R_b rho_{m+1} P_{m+1}^2, per element m
@@ -151,7 +152,7 @@ def incoherent_solve(pol: str, n: np.ndarray, d: np.ndarray, coherent: np.ndarra
         else:
             power_in[m + 1] = e.F * fwd[m].T - (0.0 if b is None else e.B * b.power_entering)
             power_out[m] = e.F * fwd[m].power_entering - (0.0 if b is None else e.B * b.T)
-            a = fwd[m].layer_absorption() if m == 0 else e.F * fwd[m].layer_absorption()
+            a = e.F * fwd[m].layer_absorption()
             if b is not None:
                 a = a + e.B * b.layer_absorption()[::-1]
             A[e.front:e.back - 1] = a
