@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from pathlib import Path
 
 import pytest

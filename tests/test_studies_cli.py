@@ -8,7 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 import types
 from pathlib import Path
 

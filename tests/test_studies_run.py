@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import math
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from pathlib import Path
 
 import numpy as np
