@@ -52,10 +52,11 @@ def test_matches_tmm_random_stacks(layers, n0, nf, angle, pol):
     # incoherent layers are thick and weakly absorbing, as glass or wafers
     layers = [(n if c else complex(n.real, min(n.imag, 1e-3)), d if c else 1e4 + 1e3 * d, c)
               for n, d, c in layers]
-    # beyond total internal reflection into a thick incoherent layer tmm's
+    # beyond total internal reflection into or behind a thick incoherent layer tmm's
     # intensity matrices divide by T = 0; that case has its own test below
     xi = n0 * np.sin(np.deg2rad(angle))
     assume(all(n.real > xi + 0.05 for n, _, c in layers if not c))
+    assume(all(c for _, _, c in layers) or nf.real > xi + 0.05)
     wl = np.array([350.0, 523.0, 800.0, 1100.0])
     stack = Stack([Layer(n, d, coherent=c) for n, d, c in layers], incident=n0, exit=nf)
     res = solve(stack, wl, angle, pol)
@@ -199,6 +200,13 @@ def test_total_internal_reflection_into_thick_incoherent_layer():
     res = solve(stack, [500.0, 900.0], 40.0)
     np.testing.assert_allclose(res.R, 1.0, atol=1e-12)
     np.testing.assert_allclose(res.T, 0.0, atol=1e-12)
+    # light tunnels through a thin gap into a thick lossless layer, is totally reflected at its
+    # back and tunnels out again: nothing absorbs, so all of it returns (R = 1, not 1 - T_gap)
+    stack = Stack([Layer(1.0, 415.0), Layer(2.0, 1e5, coherent=False)], 2.0, 1.0)
+    for pol in "sp":
+        res = solve(stack, [350.0, 600.0], 48.0, pol)
+        np.testing.assert_allclose(res.R, 1.0, atol=1e-12)
+        np.testing.assert_allclose(res.T, 0.0, atol=1e-12)
 
 
 def test_metal_with_n_below_one():
