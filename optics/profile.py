@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .incoherent import incoherent_solve
-from .solver import POLARIZATIONS, check_angle, check_wavelengths, stack_arrays
+from .solver import (POLARIZATIONS, check_angle, check_thicknesses, check_wavelengths, full_media,
+                     solved_polarizations, stack_arrays)
 from .spectra import am15g_photon_flux
 from .stack import Stack
 
@@ -119,23 +120,14 @@ def absorption_profile(stack: Stack, wavelengths_nm, dz_nm: float = 1.0, angle_d
             raise ValueError(f"layer {j} is not in the stack (it has {len(stack.layers)} layers)")
         if not coherent[j]:
             raise ValueError(f"layer {j} ({stack.labels[j]!r}) is incoherent; profiles are for coherent layers")
-    from .solver import check_thicknesses
-
     check_thicknesses(stack.thicknesses_nm, stack.labels)
     n, n0, nf, d = stack_arrays([stack], wl)
-    if angle > 0 and np.any(n0.imag > 0):
-        raise ValueError("incident medium absorbs (k > 0): oblique incidence is not defined")
-    n_all = np.concatenate([n0[None], np.moveaxis(n, 1, 0), nf[None]], axis=0)
-    d_all = np.concatenate([[[0.0]], d.T, [[0.0]]], axis=0)
-    coh_all = np.concatenate([[False], coherent, [False]])
-    theta = np.deg2rad(angle)
-    xi = n0.real * np.sin(theta)
-    cos0 = np.full(n0.shape, np.cos(theta), dtype=complex)
+    n_all, d_all, coh_all, xi, cos0 = full_media(n, d, coherent, n0, nf, angle)
 
     z, dz, idx, local, starts = _grid(d[0], layers, dz_nm)
     absorption = np.zeros((z.size, wl.size))
     field = np.zeros((z.size, wl.size))
-    pols = ("s",) if angle == 0 else (("s", "p") if polarization == "unpolarized" else (polarization,))
+    pols = solved_polarizations(angle, polarization)
     for pol in pols:
         sol = incoherent_solve(pol, n_all, d_all, coh_all, wl, xi, cos0)
         for e in sol.elements:

@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from .incoherent import IncoherentSolution, incoherent_solve
+from .spectra import _check_wavelengths
 from .stack import Stack, check_index, refractive_index
 
 POLARIZATIONS = ("s", "p", "unpolarized")
@@ -55,13 +56,9 @@ class OpticsResult:
 
 
 def check_wavelengths(wavelengths_nm) -> np.ndarray:
-    """Validate a 1-D grid of wavelengths in nm and return it as float array."""
-    wl = np.atleast_1d(np.asarray(wavelengths_nm, dtype=float))
-    if wl.ndim != 1 or wl.size == 0:
-        raise ValueError(f"wavelengths_nm must be a non-empty 1-D array, got shape {wl.shape}")
-    if not np.all(np.isfinite(wl)) or np.any(wl <= 0):
-        bad = wl[~np.isfinite(wl) | (wl <= 0)][0]
-        raise ValueError(f"wavelengths_nm must be finite and > 0 nm, got {bad}")
+    """Validate a 1-D grid of wavelengths in nm (as for the spectra, and refusing a grid
+    that looks like micrometres) and return it as float array."""
+    wl = _check_wavelengths(np.atleast_1d(np.asarray(wavelengths_nm, dtype=float)))
     if wl.max() < 100:
         raise ValueError(
             f"wavelengths_nm reach only {wl.max():g}: wavelengths are in nm "
@@ -94,6 +91,35 @@ def check_thicknesses(d: np.ndarray, labels: Sequence[str]) -> None:
             f"layer {layer} ({labels[layer]!r}): thickness {d[tuple(idx)]:g} nm is far below one atomic "
             "layer; thicknesses are in nm (did you pass metres or micrometres?)"
         )
+
+
+def full_media(n_layers, d, coherent, n0, nf, angle: float):
+    """Media arrays with the semi-infinite media added, as the solvers take them.
+
+    n_layers [B, L, W], d [B, L] nm, coherent [L], n0 / nf [B, W], angle in degrees.
+    Returns n [L+2, B, W], d [L+2, B], coherent [L+2], xi = n0 sin(theta0) [B, W]
+    and cos(theta0) [B, W]. Oblique incidence from an absorbing medium is refused.
+    """
+    if angle > 0 and np.any(n0.imag > 0):
+        raise ValueError(
+            "incident medium absorbs (k > 0): oblique incidence from an absorbing medium is not "
+            "defined for a plane wave; use a lossless incident medium (e.g. air or glass with k = 0)"
+        )
+    n_batch = n_layers.shape[0]
+    n_all = np.concatenate([n0[None], np.moveaxis(n_layers, 1, 0), nf[None]], axis=0)
+    d_all = np.concatenate([np.zeros((1, n_batch)), d.T, np.zeros((1, n_batch))], axis=0)
+    coh_all = np.concatenate([[False], np.asarray(coherent, dtype=bool), [False]])
+    theta = np.deg2rad(angle)
+    xi = n0.real * np.sin(theta)
+    cos0 = np.full(n0.shape, np.cos(theta), dtype=complex)
+    return n_all, d_all, coh_all, xi, cos0
+
+
+def solved_polarizations(angle: float, polarization: str) -> tuple[str, ...]:
+    """Polarisations to solve and average: s alone at normal incidence, where s and p coincide."""
+    if angle == 0:
+        return ("s",)
+    return ("s", "p") if polarization == "unpolarized" else (polarization,)
 
 
 def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=1.0, n_exit=1.0,
@@ -159,23 +185,8 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
 
     n0 = medium(n_incident, "incident")
     nf = medium(n_exit, "exit")
-    if angle > 0 and np.any(n0.imag > 0):
-        raise ValueError(
-            "incident medium absorbs (k > 0): oblique incidence from an absorbing medium is not "
-            "defined for a plane wave; use a lossless incident medium (e.g. air or glass with k = 0)"
-        )
-
-    n_all = np.concatenate([n0[None], np.moveaxis(n_layers, 1, 0), nf[None]], axis=0)
-    d_all = np.concatenate([np.zeros((1, n_batch)), d.T, np.zeros((1, n_batch))], axis=0)
-    coh_all = np.concatenate([[False], coherent, [False]])
-    theta = np.deg2rad(angle)
-    xi = n0.real * np.sin(theta)
-    cos0 = np.full((n_batch, n_wl), np.cos(theta), dtype=complex)
-
-    if angle == 0:
-        pols = ("s",)  # s and p coincide at normal incidence
-    else:
-        pols = ("s", "p") if polarization == "unpolarized" else (polarization,)
+    n_all, d_all, coh_all, xi, cos0 = full_media(n_layers, d, coherent, n0, nf, angle)
+    pols = solved_polarizations(angle, polarization)
     R = np.zeros((n_batch, n_wl))
     T = np.zeros((n_batch, n_wl))
     A = np.zeros((n_lay, n_batch, n_wl))

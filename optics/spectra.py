@@ -57,11 +57,13 @@ def photon_energy_ev(wavelengths_nm) -> np.ndarray:
 
 
 def _check_wavelengths(wavelengths_nm) -> np.ndarray:
+    """A non-empty 1-D float array of finite wavelengths > 0 nm, else ValueError."""
     wl = np.asarray(wavelengths_nm, dtype=float)
     if wl.ndim != 1 or wl.size == 0:
         raise ValueError(f"wavelengths_nm must be a non-empty 1-D array, got shape {wl.shape}")
     if not np.all(np.isfinite(wl)) or np.any(wl <= 0):
-        raise ValueError("wavelengths_nm must be finite and > 0 (in nm)")
+        bad = wl[~np.isfinite(wl) | (wl <= 0)][0]
+        raise ValueError(f"wavelengths_nm must be finite and > 0 nm, got {bad}")
     return wl
 
 
