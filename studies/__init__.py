@@ -6,6 +6,8 @@
   storages (SQLite default, any RDB URL), resume, worker processes, constraints, importances,
   outputs; read-back helpers ``load_study``, ``spec_of_study``, ``trials_frame``,
   ``trial_metrics``, ``best_trials``, ``param_importances``.
+* ``studies.report`` - ``qdtandem report``: HTML + Markdown + JSON design reports of a simulate
+  file or of a study's best design (subpackage: load, data, study, findings, figures, plots, render).
 * ``studies.cli``   - the ``qdtandem`` command (optimize, simulate, materials, and extension
   subcommands such as ``report``).
 """

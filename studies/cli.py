@@ -2,7 +2,7 @@
 
 Adding a subcommand: write a module with ``COMMAND`` (name), ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``, and list it in ``SUBCOMMAND_MODULES``
-(``studies.report`` is already listed and is picked up as soon as it exists).
+(``studies.report`` is one).
 Errors in input files (ValueError, OSError such as a missing or unwritable file, KeyError) are printed as one line
 ``qdtandem: error: ...`` with exit status 2, not as a traceback.
 """
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-#: modules providing extra subcommands (COMMAND, HELP, add_arguments, run); missing ones are skipped
+#: modules providing extra subcommands (COMMAND, HELP, add_arguments, run)
 SUBCOMMAND_MODULES: tuple[str, ...] = ("studies.report",)
 
 
@@ -227,12 +227,7 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
 def _extension_commands() -> dict[str, tuple[str, Callable, Callable]]:
     out = {}
     for modname in SUBCOMMAND_MODULES:
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as e:
-            if e.name == modname:
-                continue
-            raise
+        mod = importlib.import_module(modname)
         out[mod.COMMAND] = (mod.HELP, mod.add_arguments, mod.run)
     return out
 

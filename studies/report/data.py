@@ -1,0 +1,282 @@
+"""The report's numbers: one JSON-able dict built from ``tandem.evaluate`` of the design.
+
+Nothing here re-derives device physics: subcell and device figures come from the
+``DeviceResult``; photocurrents of each layer, of the reflected and of the transmitted light
+are the tandem model's Jsc quadrature applied to the optics of that result; G(z, lambda)
+comes from the optics package's absorption profile.
+
+Adding a report section: put its numbers in ``build_data`` (or a function it calls), add
+its id to ``section_ids``, then a figure function in ``figures.FIGURES`` and a block
+function in ``render.BLOCKS`` keyed by the same id.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .. import spec as specmod
+from .load import Subject
+from .study import sensitivity, study_data
+
+JV_POINTS = 301
+_VERSION_PACKAGES = ("qdtandem", "numpy", "scipy", "pandas", "matplotlib", "optuna", "tmm",
+                     "colour-science", "pvlib", "SQLAlchemy")
+
+
+
+def _f(x) -> float:
+    return float(x) if x is not None else math.nan
+
+
+def _role(spec, i: int) -> str:
+    if i == spec.top.absorber:
+        return "top absorber" if spec.bottom is not None else "absorber"
+    if spec.bottom is not None and i == spec.bottom.absorber:
+        return "bottom absorber"
+    if i in spec.interconnect:
+        return "interconnect"
+    return ""
+
+
+def stack_rows(spec, design) -> list[dict[str, Any]]:
+    """One row per layer: name, material, thickness (nm), Eg (eV), n,k source and kind."""
+    rows = []
+    free = spec.parameters
+    for i, (lay, ol) in enumerate(zip(spec.layers, design.stack.layers)):
+        mat = ol.material
+        prov = getattr(mat, "provenance", None)
+        if lay.material is None:
+            material = f"n = {lay.nk.real:g}, k = {lay.nk.imag:g}"
+            source, kind, doi, licence = "constant n,k given in the file", "constant", "", ""
+        else:
+            material = lay.material
+            source = getattr(prov, "source", "") or ""
+            kind = getattr(prov, "kind", "") or ""
+            doi = getattr(prov, "doi", "") or ""
+            licence = getattr(prov, "licence", "") or ""
+        rows.append({
+            "index": i, "name": lay.name, "material": material,
+            "thickness_nm": float(ol.thickness_nm),
+            "bandgap_ev": _f(getattr(mat, "bandgap_ev", None)),
+            "coherent": bool(lay.coherent), "role": _role(spec, i),
+            "category": getattr(mat, "category", None),
+            "free": [k.split(".", 1)[1] for k in free if k.split(".", 1)[0] == lay.name],
+            "nk_source": source, "nk_kind": kind, "doi": doi, "licence": licence,
+        })
+    return rows
+
+
+def photocurrents(result, spectrum: str = "AM1.5G") -> dict[str, Any]:
+    """Photon current (mA/cm^2 under ``spectrum``) absorbed in each layer, reflected and transmitted."""
+    o = result.optics
+    wl = np.asarray(o.wavelengths_nm, dtype=float)
+    parts = np.vstack([np.asarray(o.A, dtype=float), o.R, o.T, np.ones_like(wl)])
+    cur = np.atleast_1d(_photocurrent(np.clip(parts, 0, None), wl, spectrum))
+    return {
+        "layers": {lab: float(v) for lab, v in zip(o.labels, cur[:-3])},
+        "reflected": float(cur[-3]),
+        "transmitted": float(cur[-2]),
+        "available": float(cur[-1]),
+        "wavelength_range_nm": [float(wl[0]), float(wl[-1])],
+        "spectrum": spectrum,
+    }
+
+
+def subcell_rows(spec, design, result) -> list[dict[str, Any]]:
+    """Per subcell: its J-V figures of merit and the electrical model behind them."""
+    from tandem import electrical as el
+
+    rows = []
+    for role, sub, cell in (("top", design.top, result.top), ("bottom", design.bottom, result.bottom)):
+        if cell is None or sub is None:
+            continue
+        preset = el.get_preset(sub.preset)
+        model = dict(sub.parameters) if hasattr(sub, "parameters") else {}
+        rows.append({
+            "role": role if design.bottom is not None else "cell",
+            "absorber": spec.layers[sub.absorber].name, "preset": sub.preset,
+            "jsc_ma_cm2": cell.jsc_ma_cm2, "jph_ma_cm2": cell.jph_ma_cm2, "voc_v": cell.voc_v,
+            "ff_pct": cell.ff_pct, "pce_pct": cell.pce_pct, "vmpp_v": cell.vmpp_v,
+            "jmpp_ma_cm2": cell.jmpp_ma_cm2, "ere": cell.ere, "voc_rad_v": cell.voc_rad_v,
+            "v_operating_v": cell.v_operating_v,
+            "model": {**{k: float(v) for k, v in model.items()}, "iqe": float(sub.iqe)},
+            "reference": getattr(preset, "reference", ""),
+        })
+    return rows
+
+
+def versions() -> dict[str, str]:
+    """Python, package versions, the platform, and the git commit of a qdtandem checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in _VERSION_PACKAGES:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    out["platform"] = platform.platform()
+    commit = _git_commit(Path(__file__).resolve().parents[2])
+    if commit:
+        out["qdtandem git commit"] = commit
+    return out
+
+
+def _git_commit(root: Path) -> str | None:
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                "optics", "nkdata", "tandem", "studies"],
+                               cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_tolerance_ev: float = 0.05
+               ) -> tuple[dict[str, Any], Any, Any]:
+    """The report's numbers as a JSON-able dict, with the evaluated design and its DeviceResult."""
+    import tandem
+
+    spec, params = subject.spec, subject.params
+    design = spec.design(params)
+    spectrum = getattr(design, "spectrum", "AM1.5G")
+    result = tandem.evaluate(design, jv_points=JV_POINTS)   # finer J-V curve; MPPs do not depend on it
+    headline = {k: float(v) for k, v in result.to_dict().items()}
+    headline["limiting"] = result.limiting
+    derived = spec.derived_metrics(params)
+    data: dict[str, Any] = {
+        "title": (f"Study {subject.name!r}: trial {subject.trial.number}" if subject.trial is not None
+                  else f"Design {subject.name!r}"),
+        "name": subject.name,
+        "source": spec.source,
+        "kind": spec.kind,
+        "generated_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "warnings": list(subject.warnings),
+        "params": {k: float(v) for k, v in params.items()},
+        "device": {
+            "incident": str(spec.incident), "exit": str(spec.exit),
+            "light_trapping": spec.light_trapping, "angle_deg": spec.angle_deg, "spectrum": spectrum,
+            "temperature_k": spec.temperature_k, "luminescent_coupling": spec.luminescent_coupling,
+            "wavelengths_nm": [float(design.wavelengths()[0]), float(design.wavelengths()[-1]),
+                               int(design.wavelengths().size)],
+        },
+        "layers": stack_rows(spec, design),
+        "headline": headline,
+        "derived": derived,
+        "subcells": subcell_rows(spec, design, result),
+        "photocurrent_ma_cm2": photocurrents(result, spectrum),
+        "design_toml": specmod.dumps_toml(
+            spec.fixed_raw(params),
+            header=f"{data_title(subject)}\nrun it with: qdtandem simulate design.toml"),
+        "study": None, "sensitivity": [],
+    }
+    if subject.trial is not None:
+        rec = dict(subject.trial.user_attrs.get("metrics", {}))
+        data["recorded"] = rec
+        r_pce = rec.get("pce_pct", math.nan)
+        data["recorded_agrees"] = bool(np.isfinite(r_pce) and abs(r_pce - result.pce_pct) <= 1e-6 * max(1, abs(r_pce)))
+        if not data["recorded_agrees"]:
+            data["warnings"].append(
+                f"The study recorded PCE = {r_pce:.6f} % for this trial; evaluating the same design now "
+                f"gives {result.pce_pct:.6f} %: the optical or device models changed since the study ran. "
+                "This report shows the values computed now.")
+        data["study"] = study_data(subject)
+        data["sensitivity"] = sensitivity(spec, params, tolerance_pct, bandgap_tolerance_ev)
+        data["sensitivity_settings"] = {"tolerance_pct": tolerance_pct,
+                                        "bandgap_tolerance_ev": bandgap_tolerance_ev}
+    study_text = spec.text
+    if subject.study is not None:
+        study_text = subject.study.user_attrs.get("study_file_text", spec.text)
+        if study_text != spec.text:
+            data["warnings"].append(f"{spec.source} differs from the study file stored with the study; "
+                                    "the reproducibility section shows the stored one.")
+    data["reproducibility"] = {
+        "versions": versions(),
+        "file": spec.source,
+        "file_text": study_text,
+        "seed": data["study"]["seed"] if data["study"] else None,
+        "sampler": data["study"]["sampler"] if data["study"] else None,
+        "study_created_utc": data["study"]["created_utc"] if data["study"] else None,
+        "study_last_run_utc": data["study"]["last_run_utc"] if data["study"] else None,
+        "report_generated_utc": data["generated_utc"],
+        "command": " ".join(["qdtandem"] + sys.argv[1:]) if Path(sys.argv[0]).name == "qdtandem" else None,
+    }
+    data["sections"] = section_ids(data)
+    return data, design, result
+
+
+def data_title(subject: Subject) -> str:
+    if subject.trial is not None:
+        return f"design of trial {subject.trial.number} of study {subject.name!r} ({subject.spec.source})"
+    return f"design from {subject.spec.source}"
+
+
+def section_ids(data: Mapping[str, Any]) -> list[str]:
+    ids = ["summary", "stack", "headline", "optics", "eqe", "nk", "generation", "jv"]
+    if data["headline"].get("cie_x") is not None and np.isfinite(data["headline"].get("cie_x", math.nan)):
+        ids.append("colour")
+    if data.get("study"):
+        ids += ["history", "importances"]
+        if data["study"]["multi_objective"]:
+            ids.append("pareto")
+        ids += ["top10", "sensitivity"]
+    ids += ["design-file", "reproducibility"]
+    return ids
+
+
+
+def generation_map_data(design, wl: np.ndarray, max_points: int = 700, spectrum: str = "AM1.5G"
+                        ) -> dict[str, Any]:
+    """G(z, lambda) in photons s^-1 cm^-3 nm^-1 on a depth axis where incoherent layers
+    are collapsed to narrow bands; boundaries as (top, bottom, label, resolved) in drawn nm."""
+    import optics
+    stack = design.stack
+    d = np.asarray(stack.thicknesses_nm, dtype=float)
+    coh = np.asarray(stack.coherent, dtype=bool)
+    coh_total = float(d[coh].sum()) or 1.0
+    dz = max(0.5, coh_total / max_points)
+    prof = optics.absorption_profile(stack, wl, dz_nm=dz, angle_deg=design.angle_deg)
+    # a * Phi: nm^-1 (depth) x photons s^-1 m^-2 nm^-1 -> x1e7 (cm^-1) x1e-4 (cm^-2)
+    g = _spectral_generation(prof, spectrum)
+    band = 0.06 * coh_total
+    drawn = np.where(coh, d, band)
+    drawn_top = np.concatenate([[0.0], np.cumsum(drawn)])
+    true_top = np.asarray(prof.boundaries_nm, dtype=float)
+    z_plot = drawn_top[prof.layer_index] + (prof.z_nm - true_top[prof.layer_index])
+    boundaries = [(float(drawn_top[i]), float(drawn_top[i + 1]), stack.labels[i], bool(coh[i]))
+                  for i in range(len(d)) if d[i] > 0]
+    return {"z_plot": z_plot, "g": g, "boundaries": boundaries, "dz_nm": dz}
+
+
+
+def _photocurrent(arr, wl: np.ndarray, spectrum: str):
+    """mA/cm^2 of absorptance-like spectra [..., W] under ``spectrum`` (IQE = 1): the tandem
+    model's Jsc quadrature, so the parts add up to the subcell photocurrents it reports."""
+    from tandem import electrical as el
+
+    return el.jsc_from_eqe(arr, wl, spectrum)
+
+
+def _spectral_generation(prof, spectrum: str) -> np.ndarray:
+    """G(z, lambda) [Z, W] in photons s^-1 cm^-3 nm^-1 from an ``optics.ProfileResult``."""
+    from optics.spectra import C_LIGHT, H_PLANCK
+    from tandem import electrical as el
+
+    wl = prof.wavelengths_nm
+    ref_wl, irr = el.spectrum_table(spectrum)
+    flux = np.interp(wl, ref_wl, irr, left=0.0, right=0.0) * wl * 1e-9 / (H_PLANCK * C_LIGHT)
+    # a * Phi: nm^-1 (depth) x photons s^-1 m^-2 nm^-1 -> x1e7 (cm^-1) x1e-4 (cm^-2)
+    return prof.absorption * flux[None, :] * 1e3
