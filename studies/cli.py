@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-#: modules providing extra subcommands (COMMAND, HELP, add_arguments, run)
+#: modules providing extra subcommands (COMMAND, HELP, add_arguments, run); missing ones are skipped
 SUBCOMMAND_MODULES: tuple[str, ...] = ("studies.report",)
 
 
@@ -227,7 +227,12 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
 def _extension_commands() -> dict[str, tuple[str, Callable, Callable]]:
     out = {}
     for modname in SUBCOMMAND_MODULES:
-        mod = importlib.import_module(modname)
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as e:
+            if e.name == modname:   # an optional extension that is not installed
+                continue
+            raise
         out[mod.COMMAND] = (mod.HELP, mod.add_arguments, mod.run)
     return out
 
