@@ -27,9 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import constants as _si
 from scipy.special import dawsn
 
-HC_EV_NM = 1239.841984  # h*c in eV*nm (CODATA 2018)
+#: h*c in eV nm (CODATA 2018 exact constants, through scipy.constants). The same expression as
+#: ``optics.spectra.HC_EV_NM``: nkdata and optics import none of each other, so both take it
+#: from scipy, the one owner of the constants.
+HC_EV_NM = _si.h * _si.c / _si.e * 1e9
 
 __all__ = [
     "HC_EV_NM", "ev_to_nm", "nm_to_ev", "eps_to_nk", "nk_to_eps",

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .incoherent import incoherent_solve
-from .solver import (POLARIZATIONS, check_angle, check_thicknesses, check_wavelengths, full_media,
+from .grid import check_wavelengths
+from .solver import (POLARIZATIONS, check_angle, check_thicknesses, full_media,
                      solved_polarizations, stack_arrays)
-from .spectra import am15g_photon_flux
+from .spectra import photon_flux
 from .stack import Stack
 
 
@@ -58,7 +59,7 @@ class ProfileResult:
 
 @dataclass(frozen=True)
 class GenerationProfile:
-    """Photogeneration rate under AM1.5G, one electron-hole pair per absorbed photon.
+    """Photogeneration rate under a spectrum, one electron-hole pair per absorbed photon.
 
     z_nm, dz_nm, layer_index : [Z] as in ProfileResult.
     generation : [Z] photons absorbed per s per cm^3.
@@ -152,16 +153,33 @@ def absorption_profile(stack: Stack, wavelengths_nm, dz_nm: float = 1.0, angle_d
 
 
 def generation_profile(stack: Stack, wavelengths_nm, dz_nm: float = 1.0, angle_deg: float = 0.0,
-                       polarization: str = "unpolarized", layers=None) -> GenerationProfile:
-    """Generation rate G(z) in photons s^-1 cm^-3 under AM1.5G (ASTM G173-03).
+                       polarization: str = "unpolarized", layers=None,
+                       spectrum="AM1.5G") -> GenerationProfile:
+    """Generation rate G(z) in photons s^-1 cm^-3 under ``spectrum``.
 
     G(z) = integral a(z, lambda) Phi(lambda) d lambda, with a in nm^-1 and
     Phi in photons s^-1 m^-2 nm^-1, trapezoid rule over ``wavelengths_nm``
     (so use a grid of 5 nm or finer). Unit factor: nm^-1 -> cm^-1 is 1e7,
     m^-2 -> cm^-2 is 1e-4.
+
+    Parameters
+    ----------
+    stack, wavelengths_nm, dz_nm, angle_deg, polarization, layers
+        As ``absorption_profile``.
+    spectrum : str or callable, default "AM1.5G"
+        A spectrum name (see ``optics.spectra.spectrum_table``: "AM1.5G", "AM1.5D", "AM0"
+        or a registered one), or a callable ``spectrum(wavelengths_nm)`` returning the photon
+        flux in photons s^-1 m^-2 nm^-1 (for example a measured or simulated irradiance).
+
+    Returns
+    -------
+    GenerationProfile
     """
     prof = absorption_profile(stack, wavelengths_nm, dz_nm, angle_deg, polarization, layers)
-    flux = am15g_photon_flux(prof.wavelengths_nm)
+    if callable(spectrum):
+        flux = np.broadcast_to(np.asarray(spectrum(prof.wavelengths_nm), dtype=float), prof.wavelengths_nm.shape)
+    else:
+        flux = photon_flux(prof.wavelengths_nm, spectrum)
     if prof.wavelengths_nm.size > 1:
         g = np.trapezoid(prof.absorption * flux, prof.wavelengths_nm, axis=1)
     else:

@@ -32,9 +32,10 @@ def tmm_point(pol: str, n_list, d_list, c_list, theta_rad: float, lam_nm: float)
 
 def tmm_solve_arrays(n, d, coherent, wl, n0, nf, angle_deg, polarization, labels):
     """``tmm`` loop over stacks and wavelengths; shapes as ``solve_arrays`` (batched)."""
-    from .solver import OpticsResult, check_angle
+    from .solver import OpticsResult, check_angle, check_incident_medium
 
     angle = check_angle(angle_deg)
+    check_incident_medium(n0, angle)
     theta = np.deg2rad(angle)
     pols = ("s", "p") if polarization == "unpolarized" else (polarization,)
     n_batch, n_lay, n_wl = n.shape

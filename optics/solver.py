@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from .incoherent import IncoherentSolution, incoherent_solve
-from .spectra import _check_wavelengths
+from .grid import check_wavelengths
 from .stack import Stack, check_index, refractive_index
 
 POLARIZATIONS = ("s", "p", "unpolarized")
@@ -55,20 +55,15 @@ class OpticsResult:
         return pd.DataFrame(cols)
 
 
-def check_wavelengths(wavelengths_nm) -> np.ndarray:
-    """Validate a 1-D grid of wavelengths in nm (as for the spectra, and refusing a grid
-    that looks like micrometres) and return it as float array."""
-    wl = _check_wavelengths(np.atleast_1d(np.asarray(wavelengths_nm, dtype=float)))
-    if wl.max() < 100:
-        raise ValueError(
-            f"wavelengths_nm reach only {wl.max():g}: wavelengths are in nm "
-            "(did you pass micrometres? multiply by 1000)"
-        )
-    return wl
-
-
 def check_angle(angle_deg: float) -> float:
-    angle = float(angle_deg)
+    """The angle of incidence as a float in [0, 90) degrees, else ValueError (a complex or
+    non-scalar angle is refused, not truncated)."""
+    if np.iscomplexobj(angle_deg) or np.ndim(angle_deg) != 0:
+        raise ValueError(f"angle_deg must be one real angle in [0, 90) degrees, got {angle_deg!r}")
+    try:
+        angle = float(angle_deg)
+    except (TypeError, ValueError):
+        raise ValueError(f"angle_deg must be one real angle in [0, 90) degrees, got {angle_deg!r}") from None
     if not np.isfinite(angle) or angle < 0 or angle >= 90:
         raise ValueError(f"angle_deg must be in [0, 90) degrees, got {angle_deg}")
     return angle
@@ -93,6 +88,15 @@ def check_thicknesses(d: np.ndarray, labels: Sequence[str]) -> None:
         )
 
 
+def check_incident_medium(n0, angle: float) -> None:
+    """Refuse oblique incidence (angle > 0 degrees) from an absorbing incident medium n0 (any shape)."""
+    if angle > 0 and np.any(np.asarray(n0).imag > 0):
+        raise ValueError(
+            "incident medium absorbs (k > 0): oblique incidence from an absorbing medium is not "
+            "defined for a plane wave; use a lossless incident medium (e.g. air or glass with k = 0)"
+        )
+
+
 def full_media(n_layers, d, coherent, n0, nf, angle: float):
     """Media arrays with the semi-infinite media added, as the solvers take them.
 
@@ -100,11 +104,7 @@ def full_media(n_layers, d, coherent, n0, nf, angle: float):
     Returns n [L+2, B, W], d [L+2, B], coherent [L+2], xi = n0 sin(theta0) [B, W]
     and cos(theta0) [B, W]. Oblique incidence from an absorbing medium is refused.
     """
-    if angle > 0 and np.any(n0.imag > 0):
-        raise ValueError(
-            "incident medium absorbs (k > 0): oblique incidence from an absorbing medium is not "
-            "defined for a plane wave; use a lossless incident medium (e.g. air or glass with k = 0)"
-        )
+    check_incident_medium(n0, angle)
     n_batch = n_layers.shape[0]
     n_all = np.concatenate([n0[None], np.moveaxis(n_layers, 1, 0), nf[None]], axis=0)
     d_all = np.concatenate([np.zeros((1, n_batch)), d.T, np.zeros((1, n_batch))], axis=0)

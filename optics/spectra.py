@@ -1,31 +1,70 @@
-"""Solar spectrum, photon flux, short-circuit current and EQE.
+"""Illumination spectra, photon flux, short-circuit current, EQE and physical constants.
 
-The reference spectrum is the ASTM G173-03 global tilt (AM1.5G) table shipped
-with pvlib (``pvlib.spectrum.get_reference_spectra``), 280-4000 nm, integrated
-irradiance 1000.37 W/m^2 by the trapezoid rule.
+The one owner of these in the project: ``tandem`` (detailed balance, limits) and the
+study reports import them from here.
+
+Spectra are named: "AM1.5G" (ASTM G173-03 global tilt, the default), "AM1.5D" (G173 direct
++ circumsolar), "AM0" (G173 extraterrestrial), all from the table shipped with pvlib
+(``pvlib.spectrum.get_reference_spectra``, 280-4000 nm), or any name given to
+``register_spectrum``. AM1.5G integrates to 1000.37 W/m^2 by the trapezoid rule.
 
 Units: wavelength in nm, spectral irradiance in W m^-2 nm^-1, photon flux in
-photons s^-1 m^-2 nm^-1, current density in mA/cm^2.
+photons s^-1 m^-2 nm^-1, current density in mA/cm^2, power density in mW/cm^2.
+
+References
+----------
+ASTM G173-03, Standard Tables for Reference Solar Spectral Irradiances.
+CODATA 2018 (exact SI defining constants): Tiesinga et al., Rev. Mod. Phys. 93, 025010 (2021).
 """
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
+from scipy import constants as _si
 
-#: Elementary charge, C (CODATA 2018, exact).
-Q_E = 1.602176634e-19
+from .grid import check_wavelengths
+
+__all__ = [
+    "Q_E", "H_PLANCK", "C_LIGHT", "K_B", "HC_EV_NM", "MA_CM2_PER_PHOTON_FLUX",
+    "SPECTRA", "register_spectrum", "spectrum_table", "incident_power_mw_cm2",
+    "irradiance", "photon_flux", "am15g_table", "am15g_irradiance", "am15g_photon_flux",
+    "photon_energy_ev", "jsc_weights", "jsc", "photocurrent_below", "eqe",
+]
+
+#: Elementary charge, C (CODATA 2018, exact; the constants come from scipy.constants).
+Q_E = _si.e
 #: Planck constant, J s (exact).
-H_PLANCK = 6.62607015e-34
+H_PLANCK = _si.h
 #: Speed of light in vacuum, m/s (exact).
-C_LIGHT = 299792458.0
+C_LIGHT = _si.c
 #: Boltzmann constant, J/K (exact).
-K_B = 1.380649e-23
-#: h*c in eV nm, to convert photon energy E (eV) = HC_EV_NM / wavelength (nm).
+K_B = _si.k
+#: h*c in eV nm, to convert photon energy E (eV) = HC_EV_NM / wavelength (nm)
+#: (``nkdata.models.HC_EV_NM`` is the same expression).
 HC_EV_NM = H_PLANCK * C_LIGHT / Q_E * 1e9
+#: A photon flux in s^-1 m^-2 times this is a current density in mA/cm^2 (q, then 1 A/m^2 = 0.1 mA/cm^2).
+MA_CM2_PER_PHOTON_FLUX = Q_E * 0.1
+
+#: The built-in spectra (ASTM G173-03 columns).
+SPECTRA = ("AM1.5G", "AM1.5D", "AM0")
+_G173_COLUMNS = {"AM1.5G": "global", "AM1.5D": "direct", "AM0": "extraterrestrial"}
+_USER_SPECTRA: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def _g173(column: str) -> tuple[np.ndarray, np.ndarray]:
+    import pvlib
+
+    table = pvlib.spectrum.get_reference_spectra(standard="ASTM G173-03")
+    wl = table.index.to_numpy(dtype=float)
+    irr = table[column].to_numpy(dtype=float)
+    wl.setflags(write=False)
+    irr.setflags(write=False)
+    return wl, irr
+
+
 def am15g_table() -> tuple[np.ndarray, np.ndarray]:
     """The ASTM G173-03 global spectrum on its native grid.
 
@@ -38,121 +77,231 @@ def am15g_table() -> tuple[np.ndarray, np.ndarray]:
 
     References
     ----------
-    ASTM G173-03, Standard Tables for Reference Solar Spectral Irradiances,
-    via ``pvlib.spectrum.get_reference_spectra(standard="ASTM G173-03")``.
+    ASTM G173-03, via ``pvlib.spectrum.get_reference_spectra(standard="ASTM G173-03")``.
     """
-    import pvlib
-
-    table = pvlib.spectrum.get_reference_spectra(standard="ASTM G173-03")
-    wl = table.index.to_numpy(dtype=float)
-    irr = table["global"].to_numpy(dtype=float)
-    wl.setflags(write=False)
-    irr.setflags(write=False)
-    return wl, irr
+    return _g173("global")
 
 
-def photon_energy_ev(wavelengths_nm) -> np.ndarray:
-    """Photon energy in eV for wavelengths in nm."""
-    return HC_EV_NM / np.asarray(wavelengths_nm, dtype=float)
-
-
-def _check_wavelengths(wavelengths_nm) -> np.ndarray:
-    """A non-empty 1-D float array of finite wavelengths > 0 nm, else ValueError."""
-    wl = np.asarray(wavelengths_nm, dtype=float)
-    if wl.ndim != 1 or wl.size == 0:
-        raise ValueError(f"wavelengths_nm must be a non-empty 1-D array, got shape {wl.shape}")
-    if not np.all(np.isfinite(wl)) or np.any(wl <= 0):
-        bad = wl[~np.isfinite(wl) | (wl <= 0)][0]
-        raise ValueError(f"wavelengths_nm must be finite and > 0 nm, got {bad}")
-    return wl
-
-
-def am15g_irradiance(wavelengths_nm) -> np.ndarray:
-    """AM1.5G spectral irradiance in W m^-2 nm^-1, linearly interpolated.
-
-    Zero outside the tabulated 280-4000 nm (the table carries no light there).
-    """
-    wl = _check_wavelengths(wavelengths_nm)
-    ref_wl, ref_irr = am15g_table()
-    return np.interp(wl, ref_wl, ref_irr, left=0.0, right=0.0)
-
-
-def am15g_photon_flux(wavelengths_nm) -> np.ndarray:
-    """AM1.5G spectral photon flux in photons s^-1 m^-2 nm^-1.
-
-    Phi(lambda) = E(lambda) * lambda / (h c), lambda in metres.
-    """
-    wl = _check_wavelengths(wavelengths_nm)
-    return am15g_irradiance(wl) * wl * 1e-9 / (H_PLANCK * C_LIGHT)
-
-
-def _integration_grid(wl: np.ndarray) -> np.ndarray:
-    """The user grid merged with the native G173 points inside its range."""
-    ref_wl, _ = am15g_table()
-    inside = ref_wl[(ref_wl > wl.min()) & (ref_wl < wl.max())]
-    return np.union1d(wl, inside)
-
-
-def jsc(absorptance, wavelengths_nm, iqe=1.0, spectrum=None) -> np.ndarray:
-    """Short-circuit current density in mA/cm^2 from an absorptance spectrum.
-
-    Jsc = q * integral( IQE(lambda) * A(lambda) * Phi(lambda) dlambda ),
-    over the span of ``wavelengths_nm`` only.
-
-    A and IQE (smooth) are interpolated linearly onto the union of the user's
-    grid and the native ASTM G173 grid, where the spiky spectrum is exact, and
-    integrated by the trapezoid rule. So a coarse optical grid does not alias
-    the atmospheric absorption lines.
+def register_spectrum(name: str, wavelengths_nm, irradiance_w_m2_nm) -> None:
+    """Make a user spectrum available by name to every function that takes ``spectrum``.
 
     Parameters
     ----------
-    absorptance : array_like, shape [..., n_wavelengths]
+    name : str
+        Any name but the built-in ones (``SPECTRA``); registering a name again replaces it.
+    wavelengths_nm : array_like, shape [N], N >= 2
+        Strictly increasing wavelengths, nm.
+    irradiance_w_m2_nm : array_like, shape [N]
+        Spectral irradiance, W m^-2 nm^-1, finite and >= 0. Zero outside the given range.
+    """
+    wl = check_wavelengths(wavelengths_nm, increasing=True, min_points=2,
+                           what=f"spectrum {name!r}: wavelengths_nm")
+    irr = np.asarray(irradiance_w_m2_nm, dtype=float)
+    if irr.shape != wl.shape:
+        raise ValueError(f"spectrum {name!r}: need irradiance of the same length as wavelengths_nm")
+    if np.any(~np.isfinite(irr)) or np.any(irr < 0):
+        raise ValueError(f"spectrum {name!r}: irradiance must be finite and >= 0")
+    if name in SPECTRA:
+        raise ValueError(f"spectrum name {name!r} is reserved for the ASTM G173 tables")
+    wl, irr = wl.copy(), irr.copy()
+    wl.setflags(write=False)
+    irr.setflags(write=False)
+    _USER_SPECTRA[name] = (wl, irr)
+    for f in (incident_power_mw_cm2, _jsc_weights_cached, _cumulative_flux):
+        f.cache_clear()
+
+
+def spectrum_table(spectrum: str = "AM1.5G") -> tuple[np.ndarray, np.ndarray]:
+    """(wavelengths_nm [N], irradiance W m^-2 nm^-1 [N]) of a named spectrum on its native grid.
+
+    Parameters
+    ----------
+    spectrum : str
+        "AM1.5G" (default), "AM1.5D", "AM0" or a name given to ``register_spectrum``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the known ones.
+    """
+    if spectrum in _G173_COLUMNS:
+        return _g173(_G173_COLUMNS[spectrum])
+    if spectrum in _USER_SPECTRA:
+        return _USER_SPECTRA[spectrum]
+    raise ValueError(f"unknown spectrum {spectrum!r}; use one of {SPECTRA + tuple(_USER_SPECTRA)}")
+
+
+@lru_cache(maxsize=16)
+def incident_power_mw_cm2(spectrum: str = "AM1.5G") -> float:
+    """Integrated irradiance of ``spectrum`` on its native grid (trapezoid rule), mW/cm^2.
+
+    AM1.5G: 100.037 mW/cm^2. PCE is relative to this.
+    """
+    wl, irr = spectrum_table(spectrum)
+    return float(np.trapezoid(irr, wl)) * 0.1
+
+
+def irradiance(wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
+    """Spectral irradiance (W m^-2 nm^-1) of ``spectrum`` at ``wavelengths_nm`` [W] (nm).
+
+    Linearly interpolated from the native table; zero outside it.
+    """
+    wl = check_wavelengths(wavelengths_nm)
+    ref_wl, ref_irr = spectrum_table(spectrum)
+    return np.interp(wl, ref_wl, ref_irr, left=0.0, right=0.0)
+
+
+def photon_flux(wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
+    """Spectral photon flux (photons s^-1 m^-2 nm^-1) of ``spectrum`` at ``wavelengths_nm`` [W] (nm).
+
+    Phi(lambda) = E(lambda) lambda / (h c), lambda in metres; zero outside the table.
+    """
+    wl = check_wavelengths(wavelengths_nm)
+    return irradiance(wl, spectrum) * wl * 1e-9 / (H_PLANCK * C_LIGHT)
+
+
+def am15g_irradiance(wavelengths_nm) -> np.ndarray:
+    """AM1.5G spectral irradiance in W m^-2 nm^-1: ``irradiance(wavelengths_nm, "AM1.5G")``."""
+    return irradiance(wavelengths_nm, "AM1.5G")
+
+
+def am15g_photon_flux(wavelengths_nm) -> np.ndarray:
+    """AM1.5G photon flux in photons s^-1 m^-2 nm^-1: ``photon_flux(wavelengths_nm, "AM1.5G")``."""
+    return photon_flux(wavelengths_nm, "AM1.5G")
+
+
+def photon_energy_ev(wavelengths_nm) -> np.ndarray:
+    """Photon energy in eV for vacuum wavelengths in nm (E = hc / lambda)."""
+    return HC_EV_NM / np.asarray(wavelengths_nm, dtype=float)
+
+
+@lru_cache(maxsize=64)
+def _jsc_weights_cached(wl_key: tuple, spectrum: str) -> np.ndarray:
+    wl = np.asarray(wl_key)
+    ref_wl, ref_irr = spectrum_table(spectrum)
+    # the quantity is linear between the user's points; the spiky spectrum is exact on its own grid
+    grid = np.union1d(wl, ref_wl[(ref_wl > wl[0]) & (ref_wl < wl[-1])])
+    flux = np.interp(grid, ref_wl, ref_irr, left=0.0, right=0.0) * grid * 1e-9 / (H_PLANCK * C_LIGHT)
+    idx = np.clip(np.searchsorted(wl, grid, side="right") - 1, 0, wl.size - 2)
+    frac = (grid - wl[idx]) / (wl[idx + 1] - wl[idx])
+    tw = np.zeros(grid.size)
+    dg = np.diff(grid)
+    tw[:-1] += dg / 2
+    tw[1:] += dg / 2
+    kern = tw * flux * MA_CM2_PER_PHOTON_FLUX
+    w = np.bincount(idx, kern * (1 - frac), minlength=wl.size) + np.bincount(idx + 1, kern * frac, minlength=wl.size)
+    w.setflags(write=False)
+    return w
+
+
+def jsc_weights(wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
+    """Quadrature weights w [W] such that Jsc (mA/cm^2) = EQE @ w under ``spectrum``.
+
+    The EQE (or absorptance) is taken linear between the grid points and zero outside
+    them; the product with the photon flux is integrated by the trapezoid rule on the
+    union of the grid with the spectrum's native points inside it, so a coarse optical
+    grid does not alias the atmospheric absorption lines. Cached per grid and spectrum,
+    so a batch costs one matrix product.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, shape [W], W >= 2
+        Strictly increasing wavelengths, nm.
+    spectrum : str
+        A name accepted by ``spectrum_table``.
+
+    Returns
+    -------
+    ndarray, shape [W], read-only
+        mA/cm^2 per unit EQE at each grid point.
+    """
+    wl = check_wavelengths(wavelengths_nm, increasing=True, min_points=2)
+    spectrum_table(spectrum)  # unknown name -> ValueError before caching
+    return _jsc_weights_cached(tuple(wl.tolist()), spectrum)
+
+
+def jsc(absorptance, wavelengths_nm, iqe=1.0, spectrum: str | Callable | None = "AM1.5G") -> np.ndarray:
+    """Short-circuit current density in mA/cm^2 from an absorptance (or EQE) spectrum.
+
+    Jsc = q * integral( IQE(lambda) * A(lambda) * Phi(lambda) dlambda ) over the span of
+    ``wavelengths_nm`` only, with the quadrature of ``jsc_weights``.
+
+    Parameters
+    ----------
+    absorptance : array_like, shape [..., W]
         Absorptance (or EQE when ``iqe`` = 1) in [0, 1]; leading axes are kept
         (for example a batch of designs or one row per layer).
-    wavelengths_nm : array_like, shape [n_wavelengths]
-        Increasing wavelengths, nm.
+    wavelengths_nm : array_like, shape [W]
+        Strictly increasing wavelengths, nm (a grid in micrometres or metres is refused).
     iqe : float or array_like broadcastable to ``absorptance``
         Internal quantum efficiency, 0..1.
-    spectrum : callable, optional
-        ``spectrum(wavelengths_nm)`` -> photon flux, photons s^-1 m^-2 nm^-1.
-        Defaults to AM1.5G (then the native-grid refinement is used).
+    spectrum : str or callable, default "AM1.5G"
+        A spectrum name (see ``spectrum_table``; None means AM1.5G), or a callable
+        ``spectrum(wavelengths_nm)`` -> photon flux in photons s^-1 m^-2 nm^-1, which is
+        then integrated on ``wavelengths_nm`` alone by the trapezoid rule.
 
     Returns
     -------
     ndarray, shape [...]
-        Jsc in mA/cm^2.
+        Jsc in mA/cm^2 (0 for a single wavelength: an integral over no span).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> wl = np.arange(300.0, 1101.0, 5.0)
+    >>> round(float(jsc(np.ones_like(wl), wl)), 1)  # every photon 300-1100 nm
+    43.9
     """
-    wl = _check_wavelengths(wavelengths_nm)
-    if np.any(np.diff(wl) <= 0):
-        raise ValueError("wavelengths_nm must be strictly increasing")
+    wl = check_wavelengths(wavelengths_nm, increasing=True)
     a = np.asarray(absorptance, dtype=float) * np.asarray(iqe, dtype=float)
-    if a.shape[-1] != wl.size:
+    if a.shape[-1:] != (wl.size,):
         raise ValueError(
-            f"absorptance has {a.shape[-1]} wavelengths on its last axis, wavelengths_nm has {wl.size}"
+            f"absorptance has {a.shape[-1] if a.ndim else 0} wavelengths on its last axis, "
+            f"wavelengths_nm has {wl.size}"
         )
-    if spectrum is None:
-        grid = _integration_grid(wl)
-        flux = am15g_photon_flux(grid)
-        idx = np.searchsorted(wl, grid, side="right") - 1
-        idx = np.clip(idx, 0, wl.size - 2) if wl.size > 1 else np.zeros_like(idx)
-        if wl.size > 1:
-            frac = (grid - wl[idx]) / (wl[idx + 1] - wl[idx])
-            a_fine = a[..., idx] * (1 - frac) + a[..., idx + 1] * frac
-        else:
-            a_fine = a[..., idx]
-    else:
-        grid = wl
+    if callable(spectrum):
         flux = np.asarray(spectrum(wl), dtype=float)
-        a_fine = a
-    # photons/s/m^2 -> A/m^2 -> mA/cm^2 (1 A/m^2 = 0.1 mA/cm^2)
-    return Q_E * np.trapezoid(a_fine * flux, grid, axis=-1) * 0.1
+        return MA_CM2_PER_PHOTON_FLUX * np.trapezoid(a * flux, wl, axis=-1)
+    name = "AM1.5G" if spectrum is None else spectrum
+    if wl.size == 1:
+        spectrum_table(name)
+        return np.zeros(a.shape[:-1])
+    return a @ jsc_weights(wl, name)
+
+
+@lru_cache(maxsize=8)
+def _cumulative_flux(spectrum: str):
+    wl, irr = spectrum_table(spectrum)
+    phi = irr * wl * 1e-9 / (H_PLANCK * C_LIGHT)  # photons s^-1 m^-2 nm^-1
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (phi[1:] + phi[:-1]) * np.diff(wl))])
+    return wl, phi, cum
+
+
+def photocurrent_below(wavelength_nm, spectrum: str = "AM1.5G") -> np.ndarray:
+    """Current density (mA/cm^2) of all photons of ``spectrum`` shorter than ``wavelength_nm``.
+
+    The photocurrent of an ideal step absorber with its edge at ``wavelength_nm``: the
+    linear interpolant of the tabulated photon flux integrated exactly from the start of
+    the table up to the edge (the trapezoid rule on the native grid, plus the partial
+    interval). Vectorised over ``wavelength_nm`` (nm, any shape; clipped to the table).
+    """
+    wl, phi, cum = _cumulative_flux(spectrum)
+    lam = np.clip(np.asarray(wavelength_nm, dtype=float), wl[0], wl[-1])
+    i = np.clip(np.searchsorted(wl, lam, side="right") - 1, 0, wl.size - 2)
+    f = (lam - wl[i]) / (wl[i + 1] - wl[i])
+    phi_l = phi[i] + (phi[i + 1] - phi[i]) * f
+    return MA_CM2_PER_PHOTON_FLUX * (cum[i] + 0.5 * (phi[i] + phi_l) * (lam - wl[i]))
 
 
 def eqe(absorptance, iqe=1.0) -> np.ndarray:
     """External quantum efficiency EQE = IQE * A, clipped to [0, 1].
 
-    ``absorptance`` is the absorptance of the photo-active layer(s), shape
-    [..., n_wavelengths]; ``iqe`` broadcasts against it.
+    Parameters
+    ----------
+    absorptance : array_like, shape [..., W]
+        Absorptance of the photo-active layer(s), 0..1.
+    iqe : float or array_like broadcastable to ``absorptance``
+        Internal quantum efficiency, 0..1 (ValueError otherwise).
     """
     iqe = np.asarray(iqe, dtype=float)
     if np.any((iqe < 0) | (iqe > 1)):

@@ -73,10 +73,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-KINDS = ("single", "semitransparent", "2T", "4T")
+from tandem.vocabulary import DEVICE_METRICS, KINDS, LIGHT_TRAPPING
+
 SAMPLERS = ("tpe", "cmaes", "nsga2", "qmc", "random", "grid")
 MULTI_OBJECTIVE_SAMPLERS = ("tpe", "nsga2", "qmc", "random", "grid")
-LIGHT_TRAPPING = ("none", "lambertian")
 
 #: objective alias -> (metric, optuna direction)
 OBJECTIVES: dict[str, tuple[str, str]] = {
@@ -87,13 +87,6 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
     "total_thickness": ("total_thickness_nm", "minimize"),
 }
 
-#: metrics of tandem.DeviceResult.to_dict() (see notes/device_api.md)
-DEVICE_METRICS = (
-    "pce_pct", "voc_v", "jsc_ma_cm2", "ff_pct",
-    "top_jsc_ma_cm2", "top_jph_ma_cm2", "top_voc_v", "top_ff_pct", "top_pce_pct",
-    "bottom_jsc_ma_cm2", "bottom_jph_ma_cm2", "bottom_voc_v", "bottom_ff_pct", "bottom_pce_pct",
-    "mismatch_ma_cm2", "avt_pct", "lue_pct", "cie_x", "cie_y", "cri",
-)
 DERIVED_METRICS = ("abs_mismatch_ma_cm2", "total_thickness_nm", "absorber_thickness_nm")
 METRICS = DEVICE_METRICS + DERIVED_METRICS
 

@@ -38,20 +38,20 @@ import numpy as np
 
 import optics
 from optics import Stack
-from optics.spectra import HC_EV_NM
+from optics.grid import check_wavelengths
+from optics.solver import check_angle
+from optics.spectra import HC_EV_NM, incident_power_mw_cm2, spectrum_table
 from optics.stack import refractive_index
 
 from . import electrical as el
 from . import transparency as tr
+from .vocabulary import DEVICE_METRICS, KINDS, LIGHT_TRAPPING, non_absorber_categories
 
 __all__ = ["Subcell", "Design", "SubcellResult", "DeviceResult", "BatchResult", "evaluate", "evaluate_batch",
            "KINDS", "DEFAULT_WAVELENGTHS_NM", "lambertian_absorptance"]
 
-KINDS = ("single", "semitransparent", "2T", "4T")
-LIGHT_TRAPPING = ("none", "lambertian")
 #: Default optical grid: 300-1200 nm in 5 nm steps (extended to cover narrow-gap absorbers).
 DEFAULT_WAVELENGTHS_NM = tuple(np.arange(300.0, 1200.0 + 1e-9, 5.0).tolist())
-_NON_ABSORBER_CATEGORIES = ("substrate", "tco", "etl", "htl", "electrode", "ar", "medium")
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ class Design:
         outside the grid, for Jsc and for the reciprocity J0,rad.
     temperature_k : cell temperature for the detailed balance (K).
     spectrum : illumination, "AM1.5G" (default), "AM1.5D", "AM0" or a name registered with
-        ``tandem.electrical.register_spectrum``; PCE is relative to its integrated irradiance.
+        ``optics.spectra.register_spectrum``; PCE is relative to its integrated irradiance.
         (AVT and colour always use AM1.5G / the CIE observer, by their definitions.)
     angle_deg : angle of incidence; the irradiance per unit cell area is kept at the
         spectrum's value (no cos factor), i.e. PCE is relative to the light reaching the cell.
@@ -182,13 +182,13 @@ class Design:
             raise ValueError("luminescent coupling applies to 2T designs only")
         if not (math.isfinite(self.temperature_k) and self.temperature_k > 0):
             raise ValueError(f"Design.temperature_k must be > 0 K, got {self.temperature_k}")
-        el.spectrum_table(self.spectrum)  # ValueError naming the known spectra
-        if not (0 <= self.angle_deg < 90):
-            raise ValueError(f"Design.angle_deg must lie in [0, 90), got {self.angle_deg}")
+        spectrum_table(self.spectrum)  # ValueError naming the known spectra
+        try:
+            object.__setattr__(self, "angle_deg", check_angle(self.angle_deg))
+        except ValueError:
+            raise ValueError(f"Design.angle_deg must be a real angle in [0, 90) degrees, got {self.angle_deg!r}") from None
         if self.wavelengths_nm is not None:
-            wl = np.asarray(self.wavelengths_nm, dtype=float)
-            if wl.ndim != 1 or wl.size < 2 or np.any(np.diff(wl) <= 0) or wl[0] <= 0:
-                raise ValueError("Design.wavelengths_nm must be strictly increasing positive values (nm)")
+            wl = check_wavelengths(self.wavelengths_nm, increasing=True, min_points=2, what="Design.wavelengths_nm")
             object.__setattr__(self, "wavelengths_nm", tuple(wl.tolist()))
 
     def _check_absorber(self, role: str, cell: Subcell, n_layers: int) -> None:
@@ -197,7 +197,7 @@ class Design:
             raise ValueError(f"{role} absorber index {i} is out of range: the stack has {n_layers} layers (0-{n_layers - 1})")
         layer = self.stack.layers[i]
         category = getattr(layer.material, "category", None)
-        if isinstance(category, str) and category in _NON_ABSORBER_CATEGORIES:
+        if isinstance(category, str) and category in non_absorber_categories():
             raise ValueError(
                 f"{role} absorber index {i} names layer {layer.label!r}, a {category!r} layer, not an absorber"
             )
@@ -277,10 +277,7 @@ class SubcellResult:
     v_operating_v: float = float("nan")
 
 
-_DICT_KEYS = ("pce_pct", "voc_v", "jsc_ma_cm2", "ff_pct",
-              "top_jsc_ma_cm2", "top_jph_ma_cm2", "top_voc_v", "top_ff_pct", "top_pce_pct",
-              "bottom_jsc_ma_cm2", "bottom_jph_ma_cm2", "bottom_voc_v", "bottom_ff_pct", "bottom_pce_pct",
-              "mismatch_ma_cm2", "avt_pct", "lue_pct", "cie_x", "cie_y", "cri")
+_DICT_KEYS = DEVICE_METRICS
 
 
 @dataclass(frozen=True, eq=False)
@@ -523,7 +520,7 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
             specs = [group[j].spectrum for j in sel]
             for sp in set(specs):
                 m = np.array([x == sp for x in specs])
-                jph[role, [idx[j] for j, mm in zip(sel, m) if mm]] = el.jsc_from_eqe(eqe[m], wl, sp)
+                jph[role, [idx[j] for j, mm in zip(sel, m) if mm]] = optics.jsc(eqe[m], wl, spectrum=sp)
             temps = np.array([group[j].temperature_k for j in sel])
             for t in np.unique(temps):
                 m = temps == t
@@ -549,7 +546,7 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
     top_mpp = el.single_mpp(top)
     top_jv = el.jv_curve(top, top_mpp.jsc_ma_cm2, jv_points)
     bidx = np.array([k for k, d in enumerate(designs) if d.bottom is not None], dtype=int)
-    pin = np.array([el.incident_power_mw_cm2(d.spectrum) for d in designs])  # mW/cm^2
+    pin = np.array([incident_power_mw_cm2(d.spectrum) for d in designs])  # mW/cm^2
     top_pce = top_mpp.pmax_mw_cm2 / pin * 100
     pce = top_pce.copy()
     dev_voc, dev_jsc, dev_ff = top_mpp.voc_v.copy(), top_mpp.jsc_ma_cm2.copy(), top_mpp.ff_pct.copy()

@@ -49,13 +49,19 @@ from typing import Callable
 import numpy as np
 from scipy.special import lambertw
 
-from optics.spectra import (
+from optics.grid import check_wavelengths
+from optics.spectra import (  # noqa: F401  (SPECTRA ... incident_power_mw_cm2: re-exported, owned by optics.spectra)
     C_LIGHT,
     H_PLANCK,
     HC_EV_NM,
     K_B,
+    MA_CM2_PER_PHOTON_FLUX,
     Q_E,
-    am15g_table,
+    SPECTRA,
+    incident_power_mw_cm2,
+    jsc_weights,
+    register_spectrum,
+    spectrum_table,
 )
 
 __all__ = [
@@ -74,55 +80,6 @@ _G_MIN = 1e-9
 def thermal_voltage(temperature_k) -> np.ndarray:
     """kT/q in V."""
     return K_B * np.asarray(temperature_k, dtype=float) / Q_E
-
-
-SPECTRA = ("AM1.5G", "AM1.5D", "AM0")
-_USER_SPECTRA: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def register_spectrum(name: str, wavelengths_nm, irradiance_w_m2_nm) -> None:
-    """Make a user spectrum (W m^-2 nm^-1 on increasing wavelengths in nm) available by name."""
-    wl = np.asarray(wavelengths_nm, dtype=float)
-    irr = np.asarray(irradiance_w_m2_nm, dtype=float)
-    if wl.ndim != 1 or wl.shape != irr.shape or wl.size < 2 or np.any(np.diff(wl) <= 0):
-        raise ValueError(f"spectrum {name!r}: need increasing wavelengths_nm and irradiance of the same length")
-    if np.any(~np.isfinite(irr)) or np.any(irr < 0):
-        raise ValueError(f"spectrum {name!r}: irradiance must be finite and >= 0")
-    if name in SPECTRA:
-        raise ValueError(f"spectrum name {name!r} is reserved for the ASTM G173 tables")
-    _USER_SPECTRA[name] = (wl, irr)
-    _spectrum_cache_clear()
-
-
-def _spectrum_cache_clear():
-    for f in (incident_power_mw_cm2, _sun_weights_cached):
-        f.cache_clear()
-
-
-def spectrum_table(spectrum: str = "AM1.5G") -> tuple[np.ndarray, np.ndarray]:
-    """(wavelengths_nm, irradiance W m^-2 nm^-1) of a named spectrum on its native grid.
-
-    "AM1.5G" (ASTM G173 global tilt, the default), "AM1.5D" (G173 direct + circumsolar),
-    "AM0" (G173 extraterrestrial), or a name given to ``register_spectrum``.
-    """
-    if spectrum == "AM1.5G":
-        return am15g_table()
-    if spectrum in ("AM1.5D", "AM0"):
-        import pvlib
-
-        table = pvlib.spectrum.get_reference_spectra(standard="ASTM G173-03")
-        col = "direct" if spectrum == "AM1.5D" else "extraterrestrial"
-        return table.index.to_numpy(dtype=float), table[col].to_numpy(dtype=float)
-    if spectrum in _USER_SPECTRA:
-        return _USER_SPECTRA[spectrum]
-    raise ValueError(f"unknown spectrum {spectrum!r}; use one of {SPECTRA + tuple(_USER_SPECTRA)}")
-
-
-@lru_cache(maxsize=16)
-def incident_power_mw_cm2(spectrum: str = "AM1.5G") -> float:
-    """Integrated irradiance of the spectrum on its native grid, mW/cm^2 (AM1.5G: 100.037)."""
-    wl, irr = spectrum_table(spectrum)
-    return float(np.trapezoid(irr, wl)) * 0.1
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,40 +197,12 @@ def blackbody_photon_flux(wavelengths_nm, temperature_k: float) -> np.ndarray:
 
 
 def _check_grid(wl) -> np.ndarray:
-    wl = np.asarray(wl, dtype=float)
-    if wl.ndim != 1 or wl.size < 2 or np.any(np.diff(wl) <= 0) or wl[0] <= 0:
-        raise ValueError("wavelengths_nm must be a strictly increasing 1-D array of >= 2 positive values (nm)")
-    return wl
-
-
-@lru_cache(maxsize=64)
-def _sun_weights_cached(wl_key: tuple, spectrum: str) -> np.ndarray:
-    wl = np.asarray(wl_key)
-    ref_wl, ref_irr = spectrum_table(spectrum)
-    # EQE is linear between the user's points; the spiky spectrum is exact on its own grid
-    grid = np.union1d(wl, ref_wl[(ref_wl > wl[0]) & (ref_wl < wl[-1])])
-    flux = np.interp(grid, ref_wl, ref_irr, left=0.0, right=0.0) * grid * 1e-9 / (H_PLANCK * C_LIGHT)
-    idx = np.clip(np.searchsorted(wl, grid, side="right") - 1, 0, wl.size - 2)
-    frac = (grid - wl[idx]) / (wl[idx + 1] - wl[idx])
-    tw = np.zeros(grid.size)
-    dg = np.diff(grid)
-    tw[:-1] += dg / 2
-    tw[1:] += dg / 2
-    kern = tw * flux * Q_E * 0.1  # photons/s/m^2 -> mA/cm^2
-    w = np.bincount(idx, kern * (1 - frac), minlength=wl.size) + np.bincount(idx + 1, kern * frac, minlength=wl.size)
-    w.setflags(write=False)
-    return w
+    return check_wavelengths(wl, increasing=True, min_points=2)
 
 
 def sun_weights(wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
-    """Weights w [W] with Jsc (mA/cm^2) = EQE @ w under ``spectrum``.
-
-    Same quadrature as ``optics.spectra.jsc`` (EQE linear between grid points,
-    integrated by the trapezoid rule on the union with the spectrum's native grid),
-    written as a linear functional so that a batch costs one matrix product.
-    """
-    wl = _check_grid(wavelengths_nm)
-    return _sun_weights_cached(tuple(wl.tolist()), spectrum)
+    """Weights w [W] with Jsc (mA/cm^2) = EQE @ w under ``spectrum``: ``optics.spectra.jsc_weights``."""
+    return jsc_weights(wavelengths_nm, spectrum)
 
 
 @lru_cache(maxsize=64)
@@ -288,7 +217,7 @@ def _bb_weights_cached(wl_key: tuple, temperature_k: float, oversample: int) -> 
         phi = blackbody_photon_flux(lam, temperature_k)
         weights[i] += np.trapezoid((1 - t) * phi, lam)
         weights[i + 1] += np.trapezoid(t * phi, lam)
-    weights *= Q_E * 0.1  # photons/s/m^2 -> mA/cm^2
+    weights *= MA_CM2_PER_PHOTON_FLUX
     weights.setflags(write=False)
     return weights
 
@@ -307,8 +236,12 @@ def reciprocity_weights(wavelengths_nm, temperature_k: float = 298.15, oversampl
 
 
 def jsc_from_eqe(eqe, wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
-    """Short-circuit (photo)current in mA/cm^2 from EQE [..., W] under ``spectrum`` (default AM1.5G)."""
-    return np.asarray(eqe, dtype=float) @ sun_weights(wavelengths_nm, spectrum)
+    """Short-circuit (photo)current in mA/cm^2 from EQE [..., W] under ``spectrum`` (default AM1.5G).
+
+    The quadrature of ``optics.spectra.jsc`` (one owner); ``wavelengths_nm`` [W], W >= 2,
+    strictly increasing, nm.
+    """
+    return np.asarray(eqe, dtype=float) @ jsc_weights(wavelengths_nm, spectrum)
 
 
 def j0_rad_from_eqe(eqe, wavelengths_nm, temperature_k: float = 298.15) -> np.ndarray:

@@ -5,7 +5,7 @@ every photon above the gap is absorbed and gives one electron (EQE = step), each
 emits black-body radiation above its gap into the front hemisphere only (n = 1, ideal
 rear mirror / no emission into the lower cell, i.e. no luminescent coupling), ERE = 1
 unless given, no resistive losses. The spectrum is ASTM G173 global on its native grid
-(``optics.spectra.am15g_table``); the photocurrent integrates the linear interpolant of the
+(``optics.spectra``); the photocurrent (``optics.spectra.photocurrent_below``) integrates the linear interpolant of the
 photon flux exactly up to the band-edge wavelength, and J0 uses the exact series
 
     integral_{Eg}^inf E^2 / (exp(E/kT) - 1) dE = (kT)^3 sum_k e^{-k x} (x^2/k + 2x/k^2 + 2/k^3), x = Eg/kT.
@@ -21,9 +21,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import minimize
 
-from optics.spectra import C_LIGHT, H_PLANCK, HC_EV_NM, K_B, Q_E
+from optics.spectra import C_LIGHT, H_PLANCK, HC_EV_NM, K_B, Q_E, incident_power_mw_cm2, photocurrent_below
 
-from .electrical import diode_from_currents, incident_power_mw_cm2, series_mpp, single_mpp, spectrum_table
+from .electrical import diode_from_currents, series_mpp, single_mpp
 
 __all__ = ["LimitResult", "step_jsc", "step_j0_rad", "sq_limit", "tandem_limit", "best_tandem_pair",
            "si_wafer_limit", "BANDGAP_RANGE_EV"]
@@ -50,34 +50,16 @@ def _check_gap(eg, what="bandgap_ev") -> np.ndarray:
     return eg
 
 
-@lru_cache(maxsize=8)
-def _cumulative_flux(spectrum: str = "AM1.5G"):
-    wl, irr = spectrum_table(spectrum)
-    phi = irr * wl * 1e-9 / (H_PLANCK * C_LIGHT)  # photons s^-1 m^-2 nm^-1
-    cum = np.concatenate([[0.0], np.cumsum(0.5 * (phi[1:] + phi[:-1]) * np.diff(wl))])
-    return wl, phi, cum
-
-
-def _photons_below(wavelength_nm: np.ndarray, spectrum: str = "AM1.5G") -> np.ndarray:
-    """Photon flux (s^-1 m^-2) of the spectrum below ``wavelength_nm``."""
-    wl, phi, cum = _cumulative_flux(spectrum)
-    lam = np.clip(wavelength_nm, wl[0], wl[-1])
-    i = np.clip(np.searchsorted(wl, lam, side="right") - 1, 0, wl.size - 2)
-    f = (lam - wl[i]) / (wl[i + 1] - wl[i])
-    phi_l = phi[i] + (phi[i + 1] - phi[i]) * f
-    return cum[i] + 0.5 * (phi[i] + phi_l) * (lam - wl[i])
-
-
 def step_jsc(bandgap_ev, bandgap_above_ev=None, spectrum: str = "AM1.5G") -> np.ndarray:
     """Photocurrent (mA/cm^2) of a step absorber of gap Eg under ``spectrum`` (default AM1.5G).
 
     With ``bandgap_above_ev`` (a top cell's gap), only photons between the two gaps count.
     """
     eg = _check_gap(bandgap_ev)
-    n = _photons_below(HC_EV_NM / eg, spectrum)
+    j = photocurrent_below(HC_EV_NM / eg, spectrum)
     if bandgap_above_ev is not None:
-        n = n - _photons_below(HC_EV_NM / _check_gap(bandgap_above_ev, "bandgap_above_ev"), spectrum)
-    return Q_E * n * 0.1
+        j = j - photocurrent_below(HC_EV_NM / _check_gap(bandgap_above_ev, "bandgap_above_ev"), spectrum)
+    return j
 
 
 def step_j0_rad(bandgap_ev, temperature_k: float = 300.0) -> np.ndarray:

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from optics.grid import check_wavelengths
 from optics.spectra import am15g_irradiance, am15g_photon_flux
 
 __all__ = ["VISIBLE_RANGE_NM", "avt", "avt_weights", "lue", "chromaticity", "colour_rendering_index"]
@@ -34,9 +35,7 @@ VISIBLE_RANGE_NM = (380.0, 780.0)
 
 
 def _grid(wavelengths_nm) -> np.ndarray:
-    wl = np.asarray(wavelengths_nm, dtype=float)
-    if wl.ndim != 1 or wl.size < 2 or np.any(np.diff(wl) <= 0):
-        raise ValueError("wavelengths_nm must be a strictly increasing 1-D array (nm)")
+    wl = check_wavelengths(wavelengths_nm, increasing=True, min_points=2)
     lo, hi = VISIBLE_RANGE_NM
     if wl[0] > lo or wl[-1] < hi:
         raise ValueError(

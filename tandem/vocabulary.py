@@ -1,0 +1,45 @@
+"""The device vocabulary: the one place that names device kinds, light-trapping models
+and the metrics a device evaluation reports.
+
+``tandem.device`` validates designs against these names and ``studies`` (study files,
+objectives, reports) imports them, so a new kind, light-trapping model or metric is added
+here once. Material categories belong to the materials and live in
+``nkdata.material.CATEGORIES``; the ones that can never be a photo-active layer are
+derived from them here.
+
+This module imports nothing heavy (the study-file parser imports it at start-up).
+"""
+from __future__ import annotations
+
+__all__ = ["KINDS", "TANDEM_KINDS", "LIGHT_TRAPPING", "DEVICE_METRICS", "non_absorber_categories"]
+
+#: Device kinds: opaque single junction, semitransparent single junction, monolithic
+#: series tandem (2 terminals), mechanically stacked / optically coupled tandem (4 terminals).
+KINDS = ("single", "semitransparent", "2T", "4T")
+#: The kinds with a bottom subcell.
+TANDEM_KINDS = ("2T", "4T")
+
+#: Light-trapping models of the absorber behind which an ideal rear reflector sits
+#: ("none": planar optics as solved; "lambertian": the 4 n^2 limit, see
+#: ``optics.light_trapping``).
+LIGHT_TRAPPING = ("none", "lambertian")
+
+#: The scalar metrics of ``tandem.DeviceResult.to_dict()``, in column order of
+#: ``BatchResult.frame`` (units in the suffix: %, V, mA/cm^2; CIE x, y and CRI are unitless).
+DEVICE_METRICS = (
+    "pce_pct", "voc_v", "jsc_ma_cm2", "ff_pct",
+    "top_jsc_ma_cm2", "top_jph_ma_cm2", "top_voc_v", "top_ff_pct", "top_pce_pct",
+    "bottom_jsc_ma_cm2", "bottom_jph_ma_cm2", "bottom_voc_v", "bottom_ff_pct", "bottom_pce_pct",
+    "mismatch_ma_cm2", "avt_pct", "lue_pct", "cie_x", "cie_y", "cri",
+)
+
+def non_absorber_categories() -> tuple[str, ...]:
+    """The ``nkdata`` material categories that can never hold a photo-active layer.
+
+    Every category except "absorber" and "bottom_absorber": substrates, TCOs, transport
+    layers, electrodes, anti-reflection coatings and surrounding media. nkdata is imported
+    here, not at module level, to keep this module cheap to import.
+    """
+    from nkdata.material import CATEGORIES
+
+    return tuple(c for c in CATEGORIES if not c.endswith("absorber"))
