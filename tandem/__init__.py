@@ -15,9 +15,9 @@ import importlib
 
 _EXPORTS = {
     "Subcell": "device", "Design": "device", "DeviceResult": "device", "SubcellResult": "device",
-    "BatchResult": "device", "evaluate": "device", "evaluate_batch": "device",
+    "BatchResult": "device", "evaluate": "evaluate", "evaluate_batch": "evaluate",
     "lambertian_absorptance": "device",
-    "PRESETS": "electrical",
+    "PRESETS": "presets",
     "sq_limit": "limits", "tandem_limit": "limits", "best_tandem_pair": "limits",
 }
 

@@ -17,37 +17,30 @@ subcell's detailed-balance diode (Rau reciprocity + ERE + Rs/Rsh/ideality).
 
 Light trapping ("lambertian") replaces the planar absorptance of the bottom absorber
 (the top absorber for single junctions) by the Lambertian (4 n^2) limit of a textured
-wafer with a perfect rear reflector, applied to the light that enters it::
+wafer with a perfect rear reflector, applied to the light that enters it; see
+``optics.light_trapping``.
 
-    A = T_in (1 - e^{-4 a W}) / (1 - (1 - 1/n^2) e^{-4 a W}),   a = 4 pi k / lambda
-
-[Yablonovitch, J. Opt. Soc. Am. 72, 899 (1982); Tiedje et al., IEEE Trans. Electron
-Devices 31, 711 (1984); Green, Prog. Photovolt. 10, 235 (2002)]; weak absorption gives
-A = a / (a + 1/(4 n^2 W)). T_in is the transmittance of the layers above into a
-semi-infinite absorber (refractive index Re n, a second batched solve); layers behind the
-absorber are replaced by the ideal reflector (their absorptance is set to 0, T = 0) and the
-light that is not absorbed escapes (counted in R).
+This module holds the inputs (``Subcell``, ``Design``) and results (``SubcellResult``,
+``DeviceResult``, ``BatchResult``); ``tandem.evaluate`` computes the one from the other.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-import optics
 from optics import Stack
 from optics.grid import check_wavelengths
 from optics.solver import check_angle
-from optics.spectra import HC_EV_NM, incident_power_mw_cm2, spectrum_table
-from optics.stack import refractive_index
+from optics.light_trapping import lambertian_absorptance  # noqa: F401  (public here since 0.1)
+from optics.spectra import HC_EV_NM, spectrum_table
 
-from . import electrical as el
-from . import transparency as tr
-from .vocabulary import DEVICE_METRICS, KINDS, LIGHT_TRAPPING, non_absorber_categories
+from .presets import get_preset
+from .vocabulary import KINDS, LIGHT_TRAPPING, non_absorber_categories
 
-__all__ = ["Subcell", "Design", "SubcellResult", "DeviceResult", "BatchResult", "evaluate", "evaluate_batch",
+__all__ = ["Subcell", "Design", "SubcellResult", "DeviceResult", "BatchResult",
            "KINDS", "DEFAULT_WAVELENGTHS_NM", "lambertian_absorptance"]
 
 #: Default optical grid: 300-1200 nm in 5 nm steps (extended to cover narrow-gap absorbers).
@@ -80,7 +73,7 @@ class Subcell:
     def __post_init__(self):
         if isinstance(self.absorber, bool) or not isinstance(self.absorber, (int, np.integer)):
             raise ValueError(f"Subcell.absorber must be a layer index (int), got {self.absorber!r}")
-        el.get_preset(self.preset)
+        get_preset(self.preset)
         if self.ere is not None and not (0 < self.ere <= 1):
             raise ValueError(f"Subcell.ere (external radiative efficiency) must lie in (0, 1], got {self.ere}")
         if self.rs_ohm_cm2 is not None and not (self.rs_ohm_cm2 >= 0 and math.isfinite(self.rs_ohm_cm2)):
@@ -97,7 +90,7 @@ class Subcell:
     @property
     def parameters(self) -> dict[str, float]:
         """Resolved ere, rs_ohm_cm2, rsh_ohm_cm2, ideality (overrides, else preset)."""
-        p = el.get_preset(self.preset)
+        p = get_preset(self.preset)
         pick = lambda own, default: float(default if own is None else own)  # noqa: E731
         return {
             "ere": pick(self.ere, p.ere),
@@ -206,7 +199,7 @@ class Design:
         if layer.thickness_nm <= 0:
             raise ValueError(f"{role} absorber layer {i} ({layer.label!r}) has zero thickness")
         eg = getattr(layer.material, "bandgap_ev", None)
-        rng = el.get_preset(cell.preset).bandgap_range_ev
+        rng = get_preset(cell.preset).bandgap_range_ev
         if eg is not None and rng is not None and not (rng[0] <= eg <= rng[1]):
             raise ValueError(
                 f"{role} absorber {layer.label!r} has a band gap of {eg:g} eV, outside the "
@@ -277,7 +270,6 @@ class SubcellResult:
     v_operating_v: float = float("nan")
 
 
-_DICT_KEYS = DEVICE_METRICS
 
 
 @dataclass(frozen=True, eq=False)
@@ -351,288 +343,10 @@ class BatchResult:
         return self.results[i]
 
 
-# --------------------------------------------------------------------------------------------
-# Optics
-# --------------------------------------------------------------------------------------------
-def lambertian_absorptance(nk, thickness_nm, wavelengths_nm) -> np.ndarray:
-    """Lambertian (4 n^2) absorptance of a textured slab with ideal rear mirror (see module doc).
+def __getattr__(name: str):
+    # evaluate / evaluate_batch live in tandem.evaluate (which imports this module)
+    if name in ("evaluate", "evaluate_batch"):
+        from . import evaluate as _evaluate
 
-    nk: complex index [..., W]; thickness_nm: [...] ; returns [..., W].
-    """
-    nk = np.asarray(nk, dtype=complex)
-    wl = np.asarray(wavelengths_nm, dtype=float)
-    alpha = 4 * np.pi * nk.imag / wl  # 1/nm
-    w = np.asarray(thickness_nm, dtype=float)[..., None]
-    e = np.exp(-4 * alpha * w)
-    n2 = np.maximum(nk.real, 1.0) ** 2
-    return (1 - e) / (1 - (1 - 1 / n2) * e)
-
-
-class _IndexCache:
-    """n + ik per distinct material object (or number), evaluated once per grid."""
-
-    def __init__(self):
-        self._cache: dict[tuple, np.ndarray] = {}
-        self._keep: list = []
-
-    def get(self, material, wl_key: tuple, wl: np.ndarray, where: str) -> np.ndarray:
-        if isinstance(material, (int, float, complex, np.number)):
-            key = ("num", complex(material), wl_key)
-        else:
-            key = ("obj", id(material), wl_key)
-            self._keep.append(material)
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = refractive_index(material, wl, where)
-            self._cache[key] = hit
-        return hit
-
-
-def _group_key(d: Design, wl: np.ndarray) -> tuple:
-    return (len(d.stack.layers), d.stack.coherent, tuple(wl.tolist()), float(d.angle_deg), d.lt_absorber)
-
-
-def _solve_group(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache):
-    """One batched optical solve (plus one for light trapping): R, T [B, W], A [B, L, W]."""
-    wl_key = tuple(wl.tolist())
-    first = designs[0]
-    n_lay = len(first.stack.layers)
-    b = len(designs)
-    n = np.empty((b, n_lay, wl.size), dtype=complex)
-    n0 = np.empty((b, wl.size), dtype=complex)
-    nf = np.empty((b, wl.size), dtype=complex)
-    d = np.empty((b, n_lay))
-    for k, des in enumerate(designs):
-        s = des.stack
-        n0[k] = cache.get(s.incident, wl_key, wl, "incident medium")
-        nf[k] = cache.get(s.exit, wl_key, wl, "exit medium")
-        for i, layer in enumerate(s.layers):
-            n[k, i] = cache.get(layer.material, wl_key, wl, f"layer {i} ({layer.label!r})")
-            d[k, i] = layer.thickness_nm
-    res = optics.solve_arrays(n, d, first.stack.coherent, wl, n0, nf, first.angle_deg,
-                              labels=first.stack.labels)
-    R, T, A = np.array(res.R), np.array(res.T), np.array(res.A)
-    lt = first.lt_absorber
-    if lt is not None:
-        # light entering a semi-infinite absorber through the layers above it
-        if lt > 0:
-            sub = optics.solve_arrays(n[:, :lt], d[:, :lt], first.stack.coherent[:lt], wl, n0,
-                                      n[:, lt].real + 0j, first.angle_deg)
-        else:
-            sub = optics.solve_arrays(n[:, :1] * 0 + n0[:, None], np.zeros((b, 1)), (True,), wl, n0,
-                                      n[:, lt].real + 0j, first.angle_deg)
-        a_above = np.array(sub.A)
-        A[:, :lt] = a_above
-        A[:, lt] = np.array(sub.T) * lambertian_absorptance(n[:, lt], d[:, lt], wl)
-        A[:, lt + 1:] = 0.0
-        T = np.zeros_like(T)
-        R = np.clip(1.0 - A.sum(axis=1), 0.0, 1.0)
-    return res, R, T, A, n
-
-
-# --------------------------------------------------------------------------------------------
-# Evaluation
-# --------------------------------------------------------------------------------------------
-def evaluate(design: Design, with_cri: bool = True, jv_points: int = 101,
-             avt_weighting: str = "photon") -> DeviceResult:
-    """Evaluate one design (see ``evaluate_batch``)."""
-    return evaluate_batch([design], with_cri=with_cri, jv_points=jv_points, avt_weighting=avt_weighting).results[0]
-
-
-def _cell_arrays(designs, cells, jsc, j0r, idx):
-    """DiodeArrays for subcells ``cells`` (one per design in ``idx``)."""
-    params = [c.parameters for c in cells]
-    pre = [el.get_preset(c.preset) for c in cells]
-    aug = [designs[i].stack.layers[c.absorber].thickness_nm if p.recombination == "si_intrinsic" else 0.0
-           for i, c, p in zip(idx, cells, pre)]
-    ere = [1.0 if p.recombination == "si_intrinsic" and c.ere is None else q["ere"]
-           for c, p, q in zip(cells, pre, params)]
-    return el.diode_from_currents(
-        jsc, j0r,
-        temperature_k=np.array([designs[i].temperature_k for i in idx]),
-        ere=np.array(ere),
-        ideality=np.array([q["ideality"] for q in params]),
-        rs_ohm_cm2=np.array([q["rs_ohm_cm2"] for q in params]),
-        rsh_ohm_cm2=np.array([q["rsh_ohm_cm2"] for q in params]),
-        auger_thickness_nm=np.array(aug),
-        si_doping_cm3=np.array([c.si_doping_cm3 for c in cells]),
-        j0_nonrad_ma_cm2=np.array([p.j0_nonrad_ma_cm2 if (p.j0_nonrad_ma_cm2 is not None and c.ere is None)
-                                   else np.nan for c, p in zip(cells, pre)]),
-        batch=len(idx),
-    )
-
-
-def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: int = 101,
-                   avt_weighting: str = "photon") -> "BatchResult":
-    """Evaluate many designs: batched optics per group of same-shaped stacks, vectorised electrics.
-
-    Designs with the same layer count, coherence pattern, wavelength grid, angle and light-
-    trapping layer share one ``optics.solve_arrays`` call; each distinct material is evaluated
-    once per grid. The J-V/MPP solvers run once over the whole batch per subcell role.
-    ``with_cri=False`` skips the (per-spectrum, ~15 ms) colour rendering index.
-    ``avt_weighting``: "photon" (AM1.5G photon flux, Yang et al. Joule 2019; default) or "power".
-    ``jv_points``: points of the returned J-V curves.
-    """
-    designs = list(designs)
-    if avt_weighting not in ("photon", "power"):
-        raise ValueError(f"avt_weighting must be 'photon' or 'power', got {avt_weighting!r}")
-    if not designs:
-        raise ValueError("evaluate_batch needs at least one Design")
-    for k, d in enumerate(designs):
-        if not isinstance(d, Design):
-            raise ValueError(f"design {k} is a {type(d).__name__}, expected tandem.Design")
-    nb = len(designs)
-    wls = [d.wavelengths() for d in designs]
-    groups: dict[tuple, list[int]] = {}
-    for k, (d, wl) in enumerate(zip(designs, wls)):
-        groups.setdefault(_group_key(d, wl), []).append(k)
-
-    cache = _IndexCache()
-    optics_out: list[Any] = [None] * nb
-    eqe_top: list[Any] = [None] * nb
-    eqe_bot: list[Any] = [None] * nb
-    jph = np.full((2, nb), np.nan)
-    j0r = np.full((2, nb), np.nan)
-    avt = np.full(nb, np.nan)
-    xy = np.full((nb, 2), np.nan)
-    cri = np.full(nb, np.nan)
-
-    for key, idx in groups.items():
-        group = [designs[k] for k in idx]
-        wl = wls[idx[0]]
-        res, R, T, A, n = _solve_group(group, wl, cache)
-        for role, attr in ((0, "top"), (1, "bottom")):
-            sel = [j for j, d in enumerate(group) if getattr(d, attr) is not None]
-            if not sel:
-                continue
-            ab = np.array([getattr(group[j], attr).absorber for j in sel])
-            kabs = n[sel, ab].imag
-            dead = ~np.any(kabs > 0, axis=-1)
-            if np.any(dead):
-                j = sel[int(np.argmax(dead))]
-                lay = group[j].stack.layers[getattr(group[j], attr).absorber]
-                raise ValueError(
-                    f"design {idx[j]}: {attr} absorber index {getattr(group[j], attr).absorber} names layer "
-                    f"{lay.label!r}, which does not absorb (k = 0 on the whole grid)"
-                )
-            iqe = np.array([getattr(group[j], attr).iqe for j in sel])[:, None]
-            eqe = optics.eqe(A[sel, ab], iqe)
-            specs = [group[j].spectrum for j in sel]
-            for sp in set(specs):
-                m = np.array([x == sp for x in specs])
-                jph[role, [idx[j] for j, mm in zip(sel, m) if mm]] = optics.jsc(eqe[m], wl, spectrum=sp)
-            temps = np.array([group[j].temperature_k for j in sel])
-            for t in np.unique(temps):
-                m = temps == t
-                rows = [idx[j] for j, mm in zip(sel, m) if mm]
-                j0r[role, rows] = el.j0_rad_from_eqe(eqe[m], wl, float(t))
-            store = eqe_top if role == 0 else eqe_bot
-            for j, e in zip(sel, eqe):
-                store[idx[j]] = e
-        semi = [j for j, d in enumerate(group) if d.kind == "semitransparent"]
-        if semi:
-            rows = [idx[j] for j in semi]
-            avt[rows] = tr.avt(T[semi], wl, avt_weighting)
-            xy[rows] = tr.chromaticity(T[semi], wl)
-            if with_cri:
-                cri[rows] = tr.colour_rendering_index(T[semi], wl)
-        for j, k in enumerate(idx):
-            optics_out[k] = optics.OpticsResult(wl, R[j], T[j], A[j], res.labels, res.angle_deg,
-                                                res.polarization, res.engine)
-
-    # electrical, vectorised over the batch -------------------------------------------------
-    all_idx = np.arange(nb)
-    top = _cell_arrays(designs, [d.top for d in designs], jph[0], j0r[0], all_idx)
-    top_mpp = el.single_mpp(top)
-    top_jv = el.jv_curve(top, top_mpp.jsc_ma_cm2, jv_points)
-    bidx = np.array([k for k, d in enumerate(designs) if d.bottom is not None], dtype=int)
-    pin = np.array([incident_power_mw_cm2(d.spectrum) for d in designs])  # mW/cm^2
-    top_pce = top_mpp.pmax_mw_cm2 / pin * 100
-    pce = top_pce.copy()
-    dev_voc, dev_jsc, dev_ff = top_mpp.voc_v.copy(), top_mpp.jsc_ma_cm2.copy(), top_mpp.ff_pct.copy()
-    dev_vmpp, dev_jmpp = top_mpp.vmpp_v.copy(), top_mpp.jmpp_ma_cm2.copy()
-    dev_pmax = top_mpp.pmax_mw_cm2.copy()
-    v_op = np.full((2, nb), np.nan)
-    v_op[0] = top_mpp.vmpp_v
-    dev_jv: dict[int, tuple] = {}
-    bot_mpp = bot_jv = None
-    bpos = {}
-    if bidx.size:
-        bot = _cell_arrays(designs, [designs[k].bottom for k in bidx], jph[1, bidx], j0r[1, bidx], bidx)
-        bot_mpp = el.single_mpp(bot)
-        bot_pce = bot_mpp.pmax_mw_cm2 / pin[bidx] * 100
-        bot_jv = el.jv_curve(bot, bot_mpp.jsc_ma_cm2, jv_points)
-        bpos = {int(k): p for p, k in enumerate(bidx)}
-        v_op[1, bidx] = bot_mpp.vmpp_v
-        four = np.array([designs[k].kind == "4T" for k in bidx])
-        if np.any(four):
-            k4 = bidx[four]
-            pce[k4] = top_pce[k4] + bot_pce[four]
-            dev_voc[k4] = dev_jsc[k4] = dev_ff[k4] = dev_vmpp[k4] = dev_jmpp[k4] = np.nan
-            dev_pmax[k4] = top_mpp.pmax_mw_cm2[k4] + bot_mpp.pmax_mw_cm2[four]
-        if np.any(~four):
-            k2 = bidx[~four]
-            t2, b2 = top.take(k2), bot.take(np.flatnonzero(~four))
-            lc = np.array([designs[k].luminescent_coupling for k in k2])
-            m2 = el.series_mpp(t2, b2, lc)
-            pce[k2] = m2.pmax_mw_cm2 / pin[k2] * 100
-            dev_voc[k2], dev_jsc[k2], dev_ff[k2] = m2.voc_v, m2.jsc_ma_cm2, m2.ff_pct
-            dev_vmpp[k2], dev_jmpp[k2], dev_pmax[k2] = m2.vmpp_v, m2.jmpp_ma_cm2, m2.pmax_mw_cm2
-            vt_op, vb_op = el._series_parts(t2, b2, lc, m2.jmpp_ma_cm2)
-            v_op[0, k2] = np.where(m2.jmpp_ma_cm2 > 0, vt_op, 0.0)
-            v_op[1, k2] = np.where(m2.jmpp_ma_cm2 > 0, vb_op, 0.0)
-            v2, j2 = el.series_jv_curve(t2, b2, m2.jsc_ma_cm2, lc, jv_points)
-            for p, k in enumerate(k2):
-                dev_jv[int(k)] = (v2[p], j2[p])
-
-    # assemble -------------------------------------------------------------------------------
-    nan = float("nan")
-    lue = np.where(np.isfinite(avt), tr.lue(pce, avt), np.nan)
-    temps = np.array([d.temperature_k for d in designs])
-    top_ff = top_mpp.ff_pct
-    top_vrad = el.voc_rad(jph[0], j0r[0], temps)
-    if bidx.size:
-        bot_ff = bot_mpp.ff_pct
-        bot_vrad = el.voc_rad(jph[1, bidx], j0r[1, bidx], temps[bidx])
-    results = []
-    for k, d in enumerate(designs):
-        top_r = SubcellResult(
-            float(top_mpp.jsc_ma_cm2[k]), float(top_mpp.voc_v[k]), float(top_ff[k]),
-            float(top_pce[k]), float(top_mpp.vmpp_v[k]), float(top_mpp.jmpp_ma_cm2[k]),
-            float(j0r[0, k]), eqe_top[k], (top_jv[0][k], top_jv[1][k]), float(jph[0, k]),
-            float(top_vrad[k]), float(top.ere[k]), float(v_op[0, k]),
-        )
-        bot_r = None
-        mismatch, limiting = nan, None
-        if d.bottom is not None:
-            p = bpos[k]
-            bot_r = SubcellResult(
-                float(bot_mpp.jsc_ma_cm2[p]), float(bot_mpp.voc_v[p]), float(bot_ff[p]),
-                float(bot_pce[p]), float(bot_mpp.vmpp_v[p]), float(bot_mpp.jmpp_ma_cm2[p]),
-                float(j0r[1, k]), eqe_bot[k], (bot_jv[0][p], bot_jv[1][p]), float(jph[1, k]),
-                float(bot_vrad[p]), float(bot.ere[p]), float(v_op[1, k]),
-            )
-            mismatch = float(jph[0, k] - jph[1, k])
-            limiting = "top" if mismatch < 0 else "bottom"
-        jv = dev_jv.get(k, top_r.jv if d.bottom is None else None)
-        has_avt = np.isfinite(avt[k])
-        results.append(DeviceResult(
-            kind=d.kind, pce_pct=float(pce[k]), top=top_r, bottom=bot_r, mismatch_ma_cm2=mismatch,
-            limiting=limiting, avt_pct=float(avt[k]), lue_pct=float(lue[k]),
-            cie_xy=(float(xy[k, 0]), float(xy[k, 1])) if has_avt else None, cri=float(cri[k]),
-            optics=optics_out[k], jv=jv, voc_v=float(dev_voc[k]), jsc_ma_cm2=float(dev_jsc[k]),
-            ff_pct=float(dev_ff[k]), vmpp_v=float(dev_vmpp[k]), jmpp_ma_cm2=float(dev_jmpp[k]),
-            pmax_mw_cm2=float(dev_pmax[k]),
-        ))
-    frame = _frame(designs, results)
-    return BatchResult(tuple(results), frame)
-
-
-def _frame(designs, results):
-    import pandas as pd
-
-    rows = [r.to_dict() for r in results]
-    frame = pd.DataFrame(rows, columns=list(_DICT_KEYS))
-    frame.insert(0, "kind", [d.kind for d in designs])
-    frame.insert(1, "limiting", [r.limiting for r in results])
-    return frame
+        return getattr(_evaluate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

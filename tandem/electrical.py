@@ -35,14 +35,18 @@ Physics
   parametrisation of Richter et al., Phys. Rev. B 86, 165202 (2012), eq. (18),
   and n_i of Misiakos & Tsamakis, J. Appl. Phys. 74, 3293 (1993); this is the
   model of Richter et al., IEEE J. Photovolt. 3, 1184 (2013) (29.4 % for a
-  110 um undoped Lambertian wafer). Band-gap narrowing is neglected.
+  110 um undoped Lambertian wafer); the Si physics is in ``tandem.silicon``.
+
+Spectra, photocurrent quadrature and constants come from ``optics.spectra``, the
+electrical presets from ``tandem.presets`` (both re-exported here under their old names).
+Temperature is an explicit parameter of every function that depends on it.
 
 Everything is vectorised over a batch axis: the cell parameters are arrays of
 shape [B] and the voltage/current solvers work on [B] or [B, N] arrays.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
@@ -50,7 +54,7 @@ import numpy as np
 from scipy.special import lambertw
 
 from optics.grid import check_wavelengths
-from optics.spectra import (  # noqa: F401  (SPECTRA ... incident_power_mw_cm2: re-exported, owned by optics.spectra)
+from optics.spectra import (  # noqa: F401  (HC_EV_NM, SPECTRA, ...: re-exported, owned by optics.spectra)
     C_LIGHT,
     H_PLANCK,
     HC_EV_NM,
@@ -64,13 +68,16 @@ from optics.spectra import (  # noqa: F401  (SPECTRA ... incident_power_mw_cm2: 
     spectrum_table,
 )
 
+from .presets import PRESETS, Preset, get_preset  # noqa: F401  (re-exported; owned by tandem.presets)
+from .silicon import auger_current, richter_auger_rate, si_intrinsic_ni
+
 __all__ = [
     "Preset", "PRESETS", "get_preset", "thermal_voltage", "incident_power_mw_cm2", "SPECTRA",
     "spectrum_table", "register_spectrum",
     "blackbody_photon_flux", "sun_weights", "reciprocity_weights", "jsc_from_eqe", "j0_rad_from_eqe",
     "voc_rad", "DiodeArrays", "diode_from_eqe", "single_mpp", "series_mpp", "jv_curve", "series_jv_curve",
     "short_circuit_current", "series_short_circuit_current", "si_intrinsic_ni", "richter_auger_rate",
-    "MPPResult",
+    "MPPResult", "series_voltage", "series_operating_voltages", "diode_from_currents", "auger_current",
 ]
 
 #: Shunt conductances below this (mA cm^-2 V^-1, i.e. Rsh > 1e12 Ohm cm^2) are treated as no shunt.
@@ -80,106 +87,6 @@ _G_MIN = 1e-9
 def thermal_voltage(temperature_k) -> np.ndarray:
     """kT/q in V."""
     return K_B * np.asarray(temperature_k, dtype=float) / Q_E
-
-
-# --------------------------------------------------------------------------------------------
-# Presets
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Preset:
-    """Typical electrical parameters of a device class.
-
-    ``ere`` is the external radiative efficiency; the non-radiative Voc loss is
-    -kT/q ln(ERE) (0.24 V for ERE = 1e-4 at 298 K). When ``j0_nonrad_ma_cm2`` is
-    given (the Si presets), the non-radiative saturation current is fixed instead
-    and the diode J0 = J0,rad + J0,nr: for a wafer cell the non-radiative
-    (surface/Auger/SRH) recombination does not change with the optics, so light
-    trapping that raises J0,rad must not also raise J0,nr (it would with a fixed
-    ERE). The effective ERE is then J0,rad / (J0,rad + J0,nr). ``recombination`` is
-    "diode" (ERE single-diode model) or "si_intrinsic" (radiative + Auger of
-    Richter 2012 on the absorber thickness; ``ere`` is then unused).
-    ``bandgap_range_ev`` is the range of absorber band gaps for which the
-    preset is meaningful (checked when the absorber material reports
-    ``bandgap_ev``).
-    """
-
-    name: str
-    ere: float
-    rs_ohm_cm2: float
-    rsh_ohm_cm2: float
-    ideality: float
-    bandgap_range_ev: tuple[float, float] | None
-    recombination: str = "diode"
-    reference: str = ""
-    j0_nonrad_ma_cm2: float | None = None
-
-    @property
-    def voc_nonrad_loss_v(self) -> float:
-        """Non-radiative Voc loss -kT/q ln(ERE) at 298.15 K, V."""
-        return float(-thermal_voltage(298.15) * np.log(self.ere))
-
-
-PRESETS: dict[str, Preset] = {
-    "ideal": Preset(
-        "ideal", 1.0, 0.0, np.inf, 1.0, None,
-        reference="Detailed-balance limit: ERE = 1, no resistive losses (Shockley & Queisser, "
-                  "J. Appl. Phys. 32, 510 (1961); Rau, PRB 76, 085303 (2007)).",
-    ),
-    "CsPbI3_QD": Preset(
-        "CsPbI3_QD", 2.0e-4, 3.5, 2000.0, 1.4, (1.60, 2.10),
-        reference="CsPbI3 QD cells: Swarnkar et al., Science 354, 92 (2016) (10.8 %, Voc 1.23 V); "
-                  "Sanehira et al., Sci. Adv. 3, eaao4204 (2017) (13.4 %, Voc ~1.2 V); seed review table "
-                  "Voc 1.04-1.27 V, FF 65-80 %, PCE 10.8-16.2 %. ERE chosen for a ~0.22 V non-radiative "
-                  "Voc loss (Voc ~1.2 V at a 1.75-1.8 eV QD gap); Rs, Rsh, n give FF ~75-78 %.",
-    ),
-    "FAPbI3_QD": Preset(
-        "FAPbI3_QD", 2.0e-4, 3.5, 1500.0, 1.4, (1.50, 2.00),
-        reference="FAPbI3 QD cells (Hao et al., Nat. Energy 5, 79 (2020), and the seed review): "
-                  "Voc ~1.0-1.1 V at ~1.55-1.65 eV, FF ~70-75 %; ERE for a ~0.22 V non-radiative loss.",
-    ),
-    "CsFA_QD": Preset(
-        "CsFA_QD", 5.0e-4, 3.0, 2000.0, 1.4, (1.50, 2.00),
-        reference="Cs(1-x)FA(x)PbI3 QD cells: Hao et al., Nat. Energy 5, 79 (2020) (16.6 %, Voc ~1.17 V, "
-                  "FF ~78 %); ERE for a ~0.20 V non-radiative loss.",
-    ),
-    "Si_HJT": Preset(
-        "Si_HJT", 1.0e-2, 0.3, 1.0e4, 1.0, None, j0_nonrad_ma_cm2=1.4e-11,
-        reference="Si heterojunction: Yoshikawa et al., Nat. Energy 2, 17032 (2017) (26.7 %, Voc 738 mV, "
-                  "Jsc 42.65 mA/cm^2, FF 84.9 %): J0 = Jsc exp(-qVoc/kT) = 14 fA/cm^2 at 25 C; nominal ERE "
-                  "~1 % (Green, Prog. Photovolt. 20, 472 (2012)), used only when the ERE is overridden.",
-    ),
-    "Si_TOPCon": Preset(
-        "Si_TOPCon", 6.0e-3, 0.4, 1.0e4, 1.0, None, j0_nonrad_ma_cm2=1.8e-11,
-        reference="Si TOPCon: Richter et al., Nat. Energy 6, 429 (2021) (26.0 %, Voc ~732 mV, Jsc ~42 mA/cm^2, "
-                  "FF ~84 %): J0 = Jsc exp(-qVoc/kT) = 18 fA/cm^2 at 25 C; nominal ERE ~0.6 % (Green 2012), "
-                  "used only when the ERE is overridden.",
-    ),
-    "Si_intrinsic": Preset(
-        "Si_intrinsic", 1.0, 0.0, np.inf, 1.0, None, recombination="si_intrinsic",
-        reference="Intrinsic limit of a Si wafer: radiative (reciprocity) + Auger, Richter et al., "
-                  "Phys. Rev. B 86, 165202 (2012) eq. (18); Richter et al., IEEE J. Photovolt. 3, 1184 (2013).",
-    ),
-    "SnPb_perovskite": Preset(
-        "SnPb_perovskite", 2.0e-2, 1.5, 3000.0, 1.2, (1.15, 1.40),
-        reference="Sn-Pb narrow-gap perovskite (~1.25 eV): Lin et al., Nature 603, 73 (2022) "
-                  "(Voc ~0.86-0.89 V, FF ~79-82 %, best cells); ERE for a ~0.10 V non-radiative loss, "
-                  "which with a soft absorption edge gives Voc ~0.82 V, FF ~78 % (typical cells).",
-    ),
-    "PbS_QD": Preset(
-        "PbS_QD", 1.0e-6, 3.0, 1000.0, 1.5, (0.70, 1.60),
-        reference="PbS QD cells: Liu et al., Nat. Mater. 16, 258 (2017) (11.3 %); Choi et al., "
-                  "Nat. Commun. 11, 103 (2020) (13.3 %, Voc ~0.65 V at ~1.3 eV, FF ~70 %); ERE for a "
-                  "~0.35 V non-radiative loss.",
-    ),
-}
-
-
-def get_preset(name: str) -> Preset:
-    """The preset called ``name``; ValueError naming the known presets otherwise."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown electrical preset {name!r}; known presets: {sorted(PRESETS)}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,35 +166,6 @@ def voc_rad(jsc_ma_cm2, j0_rad_ma_cm2, temperature_k: float = 298.15) -> np.ndar
 
 
 # --------------------------------------------------------------------------------------------
-# Silicon intrinsic recombination
-# --------------------------------------------------------------------------------------------
-def si_intrinsic_ni(temperature_k) -> np.ndarray:
-    """Intrinsic carrier density of Si in cm^-3 (Misiakos & Tsamakis, JAP 74, 3293 (1993)).
-
-    n_i = 5.29e19 (T/300)^2.54 exp(-6726/T): 9.7e9 at 300 K, 8.3e9 at 298.15 K.
-    """
-    t = np.asarray(temperature_k, dtype=float)
-    return 5.29e19 * (t / 300.0) ** 2.54 * np.exp(-6726.0 / t)
-
-
-def richter_auger_rate(n0, p0, delta_n, ni) -> np.ndarray:
-    """Auger (incl. Coulomb enhancement) recombination rate of Si, cm^-3 s^-1.
-
-    Richter et al., Phys. Rev. B 86, 165202 (2012), eq. (18) without the radiative term:
-    U = (n p - n_i^2) (2.5e-31 g_eeh n0 + 8.5e-32 g_ehh p0 + 3.0e-29 dn^0.92),
-    g_eeh = 1 + 13 (1 - tanh((n0/3.3e17)^0.66)), g_ehh = 1 + 7.5 (1 - tanh((p0/7.0e17)^0.63)).
-    n0, p0: equilibrium densities; delta_n: excess carrier density (cm^-3).
-    """
-    n0 = np.asarray(n0, dtype=float)
-    p0 = np.asarray(p0, dtype=float)
-    dn = np.maximum(np.asarray(delta_n, dtype=float), 0.0)
-    g_eeh = 1 + 13 * (1 - np.tanh((n0 / 3.3e17) ** 0.66))
-    g_ehh = 1 + 7.5 * (1 - np.tanh((p0 / 7.0e17) ** 0.63))
-    np_minus = (n0 + dn) * (p0 + dn) - ni**2
-    return np_minus * (2.5e-31 * g_eeh * n0 + 8.5e-32 * g_ehh * p0 + 3.0e-29 * dn**0.92)
-
-
-# --------------------------------------------------------------------------------------------
 # Diode model arrays and solvers
 # --------------------------------------------------------------------------------------------
 def _wexp(x: np.ndarray) -> np.ndarray:
@@ -349,23 +227,8 @@ class DiodeArrays:
     # recombination ----------------------------------------------------------------------
     def _auger(self, vj: np.ndarray, like: np.ndarray):
         """Auger current (mA/cm^2) and its derivative d/dVj at junction voltage vj."""
-        w = self._p("auger_w_cm", like)
-        ni, n0, p0, vt = (self._p(k, like) for k in ("ni", "n0", "p0", "vt"))
-        e = np.exp(np.minimum(vj / vt, 200.0))
-        s = n0 + p0
-        root = np.sqrt(s**2 + 4 * ni**2 * np.maximum(e - 1, -1 + 1e-300))
-        dn = np.maximum((root - s) / 2, 0.0)
-        g_eeh = 1 + 13 * (1 - np.tanh((n0 / 3.3e17) ** 0.66))
-        g_ehh = 1 + 7.5 * (1 - np.tanh((p0 / 7.0e17) ** 0.63))
-        coef = 2.5e-31 * g_eeh * n0 + 8.5e-32 * g_ehh * p0 + 3.0e-29 * dn**0.92
-        drive = ni**2 * (e - 1)
-        u = drive * coef
-        ddn = ni**2 * e / vt / np.maximum(root, 1e-300)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dcoef = np.where(dn > 0, 3.0e-29 * 0.92 * dn ** (-0.08) * ddn, 0.0)
-        du = ni**2 * e / vt * coef + drive * dcoef
-        scale = Q_E * w * 1e3  # cm^-3 s^-1 over thickness W -> mA/cm^2
-        return scale * u, scale * du
+        w, ni, n0, p0, vt = (self._p(k, like) for k in ("auger_w_cm", "ni", "n0", "p0", "vt"))
+        return auger_current(vj, w, ni, n0, p0, vt)
 
     def diode_current(self, vj) -> np.ndarray:
         """Total recombination current through the junction (mA/cm^2) at junction voltage vj [B,...]."""
@@ -583,11 +446,28 @@ def single_mpp(cell: DiodeArrays) -> MPPResult:
     return MPPResult(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
 
 
-def _series_parts(top: DiodeArrays, bottom: DiodeArrays, coupling: np.ndarray, j: np.ndarray):
+def series_operating_voltages(top: DiodeArrays, bottom: DiodeArrays, j, coupling=0.0):
+    """Voltages (V) of the top and bottom subcells of 2T tandems at common current j (mA/cm^2).
+
+    Parameters
+    ----------
+    top, bottom : DiodeArrays of B subcells
+    j : array_like, shape [B] or [B, N]
+        Terminal current density, mA/cm^2.
+    coupling : float or array_like [B]
+        Luminescent-coupling fraction, 0..1: that part of the top cell's radiative
+        recombination current becomes bottom-cell photocurrent (Steiner et al., IEEE J.
+        Photovolt. 3, 879 (2013)).
+
+    Returns
+    -------
+    v_top, v_bottom : ndarray, shaped like ``j``
+    """
+    j = np.asarray(j, dtype=float)
+    coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
     vt_j = top.junction_voltage(j)
     v_top = vt_j - j * 1e-3 * top._p("rs", j)
     if np.any(coupling > 0):
-        # luminescent coupling: part of the top cell's radiative recombination becomes bottom photocurrent
         extra = coupling.reshape(coupling.shape + (1,) * (j.ndim - 1)) * np.maximum(top.radiative_current(vt_j), 0)
         v_bot = bottom.voltage(j, jph=bottom._p("jph", j) + extra)
     else:
@@ -597,9 +477,7 @@ def _series_parts(top: DiodeArrays, bottom: DiodeArrays, coupling: np.ndarray, j
 
 def series_voltage(top: DiodeArrays, bottom: DiodeArrays, j, coupling=0.0) -> np.ndarray:
     """Voltage (V) of two subcells in series at common current j (mA/cm^2), [B] or [B, N]."""
-    j = np.asarray(j, dtype=float)
-    coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
-    v_top, v_bot = _series_parts(top, bottom, coupling, j)
+    v_top, v_bot = series_operating_voltages(top, bottom, j, coupling)
     return v_top + v_bot
 
 

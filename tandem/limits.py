@@ -16,7 +16,6 @@ PCE is relative to the integrated table, 1000.37 W/m^2. Reproduces 33.7 % at 1.3
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import minimize
@@ -145,7 +144,8 @@ def si_wafer_limit(thickness_um: float = 110.0, temperature_k: float = 298.15, d
     import nkdata
     from optics import Layer, Stack
 
-    from .device import Design, Subcell, evaluate
+    from .device import Design, Subcell
+    from .evaluate import evaluate
 
     if not (thickness_um > 0):
         raise ValueError(f"thickness_um must be > 0, got {thickness_um}")

@@ -1,0 +1,142 @@
+"""Light-trapping models of a thick absorber behind an ideal rear reflector.
+
+A light-trapping model replaces the planar (coherent or incoherent) optics of one
+absorber, and of everything behind it, by a model of a textured wafer. The layers in
+front of the absorber stay planar: they are solved as a stack that ends in a
+semi-infinite medium with the absorber's refractive index (its real part, so that the
+light entering it is not lost before it is counted), which gives the transmittance
+T_in into the absorber and the absorptance of the front layers. The model then gives
+the fraction of that light absorbed in the absorber; the rest escapes through the front
+(it is counted in R), the layers behind the absorber are replaced by the ideal mirror
+(their absorptance is 0 and T = 0).
+
+Models
+------
+"lambertian" : the 4 n^2 limit of a randomising texture with a perfect rear mirror,
+    ``lambertian_absorptance``.
+
+``trap_light`` dispatches on the model name; a new model (for example a ray-traced
+texture) adds its absorptance function to ``MODELS``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["MODELS", "lambertian_absorptance", "entry_transmittance", "trap_light"]
+
+
+def lambertian_absorptance(nk, thickness_nm, wavelengths_nm) -> np.ndarray:
+    """Absorptance of a Lambertian (4 n^2) textured slab with an ideal rear mirror.
+
+    A = (1 - e^{-4 a W}) / (1 - (1 - 1/n^2) e^{-4 a W}),   a = 4 pi k / lambda,
+
+    for the light that has entered the slab (multiply by the entry transmittance).
+    Weak absorption gives A = a / (a + 1 / (4 n^2 W)); strong absorption gives 1.
+
+    Parameters
+    ----------
+    nk : array_like of complex, shape [..., W]
+        Complex refractive index n + ik of the slab (k >= 0); n below 1 is taken as 1.
+    thickness_nm : array_like, shape [...]
+        Slab thickness W, nm (>= 0).
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm.
+
+    Returns
+    -------
+    ndarray, shape [..., W]
+        Absorptance in [0, 1].
+
+    References
+    ----------
+    Yablonovitch, J. Opt. Soc. Am. 72, 899 (1982); Tiedje, Yablonovitch, Cody & Brooks,
+    IEEE Trans. Electron Devices 31, 711 (1984); Green, Prog. Photovolt. 10, 235 (2002).
+    """
+    nk = np.asarray(nk, dtype=complex)
+    wl = np.asarray(wavelengths_nm, dtype=float)
+    alpha = 4 * np.pi * nk.imag / wl  # 1/nm
+    w = np.asarray(thickness_nm, dtype=float)[..., None]
+    e = np.exp(-4 * alpha * w)
+    n2 = np.maximum(nk.real, 1.0) ** 2
+    return (1 - e) / (1 - (1 - 1 / n2) * e)
+
+
+#: model name -> absorptance(nk [B, W], thickness_nm [B], wavelengths_nm [W]) -> [B, W]
+MODELS: dict[str, Callable[..., np.ndarray]] = {"lambertian": lambertian_absorptance}
+
+
+def entry_transmittance(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber: int,
+                        angle_deg: float = 0.0):
+    """Light entering a semi-infinite absorber through the planar layers in front of it.
+
+    Parameters
+    ----------
+    n_layers : complex array, shape [B, L, W]
+        n + ik of every layer of a batch of B stacks on W wavelengths.
+    thicknesses_nm : array, shape [B, L]
+    coherent : sequence of bool, length L
+    wavelengths_nm : array, shape [W], nm
+    n_incident : complex array, shape [B, W]
+    absorber : int
+        Index of the absorber layer (0 <= absorber < L).
+    angle_deg : float
+        Angle of incidence in the incident medium, degrees in [0, 90).
+
+    Returns
+    -------
+    T_in : ndarray, shape [B, W]
+        Transmittance into the absorber (taken as semi-infinite, index Re n).
+    A_front : ndarray, shape [B, absorber, W]
+        Absorptance of the layers in front of it.
+    """
+    from .solver import solve_arrays
+
+    n = np.asarray(n_layers, dtype=complex)
+    d = np.asarray(thicknesses_nm, dtype=float)
+    b = n.shape[0]
+    exit_medium = n[:, absorber].real + 0j
+    if absorber > 0:
+        sub = solve_arrays(n[:, :absorber], d[:, :absorber], tuple(coherent)[:absorber], wavelengths_nm,
+                           n_incident, exit_medium, angle_deg)
+        return np.array(sub.T), np.array(sub.A)
+    # the absorber is the first layer: a zero-thickness layer of the incident medium in front
+    sub = solve_arrays(n[:, :1] * 0 + np.asarray(n_incident)[:, None], np.zeros((b, 1)), (True,), wavelengths_nm,
+                       n_incident, exit_medium, angle_deg)
+    return np.array(sub.T), np.zeros((b, 0, n.shape[-1]))
+
+
+def trap_light(model: str, n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber: int,
+               angle_deg: float = 0.0):
+    """R, T and per-layer absorptance of stacks whose absorber ``absorber`` is textured.
+
+    Parameters
+    ----------
+    model : str
+        A name in ``MODELS`` ("lambertian").
+    n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber, angle_deg
+        As ``entry_transmittance``.
+
+    Returns
+    -------
+    R : ndarray, shape [B, W]
+        Reflectance, including the light that escapes the textured absorber, 1 - sum(A).
+    T : ndarray, shape [B, W]
+        Zero (ideal rear mirror).
+    A : ndarray, shape [B, L, W]
+        Absorptance of every layer: planar in front of the absorber, the model's in the
+        absorber (times the entry transmittance), 0 behind it.
+    """
+    try:
+        absorptance = MODELS[model]
+    except KeyError:
+        raise ValueError(f"unknown light-trapping model {model!r}; known: {sorted(MODELS)}") from None
+    n = np.asarray(n_layers, dtype=complex)
+    d = np.asarray(thicknesses_nm, dtype=float)
+    t_in, a_front = entry_transmittance(n, d, coherent, wavelengths_nm, n_incident, absorber, angle_deg)
+    A = np.zeros(n.shape, dtype=float)
+    A[:, :absorber] = a_front
+    A[:, absorber] = t_in * absorptance(n[:, absorber], d[:, absorber], wavelengths_nm)
+    R = np.clip(1.0 - A.sum(axis=1), 0.0, 1.0)
+    return R, np.zeros_like(R), A

@@ -1,0 +1,428 @@
+"""Evaluation of designs: the steps from a batch of ``tandem.Design`` to ``DeviceResult``s.
+
+``evaluate_batch`` runs, in order:
+
+1. ``group_designs``: designs with the same layer count, coherence pattern, wavelength
+   grid, angle and light-trapping layer share one batched optical solve;
+2. ``solve_optics``: one ``optics.solve_arrays`` call per group (plus the light-trapping
+   model of ``optics.light_trapping``), with every distinct material evaluated once per grid;
+3. ``subcell_spectra``: EQE = IQE x absorptance of each absorber, its photocurrent under
+   the design's spectrum and its radiative J0 at the design's temperature (Rau reciprocity);
+4. ``transparency``: AVT, CIE xy and CRI of the semitransparent designs;
+5. ``subcell_electrics``: each subcell's diode (``tandem.electrical``) at its own MPP,
+   vectorised over the batch per role (top / bottom);
+6. ``connect``: the device operating point: 2T series MPP (with luminescent coupling),
+   4T sum of the subcell MPPs, single junctions as they are;
+7. ``assemble``: one ``DeviceResult`` per design and the ``BatchResult`` frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+import optics
+from optics.light_trapping import trap_light
+from optics.spectra import incident_power_mw_cm2
+from optics.stack import refractive_index
+
+from . import electrical as el
+from . import transparency as tr
+from .device import BatchResult, Design, DeviceResult, Subcell, SubcellResult
+from .presets import get_preset
+from .vocabulary import DEVICE_METRICS
+
+__all__ = ["evaluate", "evaluate_batch", "group_designs", "solve_optics", "subcell_spectra", "transparency",
+           "subcell_electrics", "connect", "assemble"]
+
+ROLES = ("top", "bottom")
+
+
+# --------------------------------------------------------------------------------------------
+# 1-2. Grouping and optics
+# --------------------------------------------------------------------------------------------
+class _IndexCache:
+    """n + ik per distinct material object (or number), evaluated once per grid."""
+
+    def __init__(self):
+        self._cache: dict[tuple, np.ndarray] = {}
+        self._keep: list = []
+
+    def get(self, material, wl_key: tuple, wl: np.ndarray, where: str) -> np.ndarray:
+        if isinstance(material, (int, float, complex, np.number)):
+            key = ("num", complex(material), wl_key)
+        else:
+            key = ("obj", id(material), wl_key)
+            self._keep.append(material)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = refractive_index(material, wl, where)
+            self._cache[key] = hit
+        return hit
+
+
+def group_designs(designs: Sequence[Design]) -> tuple[list[np.ndarray], dict[tuple, list[int]]]:
+    """Optical grids of the designs and the groups that share one batched solve.
+
+    Returns
+    -------
+    grids : list of ndarray [W_k], nm, one per design (``Design.wavelengths()``)
+    groups : dict key -> list of design indices, in input order
+    """
+    grids = [d.wavelengths() for d in designs]
+    groups: dict[tuple, list[int]] = {}
+    for k, (d, wl) in enumerate(zip(designs, grids)):
+        key = (len(d.stack.layers), d.stack.coherent, tuple(wl.tolist()), float(d.angle_deg), d.lt_absorber)
+        groups.setdefault(key, []).append(k)
+    return grids, groups
+
+
+@dataclass(frozen=True)
+class GroupOptics:
+    """Optics of one group of B designs on W wavelengths and L layers.
+
+    R, T : [B, W]; A : [B, L, W] (with light trapping applied); n : complex [B, L, W];
+    solved : the planar ``optics.OpticsResult`` (for labels, angle, polarisation, engine).
+    """
+
+    R: np.ndarray
+    T: np.ndarray
+    A: np.ndarray
+    n: np.ndarray
+    solved: Any
+
+
+def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache | None = None) -> GroupOptics:
+    """One batched optical solve for designs of one group (see ``group_designs``)."""
+    cache = cache or _IndexCache()
+    wl_key = tuple(wl.tolist())
+    first = designs[0]
+    n_lay = len(first.stack.layers)
+    b = len(designs)
+    n = np.empty((b, n_lay, wl.size), dtype=complex)
+    n0 = np.empty((b, wl.size), dtype=complex)
+    nf = np.empty((b, wl.size), dtype=complex)
+    d = np.empty((b, n_lay))
+    for k, des in enumerate(designs):
+        s = des.stack
+        n0[k] = cache.get(s.incident, wl_key, wl, "incident medium")
+        nf[k] = cache.get(s.exit, wl_key, wl, "exit medium")
+        for i, layer in enumerate(s.layers):
+            n[k, i] = cache.get(layer.material, wl_key, wl, f"layer {i} ({layer.label!r})")
+            d[k, i] = layer.thickness_nm
+    res = optics.solve_arrays(n, d, first.stack.coherent, wl, n0, nf, first.angle_deg,
+                              labels=first.stack.labels)
+    R, T, A = np.array(res.R), np.array(res.T), np.array(res.A)
+    lt = first.lt_absorber
+    if lt is not None:
+        R, T, A = trap_light(first.light_trapping, n, d, first.stack.coherent, wl, n0, lt, first.angle_deg)
+    return GroupOptics(R, T, A, n, res)
+
+
+# --------------------------------------------------------------------------------------------
+# 3-4. Subcell spectra and transparency
+# --------------------------------------------------------------------------------------------
+@dataclass
+class BatchSpectra:
+    """Per-design optical outputs of a batch of N designs.
+
+    optics : OpticsResult per design; eqe : {role: [W] array or None per design};
+    jph, j0_rad : [2, N] photocurrent and radiative J0 (mA/cm^2) per role (NaN: no subcell);
+    avt : [N] %, xy : [N, 2], cri : [N] (NaN unless semitransparent).
+    """
+
+    optics: list
+    eqe: dict[str, list]
+    jph: np.ndarray
+    j0_rad: np.ndarray
+    avt: np.ndarray
+    xy: np.ndarray
+    cri: np.ndarray
+
+    @classmethod
+    def empty(cls, nb: int) -> "BatchSpectra":
+        return cls([None] * nb, {r: [None] * nb for r in ROLES}, np.full((2, nb), np.nan),
+                   np.full((2, nb), np.nan), np.full(nb, np.nan), np.full((nb, 2), np.nan), np.full(nb, np.nan))
+
+
+def subcell_spectra(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], wl: np.ndarray,
+                    go: GroupOptics) -> None:
+    """EQE, photocurrent (under each design's spectrum) and J0,rad (at its temperature) per role."""
+    for role, attr in enumerate(ROLES):
+        sel = [j for j, d in enumerate(group) if getattr(d, attr) is not None]
+        if not sel:
+            continue
+        ab = np.array([getattr(group[j], attr).absorber for j in sel])
+        dead = ~np.any(go.n[sel, ab].imag > 0, axis=-1)
+        if np.any(dead):
+            j = sel[int(np.argmax(dead))]
+            cell = getattr(group[j], attr)
+            lay = group[j].stack.layers[cell.absorber]
+            raise ValueError(
+                f"design {idx[j]}: {attr} absorber index {cell.absorber} names layer "
+                f"{lay.label!r}, which does not absorb (k = 0 on the whole grid)"
+            )
+        iqe = np.array([getattr(group[j], attr).iqe for j in sel])[:, None]
+        eqe = optics.eqe(go.A[sel, ab], iqe)
+        specs = [group[j].spectrum for j in sel]
+        for sp in set(specs):
+            m = np.array([x == sp for x in specs])
+            out.jph[role, [idx[j] for j, mm in zip(sel, m) if mm]] = optics.jsc(eqe[m], wl, spectrum=sp)
+        temps = np.array([group[j].temperature_k for j in sel])
+        for t in np.unique(temps):
+            m = temps == t
+            rows = [idx[j] for j, mm in zip(sel, m) if mm]
+            out.j0_rad[role, rows] = el.j0_rad_from_eqe(eqe[m], wl, float(t))
+        for j, e in zip(sel, eqe):
+            out.eqe[attr][idx[j]] = e
+
+
+def transparency(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], wl: np.ndarray,
+                 go: GroupOptics, avt_weighting: str, with_cri: bool) -> None:
+    """AVT (%), CIE 1931 xy and (``with_cri``) CRI of the transmitted light of semitransparent designs."""
+    semi = [j for j, d in enumerate(group) if d.kind == "semitransparent"]
+    if not semi:
+        return
+    rows = [idx[j] for j in semi]
+    out.avt[rows] = tr.avt(go.T[semi], wl, avt_weighting)
+    out.xy[rows] = tr.chromaticity(go.T[semi], wl)
+    if with_cri:
+        out.cri[rows] = tr.colour_rendering_index(go.T[semi], wl)
+
+
+def batch_optics(designs: Sequence[Design], avt_weighting: str, with_cri: bool) -> BatchSpectra:
+    """Steps 1-4 over the whole batch."""
+    grids, groups = group_designs(designs)
+    cache = _IndexCache()
+    out = BatchSpectra.empty(len(designs))
+    for idx in groups.values():
+        group = [designs[k] for k in idx]
+        wl = grids[idx[0]]
+        go = solve_optics(group, wl, cache)
+        subcell_spectra(out, group, idx, wl, go)
+        transparency(out, group, idx, wl, go, avt_weighting, with_cri)
+        res = go.solved
+        for j, k in enumerate(idx):
+            out.optics[k] = optics.OpticsResult(wl, go.R[j], go.T[j], go.A[j], res.labels, res.angle_deg,
+                                                res.polarization, res.engine)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# 5-6. Electrics
+# --------------------------------------------------------------------------------------------
+def diode_arrays(designs: Sequence[Design], cells: Sequence[Subcell], jsc, j0r, idx) -> el.DiodeArrays:
+    """DiodeArrays of subcells ``cells`` (one per design in ``idx``) at each design's temperature."""
+    params = [c.parameters for c in cells]
+    pre = [get_preset(c.preset) for c in cells]
+    aug = [designs[i].stack.layers[c.absorber].thickness_nm if p.recombination == "si_intrinsic" else 0.0
+           for i, c, p in zip(idx, cells, pre)]
+    ere = [1.0 if p.recombination == "si_intrinsic" and c.ere is None else q["ere"]
+           for c, p, q in zip(cells, pre, params)]
+    return el.diode_from_currents(
+        jsc, j0r,
+        temperature_k=np.array([designs[i].temperature_k for i in idx]),
+        ere=np.array(ere),
+        ideality=np.array([q["ideality"] for q in params]),
+        rs_ohm_cm2=np.array([q["rs_ohm_cm2"] for q in params]),
+        rsh_ohm_cm2=np.array([q["rsh_ohm_cm2"] for q in params]),
+        auger_thickness_nm=np.array(aug),
+        si_doping_cm3=np.array([c.si_doping_cm3 for c in cells]),
+        j0_nonrad_ma_cm2=np.array([p.j0_nonrad_ma_cm2 if (p.j0_nonrad_ma_cm2 is not None and c.ere is None)
+                                   else np.nan for c, p in zip(cells, pre)]),
+        batch=len(idx),
+    )
+
+
+@dataclass(frozen=True)
+class RoleElectrics:
+    """Subcells of one role for the designs ``idx`` [M]: diodes, own MPP, PCE [M] (%), J-V [M, N]."""
+
+    idx: np.ndarray
+    diodes: el.DiodeArrays
+    mpp: el.MPPResult
+    pce_pct: np.ndarray
+    jv: tuple[np.ndarray, np.ndarray]
+
+    def position(self) -> dict[int, int]:
+        """Design index -> row in these arrays."""
+        return {int(k): p for p, k in enumerate(self.idx)}
+
+
+def subcell_electrics(designs: Sequence[Design], spectra: BatchSpectra, role: str, p_in: np.ndarray,
+                      jv_points: int) -> RoleElectrics | None:
+    """Each subcell of ``role`` at its own MPP (None when no design has that subcell)."""
+    r = ROLES.index(role)
+    idx = np.array([k for k, d in enumerate(designs) if getattr(d, role) is not None], dtype=int)
+    if not idx.size:
+        return None
+    cells = [getattr(designs[k], role) for k in idx]
+    diodes = diode_arrays(designs, cells, spectra.jph[r, idx], spectra.j0_rad[r, idx], idx)
+    mpp = el.single_mpp(diodes)
+    jv = el.jv_curve(diodes, mpp.jsc_ma_cm2, jv_points)
+    return RoleElectrics(idx, diodes, mpp, mpp.pmax_mw_cm2 / p_in[idx] * 100, jv)
+
+
+@dataclass
+class DeviceOperation:
+    """Device operating point of N designs: PCE (%), Voc (V), Jsc (mA/cm^2), FF (%), Vmpp (V),
+    Jmpp (mA/cm^2), Pmax (mW/cm^2), the subcell voltages there v_op [2, N] (V) and the device
+    J-V curves of 2T designs (design index -> (V [N], J [N]))."""
+
+    pce: np.ndarray
+    voc: np.ndarray
+    jsc: np.ndarray
+    ff: np.ndarray
+    vmpp: np.ndarray
+    jmpp: np.ndarray
+    pmax: np.ndarray
+    v_op: np.ndarray
+    jv: dict
+
+
+def connect(designs: Sequence[Design], top: RoleElectrics, bottom: RoleElectrics | None, p_in: np.ndarray,
+            jv_points: int) -> DeviceOperation:
+    """Connect the subcells: single junctions as they are, 4T side by side, 2T in series."""
+    m = top.mpp
+    op = DeviceOperation(top.pce_pct.copy(), m.voc_v.copy(), m.jsc_ma_cm2.copy(), m.ff_pct.copy(),
+                         m.vmpp_v.copy(), m.jmpp_ma_cm2.copy(), m.pmax_mw_cm2.copy(),
+                         np.full((2, len(designs)), np.nan), {})
+    op.v_op[0] = m.vmpp_v
+    if bottom is None:
+        return op
+    bidx = bottom.idx
+    op.v_op[1, bidx] = bottom.mpp.vmpp_v
+    four = np.array([designs[k].kind == "4T" for k in bidx])
+    if np.any(four):
+        k4 = bidx[four]
+        op.pce[k4] = top.pce_pct[k4] + bottom.pce_pct[four]
+        op.voc[k4] = op.jsc[k4] = op.ff[k4] = op.vmpp[k4] = op.jmpp[k4] = np.nan
+        op.pmax[k4] = m.pmax_mw_cm2[k4] + bottom.mpp.pmax_mw_cm2[four]
+    if np.any(~four):
+        k2 = bidx[~four]
+        t2, b2 = top.diodes.take(k2), bottom.diodes.take(np.flatnonzero(~four))
+        lc = np.array([designs[k].luminescent_coupling for k in k2])
+        m2 = el.series_mpp(t2, b2, lc)
+        op.pce[k2] = m2.pmax_mw_cm2 / p_in[k2] * 100
+        op.voc[k2], op.jsc[k2], op.ff[k2] = m2.voc_v, m2.jsc_ma_cm2, m2.ff_pct
+        op.vmpp[k2], op.jmpp[k2], op.pmax[k2] = m2.vmpp_v, m2.jmpp_ma_cm2, m2.pmax_mw_cm2
+        vt_op, vb_op = el.series_operating_voltages(t2, b2, m2.jmpp_ma_cm2, lc)
+        op.v_op[0, k2] = np.where(m2.jmpp_ma_cm2 > 0, vt_op, 0.0)
+        op.v_op[1, k2] = np.where(m2.jmpp_ma_cm2 > 0, vb_op, 0.0)
+        v2, j2 = el.series_jv_curve(t2, b2, m2.jsc_ma_cm2, lc, jv_points)
+        for p, k in enumerate(k2):
+            op.jv[int(k)] = (v2[p], j2[p])
+    return op
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Assembly
+# --------------------------------------------------------------------------------------------
+def _subcell_result(e: RoleElectrics, p: int, k: int, r: int, spectra: BatchSpectra, voc_rad: np.ndarray,
+                    v_op: np.ndarray) -> SubcellResult:
+    m = e.mpp
+    return SubcellResult(
+        jsc_ma_cm2=float(m.jsc_ma_cm2[p]), voc_v=float(m.voc_v[p]), ff_pct=float(m.ff_pct[p]),
+        pce_pct=float(e.pce_pct[p]), vmpp_v=float(m.vmpp_v[p]), jmpp_ma_cm2=float(m.jmpp_ma_cm2[p]),
+        j0_rad=float(spectra.j0_rad[r, k]), eqe=spectra.eqe[ROLES[r]][k], jv=(e.jv[0][p], e.jv[1][p]),
+        jph_ma_cm2=float(spectra.jph[r, k]), voc_rad_v=float(voc_rad[p]), ere=float(e.diodes.ere[p]),
+        v_operating_v=float(v_op[r, k]),
+    )
+
+
+def assemble(designs: Sequence[Design], spectra: BatchSpectra, top: RoleElectrics, bottom: RoleElectrics | None,
+             op: DeviceOperation) -> BatchResult:
+    """One ``DeviceResult`` per design and the batch DataFrame."""
+    nan = float("nan")
+    s = spectra
+    lue = np.where(np.isfinite(s.avt), tr.lue(op.pce, s.avt), np.nan)
+    temps = np.array([d.temperature_k for d in designs])
+    vrad = {0: el.voc_rad(s.jph[0, top.idx], s.j0_rad[0, top.idx], temps[top.idx])}
+    pos = {0: top.position()}
+    if bottom is not None:
+        vrad[1] = el.voc_rad(s.jph[1, bottom.idx], s.j0_rad[1, bottom.idx], temps[bottom.idx])
+        pos[1] = bottom.position()
+    results = []
+    for k, d in enumerate(designs):
+        top_r = _subcell_result(top, pos[0][k], k, 0, s, vrad[0], op.v_op)
+        bot_r, mismatch, limiting = None, nan, None
+        if d.bottom is not None:
+            bot_r = _subcell_result(bottom, pos[1][k], k, 1, s, vrad[1], op.v_op)
+            mismatch = float(s.jph[0, k] - s.jph[1, k])
+            limiting = "top" if mismatch < 0 else "bottom"
+        has_avt = np.isfinite(s.avt[k])
+        results.append(DeviceResult(
+            kind=d.kind, pce_pct=float(op.pce[k]), top=top_r, bottom=bot_r, mismatch_ma_cm2=mismatch,
+            limiting=limiting, avt_pct=float(s.avt[k]), lue_pct=float(lue[k]),
+            cie_xy=(float(s.xy[k, 0]), float(s.xy[k, 1])) if has_avt else None, cri=float(s.cri[k]),
+            optics=s.optics[k], jv=op.jv.get(k, top_r.jv if d.bottom is None else None),
+            voc_v=float(op.voc[k]), jsc_ma_cm2=float(op.jsc[k]), ff_pct=float(op.ff[k]),
+            vmpp_v=float(op.vmpp[k]), jmpp_ma_cm2=float(op.jmpp[k]), pmax_mw_cm2=float(op.pmax[k]),
+        ))
+    return BatchResult(tuple(results), _frame(designs, results))
+
+
+def _frame(designs, results):
+    import pandas as pd
+
+    frame = pd.DataFrame([r.to_dict() for r in results], columns=list(DEVICE_METRICS))
+    frame.insert(0, "kind", [d.kind for d in designs])
+    frame.insert(1, "limiting", [r.limiting for r in results])
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------
+def evaluate(design: Design, with_cri: bool = True, jv_points: int = 101,
+             avt_weighting: str = "photon") -> DeviceResult:
+    """Evaluate one design; see ``evaluate_batch``.
+
+    Returns
+    -------
+    DeviceResult
+    """
+    return evaluate_batch([design], with_cri=with_cri, jv_points=jv_points, avt_weighting=avt_weighting).results[0]
+
+
+def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: int = 101,
+                   avt_weighting: str = "photon") -> BatchResult:
+    """Evaluate many designs: batched optics per group of same-shaped stacks, vectorised electrics.
+
+    Parameters
+    ----------
+    designs : sequence of tandem.Design, length N >= 1
+        Designs with the same layer count, coherence pattern, wavelength grid, angle and
+        light-trapping layer share one ``optics.solve_arrays`` call; each distinct material
+        is evaluated once per grid. The J-V/MPP solvers run once over the whole batch per
+        subcell role.
+    with_cri : bool, default True
+        Compute the colour rendering index of semitransparent designs (~15 ms per spectrum);
+        False leaves it NaN.
+    jv_points : int, default 101
+        Points of the returned J-V curves, short circuit to open circuit.
+    avt_weighting : {"photon", "power"}
+        AVT weighting: AM1.5G photon flux (Yang et al., Joule 3, 1415 (2019); default) or
+        spectral irradiance (luminous transmittance).
+
+    Returns
+    -------
+    BatchResult
+        ``results`` (one DeviceResult per design, in input order) and ``frame`` (a pandas
+        DataFrame with ``kind``, ``limiting`` and the ``tandem.vocabulary.DEVICE_METRICS``).
+    """
+    designs = list(designs)
+    if avt_weighting not in ("photon", "power"):
+        raise ValueError(f"avt_weighting must be 'photon' or 'power', got {avt_weighting!r}")
+    if not designs:
+        raise ValueError("evaluate_batch needs at least one Design")
+    for k, d in enumerate(designs):
+        if not isinstance(d, Design):
+            raise ValueError(f"design {k} is a {type(d).__name__}, expected tandem.Design")
+    spectra = batch_optics(designs, avt_weighting, with_cri)
+    p_in = np.array([incident_power_mw_cm2(d.spectrum) for d in designs])  # mW/cm^2
+    top = subcell_electrics(designs, spectra, "top", p_in, jv_points)
+    bottom = subcell_electrics(designs, spectra, "bottom", p_in, jv_points)
+    op = connect(designs, top, bottom, p_in, jv_points)
+    return assemble(designs, spectra, top, bottom, op)
