@@ -1,7 +1,9 @@
 """studies: design studies of qdtandem devices with optuna.
 
-* ``studies.spec``  - study and simulate files (TOML): parsing, validation (errors name the file
-  and the key), parameter values -> ``tandem.Design``; ``dumps_toml`` / ``write_simulate_file``.
+* ``studies.spec``  - study and simulate files (TOML): the layout, the data model, ``load`` /
+  ``loads``; parameter values -> ``tandem.Design``. ``studies.spec_parser`` parses and
+  validates (errors name the file and the key); ``studies.simulate_file`` writes TOML
+  (``dumps_toml``) and runnable simulate files (``write_simulate_file``).
 * ``studies.run``   - ask/tell optimisation with batched ``tandem.evaluate_batch`` calls, optuna
   storages (SQLite default, any RDB URL), resume, worker processes, constraints, importances,
   outputs; read-back helpers ``load_study``, ``spec_of_study``, ``trials_frame``,

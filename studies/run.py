@@ -867,7 +867,7 @@ def write_outputs(spec: DeviceSpec, study: optuna.Study, out_dir: str | Path,
         pd.DataFrame(rows).to_csv(files["importances_csv"], index=False)
     best = best_trials(study)
     if best:
-        from .spec import write_simulate_file
+        from .simulate_file import write_simulate_file
         t = best[0]
         files["best_design"] = write_simulate_file(
             spec, t.params, out / "best_design.toml",

@@ -23,7 +23,8 @@ import tandem
 from studies import report as rep
 from studies import run as runmod
 from studies.cli import main
-from studies.spec import dumps_toml, load
+from studies.simulate_file import dumps_toml
+from studies.spec import load
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "studies" / "examples"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -45,7 +45,8 @@ def test_report_from_postgres_storage_by_url_and_name(postgres_url, tmp_path, ca
     import tandem
     from studies import run as runmod
     from studies.cli import main
-    from studies.spec import dumps_toml, load
+    from studies.simulate_file import dumps_toml
+    from studies.spec import load
 
     raw = tomllib.loads((EXAMPLES / "quick.toml").read_text())
     raw["study"].update(name="pg_report", n_trials=8, batch_size=8, seed=4)

@@ -21,7 +21,8 @@ from optuna.trial import TrialState
 
 from studies import cli
 from studies import run as runmod
-from studies.spec import dumps_toml, load
+from studies.simulate_file import dumps_toml
+from studies.spec import load
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "studies" / "examples"

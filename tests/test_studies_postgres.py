@@ -86,7 +86,7 @@ def postgres_url():
 
 
 def _study(tmp_path: Path, name: str, n_trials: int) -> Path:
-    from studies.spec import dumps_toml
+    from studies.simulate_file import dumps_toml
 
     raw = tomllib.loads((EXAMPLES / "quick.toml").read_text())
     raw["study"].update(name=name, n_trials=n_trials, batch_size=4)

@@ -15,7 +15,8 @@ import pytest
 from optuna.trial import TrialState
 
 from studies import run as runmod
-from studies.spec import dumps_toml, load, loads
+from studies.simulate_file import dumps_toml
+from studies.spec import load, loads
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "studies" / "examples"
 

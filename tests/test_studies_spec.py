@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from studies import spec as specmod
-from studies.spec import Bound, StudyFileError, dumps_toml, load, loads
+from studies.simulate_file import dumps_toml
+from studies.spec import Bound, StudyFileError, load, loads
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "studies" / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.toml"))
@@ -177,6 +178,18 @@ def test_study_file_needs_study_table():
 def test_missing_file_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.toml"):
         load(tmp_path / "nope.toml")
+
+
+def test_non_utf8_file_is_one_line_error_naming_it(tmp_path, capsys):
+    from studies.cli import main
+
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes('[study]\nname = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(StudyFileError, match=r"latin1\.toml: not UTF-8 text \(byte 0xe9 on line 2\)"):
+        load(bad)
+    assert main(["simulate", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(bad) in err and "UTF-8" in err
 
 
 def test_bad_toml_names_file():

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .. import spec as specmod
+from ..simulate_file import dumps_toml
 from .load import Subject
 from .study import sensitivity, study_data
 
@@ -178,7 +178,7 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
         "derived": derived,
         "subcells": subcell_rows(spec, design, result),
         "photocurrent_ma_cm2": photocurrents(result, spectrum),
-        "design_toml": specmod.dumps_toml(
+        "design_toml": dumps_toml(
             spec.fixed_raw(params),
             header=f"{data_title(subject)}\nrun it with: qdtandem simulate design.toml"),
         "study": None, "sensitivity": [],

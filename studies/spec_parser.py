@@ -1,0 +1,473 @@
+"""Parsing and validation of study and simulate files (layout: ``studies.spec``).
+
+``Parser(source, text, raw, require_study).parse()`` turns the TOML tables into a
+``DeviceSpec``: every key is checked (unknown keys are errors with a close-match hint),
+numbers are range-checked, materials are looked up in ``nkdata`` and must cover the optical
+grid, presets must exist in ``tandem.electrical``. Errors are ``StudyFileError`` with the
+file and the key. Use ``studies.spec.load`` / ``loads`` rather than this module directly.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .spec import (KINDS, LIGHT_TRAPPING, METRICS, MULTI_OBJECTIVE_SAMPLERS, OBJECTIVES, SAMPLERS, Bound,
+                   ConstraintSpec, DeviceSpec, LayerSpec, StudyFileError, StudySettings, SubcellSpec, medium)
+
+#: the keys each table accepts (anything else is an error naming the key)
+_STUDY_KEYS = {
+    "name", "description", "objectives", "sampler", "seed", "n_trials", "timeout_s",
+    "batch_size", "grid_points", "storage", "sampler_options", "constraints",
+}
+_DEVICE_KEYS = {
+    "kind", "incident", "exit", "interconnect", "wavelengths_nm", "angle_deg",
+    "temperature_k", "light_trapping", "luminescent_coupling", "top", "bottom",
+}
+_SUBCELL_KEYS = {"absorber", "preset", "ere", "rs_ohm_cm2", "rsh_ohm_cm2", "ideality", "iqe"}
+_LAYER_KEYS = {"name", "material", "nk", "thickness_nm", "bandgap_ev", "coherent"}
+_BOUND_KEYS = {"min", "max", "step", "log"}
+_CONSTRAINT_KEYS = {"metric", "min", "max"}
+_TOP_KEYS = {"study", "device", "layers"}
+
+
+class Parser:
+    """Validate the parsed TOML of one study or simulate file and build its ``DeviceSpec``.
+
+    Every check raises ``StudyFileError`` naming ``source`` and the dotted key at fault.
+    """
+
+
+    def __init__(self, source: str, text: str, raw: dict, require_study: bool | None):
+        self.source, self.text, self.raw, self.require_study = source, text, raw, require_study
+
+    def err(self, key: str, msg: str) -> StudyFileError:
+        return StudyFileError(self.source, key, msg)
+
+    # small typed getters -------------------------------------------------
+    def check_keys(self, table: Mapping, allowed: set[str], where: str) -> None:
+        for k in table:
+            if k not in allowed:
+                close = difflib.get_close_matches(k, sorted(allowed), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                key = f"{where}.{k}" if where else k
+                raise self.err(key, f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
+
+    def table(self, parent: Mapping, k: str, where: str, required: bool = False) -> dict | None:
+        if k not in parent:
+            if required:
+                raise self.err(where, "missing table")
+            return None
+        val = parent[k]
+        if not isinstance(val, dict):
+            raise self.err(where, f"expected a table, got {type(val).__name__}")
+        return val
+
+    def number(self, parent: Mapping, k: str, where: str, default=None, *, positive=False,
+               nonneg=False, integer=False, lo=None, hi=None):
+        if k not in parent:
+            return default
+        val = parent[k]
+        if isinstance(val, bool) or not isinstance(val, (int, float)):
+            raise self.err(where, f"expected a number, got {val!r}")
+        if integer and not isinstance(val, int):
+            raise self.err(where, f"expected an integer, got {val!r}")
+        if not math.isfinite(val):
+            raise self.err(where, f"must be finite, got {val!r}")
+        if positive and val <= 0:
+            raise self.err(where, f"must be > 0, got {val!r}")
+        if nonneg and val < 0:
+            raise self.err(where, f"must be >= 0, got {val!r}")
+        if lo is not None and val < lo or hi is not None and val > hi:
+            raise self.err(where, f"must be in [{lo}, {hi}], got {val!r}")
+        return val
+
+    def string(self, parent: Mapping, k: str, where: str, default=None, choices=None):
+        if k not in parent:
+            return default
+        val = parent[k]
+        if not isinstance(val, str):
+            raise self.err(where, f"expected a string, got {val!r}")
+        if choices is not None and val not in choices:
+            close = difflib.get_close_matches(val, list(choices), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise self.err(where, f"unknown value {val!r}{hint}; choose one of {', '.join(choices)}")
+        return val
+
+    def bound_or_number(self, parent: Mapping, k: str, where: str, *, positive: bool):
+        val = parent[k]
+        if isinstance(val, dict):
+            self.check_keys(val, _BOUND_KEYS, where)
+            for req in ("min", "max"):
+                if req not in val:
+                    raise self.err(f"{where}.{req}", "missing: a free parameter needs min and max")
+            lo = self.number(val, "min", f"{where}.min", nonneg=True)
+            hi = self.number(val, "max", f"{where}.max", nonneg=True)
+            if positive and lo <= 0:
+                raise self.err(f"{where}.min", f"must be > 0, got {lo!r}")
+            if lo > hi:
+                raise self.err(where, f"lower bound min = {lo:g} is greater than max = {hi:g}")
+            step = self.number(val, "step", f"{where}.step", positive=True)
+            log = val.get("log", False)
+            if not isinstance(log, bool):
+                raise self.err(f"{where}.log", f"expected true/false, got {log!r}")
+            if log and lo <= 0:
+                raise self.err(f"{where}.log", "log-uniform needs min > 0")
+            if log and step is not None:
+                raise self.err(f"{where}.log", "log and step cannot be combined")
+            return Bound(float(lo), float(hi), None if step is None else float(step), log)
+        return float(self.number(parent, k, where, positive=positive, nonneg=not positive))
+
+    # sections ------------------------------------------------------------
+    def parse(self) -> DeviceSpec:
+        raw = self.raw
+        self.check_keys(raw, _TOP_KEYS, "")
+        device = self.table(raw, "device", "device", required=True)
+        self.check_keys(device, _DEVICE_KEYS, "device")
+        layers = self.parse_layers()
+        names = {lay.name: i for i, lay in enumerate(layers)}
+
+        kind = self.string(device, "kind", "device.kind", choices=KINDS)
+        if kind is None:
+            raise self.err("device.kind", f"missing; choose one of {', '.join(KINDS)}")
+        wl = self.parse_wavelengths(device)
+        top = self.parse_subcell(device, "top", names, required=True)
+        bottom = self.parse_subcell(device, "bottom", names, required=kind in ("2T", "4T"))
+        if bottom is not None and kind in ("single", "semitransparent"):
+            raise self.err("device.bottom", f"a {kind} device has one subcell; remove [device.bottom]")
+        if bottom is not None and bottom.absorber == top.absorber:
+            raise self.err("device.bottom.absorber", "is the same layer as device.top.absorber")
+        if bottom is not None and bottom.absorber < top.absorber:
+            raise self.err("device.bottom.absorber",
+                           "comes before the top absorber; layers are listed in the order light meets them")
+
+        inter = device.get("interconnect", [])
+        if not isinstance(inter, list):
+            raise self.err("device.interconnect", "expected a list of layer names")
+        interconnect = tuple(self.layer_ref(x, names, f"device.interconnect[{j}]")
+                             for j, x in enumerate(inter))
+        if kind == "2T":
+            if not interconnect:
+                raise self.err("device.interconnect",
+                               "a 2T tandem needs the recombination/interconnect layer name(s)")
+            for j, i in enumerate(interconnect):
+                if not top.absorber < i < bottom.absorber:
+                    raise self.err(f"device.interconnect[{j}]",
+                                   f"layer {layers[i].name!r} is not between the two absorbers")
+
+        incident = self.parsemedium(device, "incident")
+        exit_ = self.parsemedium(device, "exit")
+        angle = float(self.number(device, "angle_deg", "device.angle_deg", 0.0, lo=0.0, hi=89.9))
+        temp = float(self.number(device, "temperature_k", "device.temperature_k", 298.15, positive=True))
+        lt = self.string(device, "light_trapping", "device.light_trapping", "none", LIGHT_TRAPPING)
+        lc = float(self.number(device, "luminescent_coupling", "device.luminescent_coupling", 0.0,
+                               lo=0.0, hi=1.0))
+        if lc and kind != "2T":
+            raise self.err("device.luminescent_coupling", "applies to 2T tandems only")
+
+        self.check_materials(layers, wl)
+        self.check_presets(device)
+        spec_kw = dict(kind=kind, layers=layers, top=top, bottom=bottom, interconnect=interconnect,
+                       incident=incident, exit=exit_, wavelengths_nm=wl, angle_deg=angle,
+                       temperature_k=temp, light_trapping=lt, luminescent_coupling=lc)
+
+        self.check_coverage(DeviceSpec(source=self.source, text=self.text, raw=raw, study=None, **spec_kw))
+        study = None
+        if "study" in raw:
+            study = self.parse_study(raw, kind, layers)
+        free = [f"{lay.key}.{what}" for lay in layers for what in ("thickness_nm", "bandgap_ev")
+                if isinstance(getattr(lay, what), Bound)]
+        if self.require_study is True and study is None:
+            raise self.err("study", "missing table: a study file needs [study] (name, objectives, ...)")
+        if self.require_study is False and free:
+            raise self.err(free[0], "is free (a min/max table); a simulate file needs fixed values")
+        if study is not None and not free:
+            raise self.err("layers", "the study has no free parameter: give at least one "
+                                     "thickness_nm or bandgap_ev as {min = ..., max = ...}")
+        return DeviceSpec(source=self.source, text=self.text, raw=raw, study=study, **spec_kw)
+
+    def parse_layers(self) -> tuple[LayerSpec, ...]:
+        raw_layers = self.raw.get("layers")
+        if raw_layers is None:
+            raise self.err("layers", "missing: give the stack as [[layers]] tables")
+        if not isinstance(raw_layers, list) or not all(isinstance(x, dict) for x in raw_layers):
+            raise self.err("layers", "expected an array of tables ([[layers]])")
+        if not raw_layers:
+            raise self.err("layers", "the stack has no layer")
+        out, seen = [], {}
+        for i, entry in enumerate(raw_layers):
+            where = f"layers[{i}]"
+            self.check_keys(entry, _LAYER_KEYS, where)
+            material = self.string(entry, "material", f"{where}.material")
+            nk = None
+            if "nk" in entry:
+                if material is not None:
+                    raise self.err(f"{where}.nk", "give either material or nk, not both")
+                nk = self.parse_nk(entry["nk"], f"{where}.nk")
+            elif material is None:
+                raise self.err(f"{where}.material", "missing: give an nkdata material name (or nk)")
+            name = self.string(entry, "name", f"{where}.name", default=material)
+            if name is None:
+                raise self.err(f"{where}.name", "missing: a layer given by nk needs a name")
+            if not name or any(c in name for c in " .\t[]"):
+                raise self.err(f"{where}.name", f"{name!r}: use a name without spaces, dots or brackets")
+            if name in seen:
+                raise self.err(f"{where}.name", f"{name!r} is already used by layers[{seen[name]}]; "
+                                                "give this layer a unique name = \"...\"")
+            seen[name] = i
+            if "thickness_nm" not in entry:
+                raise self.err(f"{where}.thickness_nm", "missing")
+            thick = self.bound_or_number(entry, "thickness_nm", f"{where}.thickness_nm", positive=False)
+            gap = None
+            if "bandgap_ev" in entry:
+                gap = self.bound_or_number(entry, "bandgap_ev", f"{where}.bandgap_ev", positive=True)
+            coherent = entry.get("coherent", True)
+            if not isinstance(coherent, bool):
+                raise self.err(f"{where}.coherent", f"expected true/false, got {coherent!r}")
+            out.append(LayerSpec(name=name, key=where, thickness_nm=thick, material=material, nk=nk,
+                                 bandgap_ev=gap, coherent=coherent))
+        return tuple(out)
+
+    def parse_nk(self, val, where: str) -> complex:
+        if isinstance(val, (int, float)) and not isinstance(val, bool):
+            n, k = float(val), 0.0
+        elif (isinstance(val, list) and len(val) == 2
+              and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in val)):
+            n, k = float(val[0]), float(val[1])
+        else:
+            raise self.err(where, f"expected n or [n, k], got {val!r}")
+        if not (math.isfinite(n) and math.isfinite(k)) or n <= 0 or k < 0:
+            raise self.err(where, f"needs n > 0 and k >= 0 (n + ik convention), got n={n}, k={k}")
+        return complex(n, k)
+
+    def parsemedium(self, device: Mapping, k: str):
+        where = f"device.{k}"
+        val = device.get(k, 1.0)
+        if isinstance(val, str):
+            self.get_material(val, where)
+            return val
+        return self.parse_nk(val, where)
+
+    def layer_ref(self, ref, names: Mapping[str, int], where: str) -> int:
+        if isinstance(ref, bool):
+            raise self.err(where, f"expected a layer name or index, got {ref!r}")
+        if isinstance(ref, int):
+            if not 0 <= ref < len(names):
+                raise self.err(where, f"layer index {ref} is out of range (0..{len(names) - 1})")
+            return ref
+        if isinstance(ref, str):
+            if ref not in names:
+                close = difflib.get_close_matches(ref, list(names), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.err(where, f"no layer named {ref!r}{hint}; layers: {', '.join(names)}")
+            return names[ref]
+        raise self.err(where, f"expected a layer name or index, got {ref!r}")
+
+    def parse_subcell(self, device, k, names, required) -> SubcellSpec | None:
+        where = f"device.{k}"
+        tab = self.table(device, k, where)
+        if tab is None:
+            if required:
+                raise self.err(where, f"missing table: [{where}] with absorber = \"<layer name>\"")
+            return None
+        self.check_keys(tab, _SUBCELL_KEYS, where)
+        if "absorber" not in tab:
+            raise self.err(f"{where}.absorber", "missing: name the photo-active layer")
+        absorber = self.layer_ref(tab["absorber"], names, f"{where}.absorber")
+        preset = self.string(tab, "preset", f"{where}.preset")
+        opts = []
+        for key in ("ere", "rs_ohm_cm2", "rsh_ohm_cm2", "ideality", "iqe"):
+            if key in tab:
+                kw = dict(nonneg=True)
+                if key == "ere":
+                    kw = dict(lo=0.0, hi=1.0)
+                elif key == "iqe":
+                    kw = dict(lo=0.0, hi=1.0)
+                elif key == "ideality":
+                    kw = dict(positive=True)
+                val = self.number(tab, key, f"{where}.{key}", **kw)
+                if key == "ere" and val <= 0:
+                    raise self.err(f"{where}.ere", "must be in (0, 1]")
+                opts.append((key, float(val)))
+        return SubcellSpec(absorber=absorber, preset=preset, options=tuple(opts))
+
+    def parse_wavelengths(self, device) -> tuple[float, ...] | None:
+        where = "device.wavelengths_nm"
+        if "wavelengths_nm" not in device:
+            return None
+        val = device["wavelengths_nm"]
+        if isinstance(val, dict):
+            self.check_keys(val, {"start", "stop", "step"}, where)
+            for req in ("start", "stop", "step"):
+                if req not in val:
+                    raise self.err(f"{where}.{req}", "missing")
+            start = self.number(val, "start", f"{where}.start", positive=True)
+            stop = self.number(val, "stop", f"{where}.stop", positive=True)
+            step = self.number(val, "step", f"{where}.step", positive=True)
+            if stop <= start:
+                raise self.err(where, f"stop = {stop} must exceed start = {start}")
+            n = int(math.floor((stop - start) / step + 1e-9))
+            wl = tuple(float(start + i * step) for i in range(n + 1))
+        elif isinstance(val, list):
+            if len(val) < 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in val):
+                raise self.err(where, "expected a list of at least two numbers (nm)")
+            wl = tuple(float(x) for x in val)
+            if any(b <= a for a, b in zip(wl, wl[1:])) or wl[0] <= 0:
+                raise self.err(where, "wavelengths must be positive and increasing")
+        else:
+            raise self.err(where, "expected {start, stop, step} or a list of wavelengths (nm)")
+        return wl
+
+    # checks against the material library and the device models ----------
+    def get_material(self, name: str, where: str, **params):
+        import nkdata
+        try:
+            return nkdata.get(name, **params)
+        except (KeyError, ValueError) as e:
+            msg = e.args[0] if e.args else str(e)
+            raise self.err(where, f"{msg}") from None
+
+    def check_materials(self, layers: Sequence[LayerSpec], wl) -> None:
+        import nkdata
+        tunable = getattr(nkdata, "TUNABLE", {})
+        lo_wl, hi_wl = (wl[0], wl[-1]) if wl is not None else (None, None)
+        for lay in layers:
+            if lay.material is None:
+                if lay.bandgap_ev is not None:
+                    raise self.err(f"{lay.key}.bandgap_ev", "a constant-nk layer has no tunable bandgap")
+                continue
+            where = f"{lay.key}.material"
+            if lay.bandgap_ev is not None:
+                if lay.material not in tunable:
+                    self.get_material(lay.material, where)   # unknown name first
+                    raise self.err(f"{lay.key}.bandgap_ev",
+                                   f"{lay.material!r} has no tunable bandgap; tunable: {', '.join(tunable)}")
+                gmin, gmax = tunable[lay.material]
+                b = lay.bandgap_ev
+                lo, hi = (b.low, b.high) if isinstance(b, Bound) else (b, b)
+                if lo < gmin - 1e-9 or hi > gmax + 1e-9:
+                    raise self.err(f"{lay.key}.bandgap_ev",
+                                   f"{lo:g}..{hi:g} eV is outside {lay.material}'s range {gmin:g}..{gmax:g} eV")
+                mat = self.get_material(lay.material, where, bandgap_ev=0.5 * (lo + hi))
+            else:
+                mat = self.get_material(lay.material, where)
+            wmin = getattr(mat, "wl_min_nm", None)
+            wmax = getattr(mat, "wl_max_nm", None)
+            if lo_wl is not None and wmin is not None and wmax is not None:
+                if lo_wl < wmin - 1e-9 or hi_wl > wmax + 1e-9:
+                    raise self.err(where, f"{lay.material} has n,k on {wmin:g}..{wmax:g} nm only, "
+                                          f"but device.wavelengths_nm spans {lo_wl:g}..{hi_wl:g} nm")
+
+    def check_coverage(self, spec: "DeviceSpec") -> None:
+        """Every material must have n,k on the whole optical grid the device is solved on.
+
+        The grid is ``device.wavelengths_nm`` or tandem's default for the design with the
+        lowest free bandgaps (which extends past the longest absorption edge).
+        """
+        try:
+            import tandem   # noqa: F401
+        except ImportError:   # device models not importable: only explicit grids are checked
+            return
+        low = {k: b.low for k, b in spec.parameters.items()}
+        try:
+            design = spec.design(low)
+            wl = np.asarray(design.wavelengths(), dtype=float)
+        except (ValueError, TypeError) as e:
+            raise self.err("device", f"tandem rejects this device: {e}") from None
+        where_grid = ("device.wavelengths_nm" if spec.wavelengths_nm is not None
+                      else "the default grid (set device.wavelengths_nm to change it)")
+        media = [("device.incident", spec.incident), ("device.exit", spec.exit)]
+        items = [(f"{lay.key}.material", self._layer_material(spec, i, low)) for i, lay in enumerate(spec.layers)]
+        items += [(k, medium(m)) for k, m in media if isinstance(m, str)]
+        for key, mat in items:
+            wmin = getattr(mat, "wl_min_nm", None)
+            wmax = getattr(mat, "wl_max_nm", None)
+            if wmin is None or wmax is None:
+                continue
+            if wl[0] < wmin - 1e-9 or wl[-1] > wmax + 1e-9:
+                raise self.err(key, f"{getattr(mat, 'name', mat)} has n,k on {wmin:g}..{wmax:g} nm only, "
+                                    f"but the device is solved on {wl[0]:g}..{wl[-1]:g} nm ({where_grid})")
+
+    @staticmethod
+    def _layer_material(spec: "DeviceSpec", i: int, values):
+        lay = spec.layers[i]
+        return spec.material(i, spec.bandgaps_ev(values).get(lay.name))
+
+    def check_presets(self, device) -> None:
+        try:
+            from tandem.electrical import PRESETS
+        except ImportError:   # device models not importable: tandem validates at evaluation
+            return
+        for k in ("top", "bottom"):
+            tab = device.get(k)
+            if isinstance(tab, dict) and "preset" in tab and tab["preset"] not in PRESETS:
+                close = difflib.get_close_matches(str(tab["preset"]), list(PRESETS), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.err(f"device.{k}.preset",
+                               f"unknown preset {tab['preset']!r}{hint}; presets: {', '.join(PRESETS)}")
+
+    def parse_study(self, raw, kind, layers) -> StudySettings:
+        st = self.table(raw, "study", "study", required=True)
+        self.check_keys(st, _STUDY_KEYS, "study")
+        name = self.string(st, "name", "study.name")
+        if not name:
+            raise self.err("study.name", "missing: each study needs a name (one study per name in the storage)")
+        objectives = st.get("objectives", ["pce"])
+        if isinstance(objectives, str):
+            objectives = [objectives]
+        if not isinstance(objectives, list) or not objectives:
+            raise self.err("study.objectives", "expected a non-empty list such as [\"pce\"]")
+        for j, o in enumerate(objectives):
+            if o not in OBJECTIVES:
+                close = difflib.get_close_matches(str(o), list(OBJECTIVES), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.err(f"study.objectives[{j}]",
+                               f"unknown objective {o!r}{hint}; choose from {', '.join(OBJECTIVES)}")
+        if len(set(objectives)) != len(objectives):
+            raise self.err("study.objectives", "an objective is listed twice")
+        if objectives[0] != "pce":
+            raise self.err("study.objectives[0]", "the first objective must be \"pce\"")
+        if "avt" in objectives or "lue" in objectives:
+            if kind != "semitransparent":
+                raise self.err("study.objectives", "AVT/LUE objectives need device.kind = \"semitransparent\"")
+        sampler = self.string(st, "sampler", "study.sampler", "tpe", SAMPLERS)
+        if len(objectives) > 1 and sampler not in MULTI_OBJECTIVE_SAMPLERS:
+            raise self.err("study.sampler", f"{sampler!r} is single-objective; for "
+                                            f"{len(objectives)} objectives use nsga2 or tpe")
+        seed = self.number(st, "seed", "study.seed", None, integer=True, nonneg=True)
+        n_trials = self.number(st, "n_trials", "study.n_trials", 100, integer=True, positive=True)
+        timeout = self.number(st, "timeout_s", "study.timeout_s", None, positive=True)
+        batch = self.number(st, "batch_size", "study.batch_size", 16, integer=True, positive=True)
+        grid_points = self.number(st, "grid_points", "study.grid_points", 5, integer=True, positive=True)
+        storage = self.string(st, "storage", "study.storage")
+        opts = self.table(st, "sampler_options", "study.sampler_options") or {}
+        constraints = st.get("constraints", [])
+        if not isinstance(constraints, list) or not all(isinstance(c, dict) for c in constraints):
+            raise self.err("study.constraints", "expected [[study.constraints]] tables")
+        cons = []
+        for j, c in enumerate(constraints):
+            where = f"study.constraints[{j}]"
+            self.check_keys(c, _CONSTRAINT_KEYS, where)
+            metric = self.string(c, "metric", f"{where}.metric", choices=METRICS)
+            if metric is None:
+                raise self.err(f"{where}.metric", f"missing; one of {', '.join(METRICS)}")
+            lo = self.number(c, "min", f"{where}.min")
+            hi = self.number(c, "max", f"{where}.max")
+            if lo is None and hi is None:
+                raise self.err(where, "give min and/or max")
+            if lo is not None and hi is not None and lo > hi:
+                raise self.err(where, f"min = {lo:g} is greater than max = {hi:g}")
+            if metric.startswith("bottom_") or "mismatch" in metric:
+                if kind not in ("2T", "4T"):
+                    raise self.err(f"{where}.metric", f"{metric} needs a 2T or 4T device")
+            cons.append(ConstraintSpec(metric, None if lo is None else float(lo),
+                                       None if hi is None else float(hi)))
+        return StudySettings(
+            name=name, objectives=tuple(objectives), sampler=sampler, seed=seed,
+            n_trials=int(n_trials), timeout_s=None if timeout is None else float(timeout),
+            batch_size=int(batch), grid_points=int(grid_points), storage=storage,
+            sampler_options=tuple(opts.items()), constraints=tuple(cons),
+            description=self.string(st, "description", "study.description", "") or "",
+        )
