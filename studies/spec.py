@@ -72,7 +72,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tandem.vocabulary import DEVICE_METRICS, KINDS, LIGHT_TRAPPING
+from tandem.vocabulary import DEVICE_METRICS, KINDS, LIGHT_TRAPPING  # noqa: F401 (part of the file format)
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "qmc", "random", "grid")
 MULTI_OBJECTIVE_SAMPLERS = ("tpe", "nsga2", "qmc", "random", "grid")

@@ -14,8 +14,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .spec import (KINDS, LIGHT_TRAPPING, METRICS, MULTI_OBJECTIVE_SAMPLERS, OBJECTIVES, SAMPLERS, Bound,
-                   ConstraintSpec, DeviceSpec, LayerSpec, StudyFileError, StudySettings, SubcellSpec, medium)
+from tandem.vocabulary import KINDS, LIGHT_TRAPPING
+
+from .spec import (METRICS, MULTI_OBJECTIVE_SAMPLERS, OBJECTIVES, SAMPLERS, Bound, ConstraintSpec, DeviceSpec,
+                   LayerSpec, StudyFileError, StudySettings, SubcellSpec, medium)
 
 #: the keys each table accepts (anything else is an error naming the key)
 _STUDY_KEYS = {

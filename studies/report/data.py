@@ -2,8 +2,8 @@
 
 Nothing here re-derives device physics: subcell and device figures come from the
 ``DeviceResult``; photocurrents of each layer, of the reflected and of the transmitted light
-are the tandem model's Jsc quadrature applied to the optics of that result; G(z, lambda)
-comes from the optics package's absorption profile.
+are ``optics.spectra.jsc`` (the quadrature the device model uses) of the optics of that
+result; G(z, lambda) is ``optics.absorption_profile`` times ``optics.spectra.photon_flux``.
 
 Adding a report section: put its numbers in ``build_data`` (or a function it calls), add
 its id to ``section_ids``, then a figure function in ``figures.FIGURES`` and a block
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from optics.spectra import jsc, photon_flux
 
 from ..simulate_file import dumps_toml
 from .load import Subject
@@ -78,7 +79,7 @@ def photocurrents(result, spectrum: str = "AM1.5G") -> dict[str, Any]:
     o = result.optics
     wl = np.asarray(o.wavelengths_nm, dtype=float)
     parts = np.vstack([np.asarray(o.A, dtype=float), o.R, o.T, np.ones_like(wl)])
-    cur = np.atleast_1d(_photocurrent(np.clip(parts, 0, None), wl, spectrum))
+    cur = np.atleast_1d(jsc(np.clip(parts, 0, None), wl, spectrum=spectrum))
     return {
         "layers": {lab: float(v) for lab, v in zip(o.labels, cur[:-3])},
         "reflected": float(cur[-3]),
@@ -250,7 +251,7 @@ def generation_map_data(design, wl: np.ndarray, max_points: int = 700, spectrum:
     dz = max(0.5, coh_total / max_points)
     prof = optics.absorption_profile(stack, wl, dz_nm=dz, angle_deg=design.angle_deg)
     # a * Phi: nm^-1 (depth) x photons s^-1 m^-2 nm^-1 -> x1e7 (cm^-1) x1e-4 (cm^-2)
-    g = _spectral_generation(prof, spectrum)
+    g = prof.absorption * photon_flux(wl, spectrum)[None, :] * 1e3
     band = 0.06 * coh_total
     drawn = np.where(coh, d, band)
     drawn_top = np.concatenate([[0.0], np.cumsum(drawn)])
@@ -259,24 +260,3 @@ def generation_map_data(design, wl: np.ndarray, max_points: int = 700, spectrum:
     boundaries = [(float(drawn_top[i]), float(drawn_top[i + 1]), stack.labels[i], bool(coh[i]))
                   for i in range(len(d)) if d[i] > 0]
     return {"z_plot": z_plot, "g": g, "boundaries": boundaries, "dz_nm": dz}
-
-
-
-def _photocurrent(arr, wl: np.ndarray, spectrum: str):
-    """mA/cm^2 of absorptance-like spectra [..., W] under ``spectrum`` (IQE = 1): the tandem
-    model's Jsc quadrature, so the parts add up to the subcell photocurrents it reports."""
-    from tandem import electrical as el
-
-    return el.jsc_from_eqe(arr, wl, spectrum)
-
-
-def _spectral_generation(prof, spectrum: str) -> np.ndarray:
-    """G(z, lambda) [Z, W] in photons s^-1 cm^-3 nm^-1 from an ``optics.ProfileResult``."""
-    from optics.spectra import C_LIGHT, H_PLANCK
-    from tandem import electrical as el
-
-    wl = prof.wavelengths_nm
-    ref_wl, irr = el.spectrum_table(spectrum)
-    flux = np.interp(wl, ref_wl, irr, left=0.0, right=0.0) * wl * 1e-9 / (H_PLANCK * C_LIGHT)
-    # a * Phi: nm^-1 (depth) x photons s^-1 m^-2 nm^-1 -> x1e7 (cm^-1) x1e-4 (cm^-2)
-    return prof.absorption * flux[None, :] * 1e3
