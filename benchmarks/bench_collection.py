@@ -1,0 +1,143 @@
+"""Fast collection model (tandem.collection) against the Poisson drift-diffusion reference.
+
+A CsPbI3 QD n-i-p cell (glass / ITO 150 / SnO2 30 / QD d / Spiro 200 / Ag 100): the
+generation profile G(z) comes from this package's optics (``optics.generation_profile``,
+AM1.5G) and is fed unchanged to both models. Over absorber thickness 100-1500 nm and
+mobility 1e-4-1 cm^2/V s (both carriers, lifetimes of the CsPbI3_QD preset):
+
+* Jsc: fast q int G eta_c(z, 0) dz vs the drift-diffusion current at V = 0;
+* PCE: the fast J-V is Jph(V) = q int G eta_c(z, V) dz minus a recombination current
+  J0(d) (exp(V / n kT) - 1) whose J0 and n are fitted once per mobility to the
+  drift-diffusion dark J-V at the reference thickness (350 nm) and scaled to other
+  thicknesses by ``tandem.collection.recombination_scale`` (bulk ~ d / tau, interfaces ~ S);
+* the thickness of the PCE optimum (parabola through the best grid point and its neighbours).
+
+Run:  PYTHONPATH=$PWD python benchmarks/bench_collection.py [--quick]
+Needs the optional reference engine: pip install -e ".[dd]".
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+import numpy as np
+
+import nkdata
+from optics import Layer, Stack, generation_profile
+from optics.spectra import Q_E
+from tandem import collection as col
+from tandem import drift_diffusion as dd
+from tandem.transport import TRANSPORT
+
+BANDGAP = 1.75
+VT = col.thermal_voltage(298.15)
+
+
+def stack(d_nm: float) -> Stack:
+    g = nkdata.get
+    return Stack([Layer(g("glass"), 1e6, coherent=False), Layer(g("ITO"), 150.0), Layer(g("SnO2"), 30.0),
+                  Layer(g("CsPbI3_QD"), d_nm), Layer(g("Spiro-OMeTAD"), 200.0), Layer(g("Ag"), 100.0)])
+
+
+def generation(d_nm: float):
+    gp = generation_profile(stack(d_nm), np.arange(300.0, 800.0, 2.0), dz_nm=max(d_nm / 400, 0.5), layers=[3])
+    z = gp.z_nm - gp.z_nm[0] + gp.dz_nm[0] / 2
+    # extend to the faces so interpolation covers [0, d]
+    z = np.concatenate([[0.0], z, [d_nm]])
+    g = np.concatenate([[gp.generation[0]], gp.generation, [gp.generation[-1]]])
+    return z, g
+
+
+def fast_jph(tr, d_nm, z, g, volts):
+    """Jph(V) mA/cm^2 = q int G eta_c dz (eta_c analytic, G sampled on the optics grid)."""
+    s = z / d_nm
+    eta = col.collection_efficiency(s, tr.architecture, d_nm, tr.vbi_v, np.asarray(volts)[:, None][:, 0],
+                                    tr.mobility_e_cm2_vs, tr.mobility_h_cm2_vs, tr.lifetime_e_ns * 1e-9,
+                                    tr.lifetime_h_ns * 1e-9, tr.s_front_cm_s, tr.s_back_cm_s)
+    return Q_E * np.trapezoid(g * eta, z * 1e-7, axis=-1) * 1e3
+
+
+def mpp(volts, j):
+    ok = np.isfinite(j)
+    v, j = volts[ok], j[ok]
+    vf = np.linspace(0, v.max(), 4000)
+    jf = np.interp(vf, v, j)
+    p = vf * jf
+    k = int(np.argmax(p))
+    return float(p[k]), float(np.interp(0.0, v, j))
+
+
+def fit_dark(volts, jdark):
+    """J0 (mA/cm^2), n from the dark current between 0.1 and 5 mA/cm^2 (log-linear least squares)."""
+    jd = -jdark
+    m = np.isfinite(jd) & (jd > 0.05) & (jd < 20.0)
+    slope, icpt = np.polyfit(volts[m], np.log(jd[m]), 1)
+    n = 1.0 / (slope * VT)
+    return float(np.exp(icpt)), float(n)
+
+
+def optimum(thick, pce):
+    k = int(np.nanargmax(pce))
+    if 0 < k < len(thick) - 1:
+        x, y = np.log(thick[k - 1:k + 2]), pce[k - 1:k + 2]
+        a, b, _ = np.polyfit(x, y, 2)
+        if a < 0:
+            return float(np.exp(-b / (2 * a)))
+    return float(thick[k])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="3 x 3 grid instead of 7 x 5")
+    args = ap.parse_args(argv)
+    if not dd.available():
+        print("solsesame is not installed: pip install -e '.[dd]'")
+        return 1
+    base = TRANSPORT["CsPbI3_QD"]
+    thick = np.array([100, 200, 350, 500, 700, 1000, 1500.0])
+    mobs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    if args.quick:
+        thick, mobs = np.array([200, 350, 700.0]), np.array([1e-3, 1e-1, 1.0])
+    volts = np.round(np.arange(0.0, 1.5001, 0.025), 4)
+    pin_w = 100.0  # mW/cm^2 (AM1.5G, as the optics' flux)
+    gens = {d: generation(d) for d in thick}
+    rows = []
+    t_dd = t_fast = 0.0
+    for mu in mobs:
+        tr = dataclasses.replace(base, mobility_e_cm2_vs=float(mu), mobility_h_cm2_vs=float(mu))
+        zr = np.linspace(0, base.reference_nm, 50)
+        t0 = time.perf_counter()
+        jdark = dd.sesame_jv(base.reference_nm, tr, BANDGAP, zr, np.zeros_like(zr), volts)
+        t_dd += time.perf_counter() - t0
+        j0_ref, n_id = fit_dark(volts, jdark)
+        for d in thick:
+            z, g = gens[d]
+            t0 = time.perf_counter()
+            j_dd = dd.sesame_jv(d, tr, BANDGAP, z, g, volts)
+            t_dd += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            scale = col.recombination_scale(d, base.reference_nm, tr.lifetime_e_ns * 1e-9, tr.lifetime_h_ns * 1e-9,
+                                            tr.s_front_cm_s, tr.s_back_cm_s)
+            j_fast = fast_jph(tr, d, z, g, volts) - j0_ref * scale * np.expm1(volts / (n_id * VT))
+            t_fast += time.perf_counter() - t0
+            p_dd, jsc_dd = mpp(volts, j_dd)
+            p_fast, jsc_fast = mpp(volts, j_fast)
+            rows.append((mu, d, jsc_dd, jsc_fast, p_dd / pin_w * 100, p_fast / pin_w * 100))
+            print(f"mu={mu:7.0e} d={d:6.0f}  Jsc dd {jsc_dd:6.2f} fast {jsc_fast:6.2f} "
+                  f"({(jsc_fast / jsc_dd - 1) * 100:+5.1f} %)  PCE dd {p_dd:5.2f} fast {p_fast:5.2f} %", flush=True)
+    r = np.array(rows)
+    print("\nmu (cm2/Vs) | max |dJsc| % | max |dPCE| abs % | d_opt dd (nm) | d_opt fast (nm) | d_opt diff %")
+    for mu in mobs:
+        m = r[:, 0] == mu
+        djsc = np.nanmax(np.abs(r[m, 3] / r[m, 2] - 1)) * 100
+        dpce = np.nanmax(np.abs(r[m, 5] - r[m, 4]))
+        o_dd, o_fast = optimum(r[m, 1], r[m, 4]), optimum(r[m, 1], r[m, 5])
+        print(f"{mu:10.0e} | {djsc:10.2f} | {dpce:14.2f} | {o_dd:12.0f} | {o_fast:14.0f} | {(o_fast / o_dd - 1) * 100:+8.1f}")
+    print(f"\ntime: drift-diffusion {t_dd:.1f} s, fast model {t_fast * 1e3:.1f} ms for {len(rows)} cells")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
