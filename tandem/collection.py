@@ -224,7 +224,7 @@ def _exprel(x):
 def _bounded_integral(offset, rate):
     """integral_0^1 exp(offset + rate s) ds for an integrand bounded by 1 on [0, 1]."""
     back = rate.real > 0  # the maximum sits at s = 1: factor it out there
-    return np.where(back, np.exp(offset + rate) * _exprel(-rate), np.exp(offset) * _exprel(rate))
+    return np.exp(np.where(back, offset + rate, offset)) * _exprel(np.where(back, -rate, rate))
 
 
 def profile_terms(alpha_d, kr_d, c_f, c_b, c_o):
