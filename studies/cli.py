@@ -113,6 +113,35 @@ def format_outcome(spec, res) -> str:
     return "\n".join(lines)
 
 
+#: device-level figures of merit (2T: the series J-V; single junctions: the cell's own)
+_DEVICE_KEYS = ("pce_pct", "voc_v", "jsc_ma_cm2", "ff_pct")
+_SUBCELL_KEYS = ("jsc_ma_cm2", "voc_v", "ff_pct", "pce_pct")
+_OTHER_KEYS = ("avt_pct", "lue_pct", "cri", "total_thickness_nm", "absorber_thickness_nm")
+
+
+def printed_metrics(spec) -> list[str]:
+    """The metric keys ``format_design`` prints for this kind of device, in order.
+
+    2T: the tandem's PCE, Voc, Jsc and FF, then each subcell on its own J-V curve and the
+    current mismatch (it sets the 2T current). 4T: the summed PCE and each subcell (the
+    cells run independently, so neither a tandem Voc/Jsc/FF nor a current mismatch applies).
+    Single and semitransparent cells: the cell's figures without a ``top_`` prefix. Any
+    metric a study objective or constraint uses is printed too.
+    """
+    from tandem.vocabulary import TANDEM_KINDS
+
+    keys = ["pce_pct"] if spec.kind == "4T" else list(_DEVICE_KEYS)
+    if spec.kind in TANDEM_KINDS:
+        keys += [f"{cell}_{k}" for cell in ("top", "bottom") for k in _SUBCELL_KEYS]
+    if spec.kind == "2T":
+        keys.append("mismatch_ma_cm2")
+    keys += list(_OTHER_KEYS)
+    if spec.study is not None:
+        keys += [m for m in spec.study.objective_metrics if m not in keys]
+        keys += [c.metric for c in spec.study.constraints if c.metric not in keys]
+    return keys + ["feasible"]
+
+
 def format_design(spec, params, metrics) -> str:
     """Layer table (nm, eV) and the device metrics of one design."""
     d = spec.thicknesses_nm(params)
@@ -132,12 +161,11 @@ def format_design(spec, params, metrics) -> str:
         elif i in spec.interconnect:
             role = "  <- interconnect"
         lines.append("  %-22s %-18s %13.1f%s %9s%s" % (lay.name, mat, d[i], star, gs, role))
-    lines.append("  (* free parameter)")
-    keys = [k for k in ("pce_pct", "top_jsc_ma_cm2", "top_voc_v", "top_ff_pct", "top_pce_pct",
-                        "bottom_jsc_ma_cm2", "bottom_voc_v", "bottom_ff_pct", "bottom_pce_pct",
-                        "mismatch_ma_cm2", "avt_pct", "lue_pct", "cri", "total_thickness_nm",
-                        "absorber_thickness_nm", "feasible") if k in metrics]
-    for k in keys:
+    if free:
+        lines.append("  (* free parameter)")
+    for k in printed_metrics(spec):
+        if k not in metrics:
+            continue
         v = metrics[k]
         if isinstance(v, float) and math.isnan(v):
             continue
@@ -189,12 +217,53 @@ def _simulate(args) -> int:
 
 def _materials_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", action="store_true", help="print every column as CSV instead of a table")
-    p.add_argument("--full", action="store_true", help="table with every column, sources in full")
+    p.add_argument("--full", action="store_true",
+                   help="every column, sources in full (wide; the default table fits 100 columns)")
 
 
-#: columns of the terminal table (the full catalogue is ``nkdata.catalog()`` / --csv)
-_MATERIAL_COLUMNS = ["name", "category", "kind", "wl_min_nm", "wl_max_nm", "bandgap_min_ev",
-                     "bandgap_max_ev", "rms_vs_reference", "doi", "source"]
+#: width of the default ``qdtandem materials`` table (characters)
+MATERIALS_WIDTH = 100
+
+
+def _range(lo, hi, fmt: str) -> str:
+    """'lo-hi' in ``fmt``, one value when equal, '-' when absent."""
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return "-"
+    return format(lo, fmt) if lo == hi else f"{lo:{fmt}}-{hi:{fmt}}"
+
+
+def materials_table(cat, width: int = MATERIALS_WIDTH) -> list[str]:
+    """The default terminal view of ``nkdata.catalog()`` as lines no wider than ``width``.
+
+    Columns: name, category, kind, n,k range (nm), tunable bandgap range (eV), rms deviation
+    from the reference data, DOI. When the table is too wide the rms column goes first, then
+    the category, then DOIs are cut with '...' (``--full`` and ``--csv`` show everything).
+    """
+    cols = {
+        "name": list(cat["name"]), "category": list(cat["category"]), "kind": list(cat["kind"]),
+        "n,k (nm)": [_range(lo, hi, ".0f") for lo, hi in zip(cat["wl_min_nm"], cat["wl_max_nm"])],
+        "Eg (eV)": [_range(lo, hi, ".2f") for lo, hi in zip(cat["bandgap_min_ev"], cat["bandgap_max_ev"])],
+        "rms": ["-" if v is None or not math.isfinite(v) else f"{v:.3g}" for v in cat["rms_vs_reference"]],
+        "doi": [d if isinstance(d, str) and d else "-" for d in cat["doi"]],
+    }
+
+    def render(cols) -> list[str]:
+        w = {k: max(len(k), *(len(str(v)) for v in vals)) for k, vals in cols.items()}
+        rows = [list(cols)] + [list(r) for r in zip(*cols.values())]
+        return ["  ".join(str(v).ljust(w[k]) for k, v in zip(cols, r)).rstrip() for r in rows]
+
+    lines = render(cols)
+    for drop in ("rms", "category"):
+        if max(map(len, lines)) <= width:
+            break
+        del cols[drop]
+        lines = render(cols)
+    over = max(map(len, lines)) - width
+    if over > 0:
+        keep = max(len("doi"), max(map(len, cols["doi"])) - over - 3)
+        cols["doi"] = [d if len(d) <= keep + 3 else d[:keep] + "..." for d in cols["doi"]]
+        lines = render(cols)
+    return lines
 
 
 def _materials(args) -> int:
@@ -205,12 +274,12 @@ def _materials(args) -> int:
     if args.csv:
         print(cat.to_csv(index=False), end="")
         return 0
-    table = cat if args.full else cat[_MATERIAL_COLUMNS]
-    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250):
-        print(table.to_string(index=False, max_colwidth=None if args.full else 48,
-                              float_format=lambda x: f"{x:.4g}", na_rep="-"))
-    if not args.full:
-        print("\n(--full for licence, notes and whole sources; --csv for a file)")
+    if args.full:
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
+            print(cat.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep="-"))
+        return 0
+    print("\n".join(materials_table(cat)))
+    print("\n(--full: every column, with sources, licences and notes; --csv: the same as a file)")
     return 0
 
 

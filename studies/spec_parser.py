@@ -399,7 +399,7 @@ class Parser:
 
     def check_presets(self, device) -> None:
         try:
-            from tandem.electrical import PRESETS
+            from tandem.presets import PRESETS
         except ImportError:   # device models not importable: tandem validates at evaluation
             return
         for k in ("top", "bottom"):

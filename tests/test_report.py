@@ -489,3 +489,19 @@ def test_report_of_a_study_in_a_journal_file(tmp_path):
     assert min(abs(p - out.data["headline"]["pce_pct"]) for p in recorded) < 1e-9
     assert main(["report", "--storage", str(tmp_path / "jq.optuna.journal"), "--study", "jq",
                  "--out", str(tmp_path / "r2")]) == 0
+
+
+def test_stack_drawing_leader_lines_do_not_cross():
+    from studies.report.plots import stack_drawing
+
+    # thin layers next to thick ones and long labels: the case where leaders used to cross
+    d = [1.1e6, 400, 8, 40, 450, 10, 45, 40, 425, 10, 100, 1.6e5, 8, 200]
+    names = [f"layer_{i}" + "x" * (3 * (i % 4)) for i in range(len(d))]
+    roles = ["", "", "", "", "top absorber", "", "interconnect", "", "", "", "", "bottom absorber", "", ""]
+    fig = stack_drawing(names, [f"mat{i}" for i in range(len(d))], d, roles)
+    leaders = [np.asarray(line.get_xydata()) for line in fig.axes[0].get_lines() if line.get_gid() == "leader"]
+    assert len(leaders) == len(d)
+    ys = np.array([xy[:, 1] for xy in leaders])          # [layer, vertex]; all share the vertices' x
+    assert all(np.allclose(xy[:, 0], leaders[0][:, 0]) for xy in leaders)
+    # two polylines on common x vertices cross iff their order flips between vertices
+    assert np.all(np.diff(ys, axis=0) > 0), "leader lines cross"

@@ -87,6 +87,49 @@ def test_optimize_then_simulate_best_design(tmp_path, capsys):
     assert doc["metrics"]["avt_pct"] is None          # NaN -> null in JSON
     assert cli.main(["simulate", str(best)]) == 0
     assert "pce_pct" in capsys.readouterr().out
+    assert "(* free parameter)" in text and "*" in text.split("(* free parameter)")[0]
+
+
+def _printed_metrics(text: str) -> dict[str, float]:
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not line.startswith("  " * 2) and parts[0].islower():
+            try:
+                out[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return out
+
+
+@pytest.mark.parametrize("example,kind", [("quick.toml", "2T"), ("cspbi3qd_si_4t.toml", "4T"),
+                                          ("cspbi3qd_window_st.toml", "semitransparent")])
+def test_simulate_prints_the_metrics_of_its_kind(tmp_path, capsys, example, kind):
+    import tandem
+    from studies.simulate_file import write_simulate_file
+
+    spec = load(EXAMPLES / example)
+    mid = {k: 0.5 * (b.low + b.high) for k, b in spec.parameters.items()}
+    path = write_simulate_file(spec, mid, tmp_path / "fixed.toml")
+    assert cli.main(["simulate", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "(* free parameter)" not in text and "*" not in text     # nothing is free in a simulate file
+    shown = _printed_metrics(text)
+    r = tandem.evaluate(load(path).design({}))
+    assert shown["pce_pct"] == pytest.approx(r.pce_pct, rel=5e-4)
+    if kind == "2T":       # the tandem J-V as well as each subcell, and the mismatch that sets the current
+        for k in ("voc_v", "jsc_ma_cm2", "ff_pct"):
+            assert shown[k] == pytest.approx(getattr(r, k), rel=5e-4), k
+        assert shown["top_voc_v"] == pytest.approx(r.top.voc_v, rel=5e-4)
+        assert shown["mismatch_ma_cm2"] == pytest.approx(r.mismatch_ma_cm2, rel=5e-4)
+    elif kind == "4T":     # independent cells: no tandem Voc/Jsc/FF and no current mismatch
+        assert shown["bottom_pce_pct"] == pytest.approx(r.bottom.pce_pct, rel=5e-4)
+        assert not {"voc_v", "jsc_ma_cm2", "ff_pct", "mismatch_ma_cm2"} & set(shown)
+    else:                  # one cell: its own figures, no top_ prefix
+        assert not [k for k in shown if k.startswith(("top_", "bottom_"))]
+        assert shown["jsc_ma_cm2"] == pytest.approx(r.top.jsc_ma_cm2, rel=5e-4)
+        assert shown["voc_v"] == pytest.approx(r.top.voc_v, rel=5e-4)
+        assert shown["avt_pct"] == pytest.approx(r.avt_pct, rel=5e-4)
 
 
 def test_errors_are_one_line_with_file_and_key(tmp_path, capsys):
@@ -139,7 +182,12 @@ def test_materials_lists_catalog(capsys):
     for name in nkdata.names():
         assert name in out
     assert "10.1021/acsnano.2c09482" in out          # the Aftenieva CsPbI3 film's DOI
-    assert max(len(line) for line in out.splitlines()) < 260   # fits a wide terminal
+    assert max(len(line) for line in out.splitlines()) <= 100  # fits a 100-column terminal
+    qd = next(line for line in out.splitlines() if line.startswith("CsPbI3_QD "))
+    assert "absorber" in qd and "1.70-1.85" in qd    # category and tunable bandgap range (eV)
+    assert cli.main(["materials", "--full"]) == 0
+    full = capsys.readouterr().out
+    assert "licence" in full and "Ciddor" in full    # every column, sources in full
     assert cli.main(["materials", "--csv"]) == 0
     import io
 

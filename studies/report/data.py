@@ -92,13 +92,13 @@ def photocurrents(result, spectrum: str = "AM1.5G") -> dict[str, Any]:
 
 def subcell_rows(spec, design, result) -> list[dict[str, Any]]:
     """Per subcell: its J-V figures of merit and the electrical model behind them."""
-    from tandem import electrical as el
+    from tandem.presets import get_preset
 
     rows = []
     for role, sub, cell in (("top", design.top, result.top), ("bottom", design.bottom, result.bottom)):
         if cell is None or sub is None:
             continue
-        preset = el.get_preset(sub.preset)
+        preset = get_preset(sub.preset)
         model = dict(sub.parameters) if hasattr(sub, "parameters") else {}
         rows.append({
             "role": role if design.bottom is not None else "cell",

@@ -62,6 +62,10 @@ def layer_colours(materials: Sequence[str], roles: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------- device
 
 
+#: x of the leader lines' bend and end, in units of the drawn stack width (the stack spans 0..1)
+LEADER_X = (1.1, 1.16)
+
+
 def stack_drawing(names: Sequence[str], materials: Sequence[str], thicknesses_nm: Sequence[float],
                   roles: Sequence[str],
                   thick_nm: float | None = None, spectrum: str = "AM1.5G") -> Figure:
@@ -101,9 +105,11 @@ def stack_drawing(names: Sequence[str], materials: Sequence[str], thicknesses_nm
             text += "  [not to scale]"
         if roles[i]:
             text += f"  <- {roles[i]}"
-        ax.annotate(text, xy=(1.0, top + h / 2), xytext=(1.15, label_y[i]), textcoords="data",
-                    va="center", fontsize=8, annotation_clip=False,
-                    arrowprops=dict(arrowstyle="-", color="0.4", linewidth=0.5))
+        # leader: a slanted segment from the layer's middle to its label's height, then a level
+        # one; both ends keep stack order, so no two leaders cross
+        ax.plot([1.0, LEADER_X[0], LEADER_X[1]], [top + h / 2, label_y[i], label_y[i]], color="0.4",
+                linewidth=0.5, clip_on=False, gid="leader")
+        ax.text(LEADER_X[1] + 0.02, label_y[i], text, va="center", ha="left", fontsize=8)
     ax.set_xlim(-0.1, 3.2)
     ax.set_ylim(y + 0.03 * thin_total, -0.12 * thin_total)
     ax.annotate(f"light ({spectrum})", xy=(0.5, 0), xytext=(0.5, -0.11 * thin_total), ha="center",
