@@ -15,7 +15,7 @@ import importlib
 
 _EXPORTS = {
     "Subcell": "device", "Design": "device", "DeviceResult": "device", "SubcellResult": "device",
-    "BatchResult": "device", "evaluate": "evaluate", "evaluate_batch": "evaluate",
+    "BatchResult": "device", "evaluate": "evaluation", "evaluate_batch": "evaluation",
     "lambertian_absorptance": "device",
     "PRESETS": "presets",
     "sq_limit": "limits", "tandem_limit": "limits", "best_tandem_pair": "limits",

@@ -21,7 +21,7 @@ wafer with a perfect rear reflector, applied to the light that enters it; see
 ``optics.light_trapping``.
 
 This module holds the inputs (``Subcell``, ``Design``) and results (``SubcellResult``,
-``DeviceResult``, ``BatchResult``); ``tandem.evaluate`` computes the one from the other.
+``DeviceResult``, ``BatchResult``); ``tandem.evaluation`` computes the one from the other.
 """
 from __future__ import annotations
 
@@ -344,9 +344,9 @@ class BatchResult:
 
 
 def __getattr__(name: str):
-    # evaluate / evaluate_batch live in tandem.evaluate (which imports this module)
+    # evaluate / evaluate_batch live in tandem.evaluation (which imports this module)
     if name in ("evaluate", "evaluate_batch"):
-        from . import evaluate as _evaluate
+        from . import evaluation as _evaluate
 
         return getattr(_evaluate, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

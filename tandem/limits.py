@@ -145,7 +145,7 @@ def si_wafer_limit(thickness_um: float = 110.0, temperature_k: float = 298.15, d
     from optics import Layer, Stack
 
     from .device import Design, Subcell
-    from .evaluate import evaluate
+    from .evaluation import evaluate
 
     if not (thickness_um > 0):
         raise ValueError(f"thickness_um must be > 0, got {thickness_um}")
