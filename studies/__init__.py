@@ -4,10 +4,13 @@
   ``loads``; parameter values -> ``tandem.Design``. ``studies.spec_parser`` parses and
   validates (errors name the file and the key); ``studies.simulate_file`` writes TOML
   (``dumps_toml``) and runnable simulate files (``write_simulate_file``).
-* ``studies.run``   - ask/tell optimisation with batched ``tandem.evaluate_batch`` calls, optuna
-  storages (SQLite default, any RDB URL), resume, worker processes, constraints, importances,
-  outputs; read-back helpers ``load_study``, ``spec_of_study``, ``trials_frame``,
-  ``trial_metrics``, ``best_trials``, ``param_importances``.
+* ``studies.run``   - the public entry points of the study modules: ``run_study`` and the
+  read-back helpers ``load_study``, ``spec_of_study``, ``trials_frame``, ``trial_metrics``,
+  ``best_trials``, ``param_importances``. The work is split into
+  ``studies.storage`` (storage URLs, opening, the journal file), ``studies.objective``
+  (parameters -> designs -> metrics -> outcome), ``studies.study`` (sampler, create/load, best
+  trials, stale trials), ``studies.runner`` (batched ask/tell loop, workers, Ctrl-C, progress)
+  and ``studies.outputs`` (CSV, Parquet, best design, Pareto front).
 * ``studies.report`` - ``qdtandem report``: HTML + Markdown + JSON design reports of a simulate
   file or of a study's best design (subpackage: load, data, study, findings, figures, plots, render).
 * ``studies.cli``   - the ``qdtandem`` command (optimize, simulate, materials, and extension

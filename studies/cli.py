@@ -48,7 +48,8 @@ def _optimize_args(p: argparse.ArgumentParser) -> None:
 
 def _optimize(args) -> int:
     from . import spec as specmod
-    from .run import run_study
+    from .runner import run_study
+    from .storage import safe_url
 
     spec = specmod.load(args.study, require_study=True)
     out = Path(args.out) if args.out else Path("runs") / spec.study.name
@@ -57,7 +58,8 @@ def _optimize(args) -> int:
                         workers=args.workers, seed=args.seed, out_dir=out,
                         batch_size=args.batch_size, progress=not args.no_progress)
     except KeyboardInterrupt:
-        from .run import counted_trials, open_storage, storage_url
+        from .storage import open_storage, storage_url
+        from .study import counted_trials
         import optuna
         url = storage_url(spec, args.storage)
         try:
@@ -65,30 +67,20 @@ def _optimize(args) -> int:
             done, _ = counted_trials(study)
         except Exception:   # storage unreachable while interrupted: say what we can
             done = "the"
-        print(f"\ninterrupted: {done} finished trials are kept in {_safe_url(url)}; "
+        print(f"\ninterrupted: {done} finished trials are kept in {safe_url(url)}; "
               f"re-run the same command to continue", file=sys.stderr)
         return 130
     print(format_outcome(spec, res))
     return 0
 
 
-def _safe_url(url: str) -> str:
-    """The storage URL with any password masked, for printing."""
-    if "://" not in url or url.startswith("journal://"):
-        return url
-    try:
-        import sqlalchemy.engine
-        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:   # not an SQLAlchemy URL: print it as given
-        return url
-
-
 def format_outcome(spec, res) -> str:
     """Human summary of a finished run: best design (or Pareto front), importances, files."""
-    from .run import counted_trials
+    from .storage import safe_url
+    from .study import counted_trials
     st = spec.study
     done, _ = counted_trials(res.study)
-    lines = [f"study {st.name!r}: {done} finished trials in {_safe_url(res.storage_url)}"]
+    lines = [f"study {st.name!r}: {done} finished trials in {safe_url(res.storage_url)}"]
     if not res.best:
         lines.append("no feasible design found (all trials violate a constraint or failed)")
     else:
@@ -184,11 +176,11 @@ def simulate_file(path: str | Path) -> tuple[object, object, dict]:
     """Evaluate a simulate file: returns (spec, DeviceResult, metrics dict)."""
     import tandem
     from . import spec as specmod
-    from .run import _metrics_from_result
+    from .objective import metrics_from_result
 
     spec = specmod.load(path, require_study=False)
     result = tandem.evaluate(spec.design({}))
-    return spec, result, _metrics_from_result(spec, {}, result)
+    return spec, result, metrics_from_result(spec, {}, result)
 
 
 def _simulate(args) -> int:

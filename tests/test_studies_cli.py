@@ -286,6 +286,11 @@ def test_interrupting_a_multi_worker_run_stops_all_workers_cleanly(tmp_path):
 
 
 def test_printed_storage_urls_hide_passwords():
-    assert cli._safe_url("postgresql://qdt:secret@db:5432/q") == "postgresql://qdt:***@db:5432/q"
-    assert cli._safe_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
-    assert cli._safe_url("journal:///tmp/x.journal") == "journal:///tmp/x.journal"
+    from studies.storage import safe_url
+    assert safe_url("postgresql://qdt:secret@db:5432/q") == "postgresql://qdt:***@db:5432/q"
+    assert safe_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert safe_url("journal:///tmp/x.journal") == "journal:///tmp/x.journal"
+    # URLs SQLAlchemy cannot parse still lose their password
+    assert safe_url("postgresql://qdt:s/e@c#r?et@db:5432/q") == "postgresql://qdt:***@db:5432/q"
+    assert "secret" not in safe_url("weird+driver://qdt:secret@[::1")
+    assert safe_url("grpc://proxy:13000") == "grpc://proxy:13000"

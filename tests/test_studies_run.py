@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 from studies import run as runmod
 from studies.simulate_file import dumps_toml
 from studies.spec import load, loads
+from studies import study as studymod
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "studies" / "examples"
 
@@ -162,7 +163,7 @@ def test_stale_trials_of_dead_workers_are_failed(tmp_path):
     dead = study.ask(runmod.distributions(s))
     dead.set_user_attr("worker", f"{__import__('socket').gethostname()}:999999999:1")
     alive = study.ask(runmod.distributions(s))
-    alive.set_user_attr("worker", runmod._worker_id())
+    alive.set_user_attr("worker", studymod._worker_id())
     assert runmod.fail_stale_trials(study) == 1
     states = {t.number: t.state for t in study.get_trials()}
     assert states[dead.number] == TrialState.FAIL and states[alive.number] == TrialState.RUNNING
@@ -374,3 +375,13 @@ def test_journal_file_is_plain_optuna_journal(tmp_path):
     t = other.ask(runmod.distributions(s))
     other.tell(t, state=TrialState.FAIL)
     assert len(res.study.get_trials()) == 9
+
+
+def test_run_study_takes_an_optuna_storage_object(tmp_path):
+    # as optuna.create_study: a storage object instead of a URL, also for several workers
+    path = make_study(tmp_path, n_trials=6, batch_size=3, seed=2)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'obj.db'}")
+    res = runmod.run_study(load(path), storage=storage)
+    assert len(complete(res.study)) == 6
+    again = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'obj.db'}")
+    assert len(complete(again)) == 6

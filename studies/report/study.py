@@ -126,13 +126,13 @@ def sensitivity(spec, params: Mapping[str, float], tolerance_pct: float = 10.0,
                     res.append(tandem.evaluate(d, with_cri=False))
                 except ValueError:
                     res.append(None)
-        from ..run import _metrics_from_result, outcome_from_metrics
+        from ..objective import metrics_from_result, outcome_from_metrics
         for (k, j, p), r in zip(where, res):
             if r is not None:
                 entries[k]["pce_pct"][j] = float(r.pce_pct)
                 entries[k]["avt_pct"][j] = float(r.avt_pct)
                 if spec.study is not None:
-                    o = outcome_from_metrics(spec.study, _metrics_from_result(spec, p, r))
+                    o = outcome_from_metrics(spec.study, metrics_from_result(spec, p, r))
                     entries[k]["feasible"][j] = bool(o.feasible)
                 else:
                     entries[k]["feasible"][j] = True
