@@ -241,11 +241,16 @@ def test_sensitivity_is_pce_of_perturbed_designs(quick_study):
     sens = {e["parameter"]: e for e in out.data["sensitivity"]}
     assert set(sens) == set(spec.parameters)
     e = sens["qd.thickness_nm"]
-    assert e["x"][0] == pytest.approx(-10.0) and e["x"][-1] == pytest.approx(10.0)
+    lo, hi = spec.parameters["qd.thickness_nm"].low, spec.parameters["qd.thickness_nm"].high
+    assert all(lo <= v <= hi for v in e["values"])                      # inside the study's bounds
+    # the 9-point grid (2.5 % steps) as far as the bounds allow
+    x_lo, x_hi = max(-10.0, 100 * (lo / e["optimum"] - 1)), min(10.0, 100 * (hi / e["optimum"] - 1))
+    assert x_lo - 1e-9 <= e["x"][0] < x_lo + 2.5 and x_hi - 2.5 < e["x"][-1] <= x_hi + 1e-9
+    assert np.allclose(np.diff(e["x"]), 2.5)
     mid = e["x"].index(0.0)
     assert e["pce_pct"][mid] == pytest.approx(out.data["headline"]["pce_pct"], rel=1e-9)
     p = dict(params)
-    p["qd.thickness_nm"] = params["qd.thickness_nm"] * 0.9
+    p["qd.thickness_nm"] = e["values"][0]
     ref = tandem.evaluate(spec.design(p), with_cri=False)
     assert e["pce_pct"][0] == pytest.approx(ref.pce_pct, rel=1e-9)
     assert e["feasible"][0] == (abs(ref.mismatch_ma_cm2) <= 2.0)
@@ -505,3 +510,52 @@ def test_stack_drawing_leader_lines_do_not_cross():
     assert all(np.allclose(xy[:, 0], leaders[0][:, 0]) for xy in leaders)
     # two polylines on common x vertices cross iff their order flips between vertices
     assert np.all(np.diff(ys, axis=0) > 0), "leader lines cross"
+
+
+def test_sensitivity_scan_and_convergence_remark_stay_inside_the_bounds(quick_study):
+    path, _, out = quick_study
+    spec = load(path)
+    b = spec.parameters["qd.thickness_nm"]
+    # the reported design moved to the upper bound of the absorber thickness: the scan may only go down
+    params = dict(out.data["params"], **{"qd.thickness_nm": b.high})
+    e = next(x for x in rep.sensitivity(spec, params, 10.0, 0.05) if x["parameter"] == "qd.thickness_nm")
+    assert max(e["values"]) == b.high and e["x"][-1] == 0.0 and e["bounds"] == [b.low, b.high]
+    assert len(e["values"]) == 5                     # 0, -2.5, -5, -7.5, -10 %: the upper half is outside
+    # a thicker absorber beyond the bound may well give more PCE; the remark must not suggest it
+    data = dict(out.data, sensitivity=[e], at_bounds=rep.parameters_at_bounds(spec, params))
+    text = " ".join(rep.key_findings(data))
+    assert "qd.thickness_nm = %.4g nm is at the upper bound of the study (%g nm)" % (b.high, b.high) in text
+    assert "widen the bound" in text
+    for line in rep.key_findings(data):
+        if line.startswith("Moving qd.thickness_nm"):
+            better = max(p for p, f in zip(e["pce_pct"], e["feasible"]) if f)
+            assert "%.2f %%" % better in line          # a point inside the bounds
+
+
+def test_parameters_at_bounds():
+    spec = load(EXAMPLES / "quick.toml")
+    names = list(spec.parameters)
+    mid = {k: 0.5 * (b.low + b.high) for k, b in spec.parameters.items()}
+    assert rep.parameters_at_bounds(spec, mid) == []
+    b0 = spec.parameters[names[0]]
+    near_low = dict(mid, **{names[0]: b0.low + 0.005 * (b0.high - b0.low)})
+    assert rep.parameters_at_bounds(spec, near_low) == [
+        {"parameter": names[0], "value": near_low[names[0]], "side": "lower", "bound": b0.low}]
+    off = dict(mid, **{names[0]: b0.low + 0.02 * (b0.high - b0.low)})     # 2 % of the span away: not at it
+    assert rep.parameters_at_bounds(spec, off) == []
+
+
+@pytest.mark.parametrize("xy,reference,cct", [((0.31271, 0.32902), "CIE daylight (D series)", 6504),
+                                               ((0.44757, 0.40745), "Planckian radiator", 2856)])
+def test_cri_names_its_reference_illuminant(xy, reference, cct):
+    # D65 and CIE illuminant A: the CCTs of their definitions (CIE 15:2004)
+    c = rep.cri_reference(xy)
+    assert c["reference_illuminant"] == reference and c["cct_k"] == pytest.approx(cct, abs=3)
+    assert c["test_light"] == "AM1.5G through the device"
+
+
+def test_semitransparent_report_cri_row_names_the_reference(window_study):
+    _, out = window_study
+    label = next(lab for lab, key, _ in rep.headline_rows(out.data) if key == "cri")
+    c = out.data["colour"]
+    assert c["label"] in label and "AM1.5G" in label and c["label"] in out.files["html"].read_text()

@@ -24,7 +24,7 @@ from optics.spectra import jsc, photon_flux
 
 from ..simulate_file import dumps_toml
 from .load import Subject
-from .study import sensitivity, study_data
+from .study import parameters_at_bounds, sensitivity, study_data
 
 JV_POINTS = 301
 _VERSION_PACKAGES = ("qdtandem", "numpy", "scipy", "pandas", "matplotlib", "optuna", "tmm",
@@ -182,7 +182,8 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
         "design_toml": dumps_toml(
             spec.fixed_raw(params),
             header=f"{data_title(subject)}\nrun it with: qdtandem simulate design.toml"),
-        "study": None, "sensitivity": [],
+        "study": None, "sensitivity": [], "at_bounds": [],
+        "colour": cri_reference(result.cie_xy) if result.cie_xy is not None else None,
     }
     if subject.trial is not None:
         rec = dict(subject.trial.user_attrs.get("metrics", {}))
@@ -196,6 +197,7 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
                 "This report shows the values computed now.")
         data["study"] = study_data(subject)
         data["sensitivity"] = sensitivity(spec, params, tolerance_pct, bandgap_tolerance_ev)
+        data["at_bounds"] = parameters_at_bounds(spec, params)
         data["sensitivity_settings"] = {"tolerance_pct": tolerance_pct,
                                         "bandgap_tolerance_ev": bandgap_tolerance_ev}
     study_text = spec.text
@@ -260,3 +262,19 @@ def generation_map_data(design, wl: np.ndarray, max_points: int = 700, spectrum:
     boundaries = [(float(drawn_top[i]), float(drawn_top[i + 1]), stack.labels[i], bool(coh[i]))
                   for i in range(len(d)) if d[i] > 0]
     return {"z_plot": z_plot, "g": g, "boundaries": boundaries, "dz_nm": dz}
+
+
+def cri_reference(cie_xy) -> dict[str, Any] | None:
+    """What the colour rendering index compares against (CIE 13.3-1995, as colour-science
+    computes it): the test light is AM1.5G through the device; the reference illuminant is a
+    Planckian radiator below 5000 K and CIE daylight (D series) from 5000 K, at the test light's
+    correlated colour temperature (Robertson 1968, from its CIE 1960 uv)."""
+    import colour
+
+    xy = np.asarray(cie_xy, dtype=float)
+    if not np.all(np.isfinite(xy)):
+        return None
+    cct = float(colour.temperature.uv_to_CCT_Robertson1968(colour.xy_to_UCS_uv(xy))[0])
+    ref = "Planckian radiator" if cct < 5000 else "CIE daylight (D series)"
+    return {"test_light": "AM1.5G through the device", "cct_k": cct, "reference_illuminant": ref,
+            "label": f"{ref} at {cct:.0f} K"}

@@ -195,8 +195,8 @@ def sensitivity_figures(ctx: FigureContext) -> list[FigureOut]:
         if rows:
             out.append(_out(f"sensitivity_{kind.split('_')[0]}",
                             "Sensitivity: " + ("thicknesses" if kind == "thickness_nm" else "bandgaps"),
-                            "PCE with one free parameter moved, the others held at the reported design; open "
-                            "markers violate a constraint of the study.",
+                            "PCE with one free parameter moved inside the study's bounds, the others held at the "
+                            "reported design; open markers violate a constraint of the study.",
                             fg.sensitivity_plot([(e["parameter"], np.array(e["x"]), np.array(e["pce_pct"]),
                                                   np.array(e["feasible"], bool)) for e in rows],
                                                 xl, optimum=ctx.data["headline"]["pce_pct"])))

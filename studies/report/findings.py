@@ -33,16 +33,24 @@ def key_findings(data: Mapping[str, Any]) -> list[str]:
     sens = [e for e in data.get("sensitivity") or [] if np.isfinite(e.get("max_drop_pct", math.nan))]
     if sens:
         e = max(sens, key=lambda e: e["max_drop_pct"])
-        tol = data["sensitivity_settings"]
-        rng = (f"+/- {tol['tolerance_pct']:g} %" if e["parameter"].endswith("thickness_nm")
-               else f"{e['x'][0]:+.0f}..{e['x'][-1]:+.0f} meV")
         out.append(f"Most sensitive free parameter: {e['parameter']}: PCE drops by up to {e['max_drop_pct']:.2f} % "
-                   f"absolute within {rng}.")
+                   f"absolute within {scan_range(e)}.")
         single = data.get("study") and not data["study"]["multi_objective"]
         gain = [x for x in sens if single and np.nanmax(x["pce_pct"]) > x["pce_at_optimum_pct"] + 0.01]
         for x in gain:
             ok = [p for p, f in zip(x["pce_pct"], x["feasible"]) if f and np.isfinite(p)]
             if ok and max(ok) > x["pce_at_optimum_pct"] + 0.01:
-                out.append(f"Moving {x['parameter']} raises PCE to {max(ok):.2f} % while meeting the study's "
-                           "constraints: the study may not have converged (or the models changed since it ran).")
+                out.append(f"Moving {x['parameter']} within the study's bounds raises PCE to {max(ok):.2f} % while "
+                           "meeting the study's constraints: the study may not have converged (or the models "
+                           "changed since it ran).")
+    for b in data.get("at_bounds") or []:
+        unit = "nm" if b["parameter"].endswith("thickness_nm") else "eV"
+        out.append(f"{b['parameter']} = {b['value']:.4g} {unit} is at the {b['side']} bound of the study "
+                   f"({b['bound']:g} {unit}): the optimum may lie beyond it; widen the bound and run the study again.")
     return out
+
+
+def scan_range(e: Mapping[str, Any]) -> str:
+    """The span of one sensitivity scan around the optimum: '-10..+10 %' or '-50..+30 meV'."""
+    unit = "%" if e["parameter"].endswith("thickness_nm") else "meV"
+    return f"{e['x'][0]:+.0f}..{e['x'][-1]:+.0f} {unit}"

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .figures import FigureOut, metric_label
-from .findings import key_findings
+from .findings import key_findings, scan_range
 
 
 def _num(x, fmt: str = ".2f") -> str:
@@ -41,8 +41,16 @@ def headline_rows(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     if np.isfinite(h.get("avt_pct", math.nan)):
         rows += [("AVT (%)", "avt_pct", _num(h["avt_pct"])), ("LUE (%)", "lue_pct", _num(h["lue_pct"])),
                  ("CIE 1931 x", "cie_x", _num(h["cie_x"], ".4f")), ("CIE 1931 y", "cie_y", _num(h["cie_y"], ".4f")),
-                 ("CRI (Ra)", "cri", _num(h["cri"], ".1f"))]
+                 (cri_label(data), "cri", _num(h["cri"], ".1f"))]
     return rows
+
+
+def cri_label(data: Mapping[str, Any]) -> str:
+    """The CRI row's label, naming the test light and the reference illuminant."""
+    c = data.get("colour")
+    if not c:
+        return "CRI (Ra, CIE 13.3)"
+    return f"CRI (Ra, CIE 13.3): {c['test_light']} vs. {c['label']}"
 
 
 SUBCELL_COLUMNS = (("Jsc (mA/cm^2)", "jsc_ma_cm2", ".2f"), ("Jph (mA/cm^2)", "jph_ma_cm2", ".2f"),
@@ -55,9 +63,17 @@ def _stack_table(data) -> tuple[list[str], list[list[str]]]:
     head = ["#", "layer", "material", "thickness (nm)", "Eg (eV)", "coherent", "role", "n,k source",
             "measured / modelled"]
     rows = []
+    at = {b["parameter"]: b["side"] for b in data.get("at_bounds") or []}
+
+    def mark(r, what):
+        key = f"{r['name']}.{what}"
+        if what not in r["free"]:
+            return ""
+        return f" * (at {at[key]} bound)" if key in at else " *"
+
     for r in data["layers"]:
-        thick = _num(r["thickness_nm"], ".1f") + (" *" if "thickness_nm" in r["free"] else "")
-        eg = _num(r["bandgap_ev"], ".3f") + (" *" if "bandgap_ev" in r["free"] else "")
+        thick = _num(r["thickness_nm"], ".1f") + mark(r, "thickness_nm")
+        eg = _num(r["bandgap_ev"], ".3f") + mark(r, "bandgap_ev")
         src = r["nk_source"] + (f" (doi:{r['doi']})" if r["doi"] else "")
         rows.append([str(r["index"]), r["name"], r["material"], thick, eg if eg.strip() != "-" else "-",
                      "yes" if r["coherent"] else "no (incoherent)", r["role"] or "-", src, r["nk_kind"]])
@@ -103,7 +119,6 @@ def _top10_table(data) -> tuple[list[str], list[list[str]]]:
 
 
 def _sensitivity_table(data) -> tuple[list[str], list[list[str]]]:
-    s = data["sensitivity_settings"]
     with_avt = data["kind"] == "semitransparent"
     head = ["free parameter", "optimum", "range", "PCE at low end (%)", "PCE at high end (%)",
             "largest PCE drop in range (% abs.)"]
@@ -113,7 +128,7 @@ def _sensitivity_table(data) -> tuple[list[str], list[list[str]]]:
     rows = []
     for e in data["sensitivity"]:
         thick = e["parameter"].endswith(".thickness_nm")
-        rng = f"+/- {s['tolerance_pct']:g} %" if thick else f"{e['x'][0]:+.0f} .. {e['x'][-1]:+.0f} meV"
+        rng = scan_range(e)
         row = [e["parameter"], _num(e["optimum"], ".1f" if thick else ".3f"), rng,
                _num(e["pce_low_pct"]), _num(e["pce_high_pct"]), _num(e["max_drop_pct"])]
         if with_avt:
@@ -278,7 +293,8 @@ def top10_blocks(data, figs) -> list[Block]:
 
 def sensitivity_blocks(data, figs) -> list[Block]:
     out: list[Block] = [("p", "How much PCE changes when one free parameter misses its target "
-                              "(fabrication tolerance), the others at the reported design:"),
+                              "(fabrication tolerance), the others at the reported design. Every scan stays "
+                              "inside the study's bounds of its parameter:"),
                         ("table", _sensitivity_table(data))]
     out += [("figure", key) for key in ("sensitivity_thickness", "sensitivity_bandgap") if key in figs]
     return out

@@ -80,8 +80,10 @@ def sensitivity(spec, params: Mapping[str, float], tolerance_pct: float = 10.0,
 
     Thicknesses: value x (1 + r), r in [-tolerance, +tolerance]; bandgaps: value + dE,
     dE in [-bandgap_tolerance, +bandgap_tolerance] eV, kept inside the material's tunable
-    range. Points whose design is invalid (e.g. outside an electrical preset's range) are NaN.
-    All designs are evaluated in one ``tandem.evaluate_batch`` call.
+    range. Every point stays inside the study's bounds of that parameter (points that would
+    leave them are dropped, so a design at a bound is scanned on one side only). Points whose
+    design is invalid (e.g. outside an electrical preset's range) are NaN. All designs are
+    evaluated in one ``tandem.evaluate_batch`` call.
     """
     import nkdata
     import tandem
@@ -90,21 +92,24 @@ def sensitivity(spec, params: Mapping[str, float], tolerance_pct: float = 10.0,
         return []
     offsets = np.linspace(-1.0, 1.0, points)
     entries, designs, where = [], [], []
+    free = spec.parameters
     for name, value in params.items():
         layer, what = name.split(".", 1)
+        lo, hi = (free[name].low, free[name].high) if name in free else (-math.inf, math.inf)
         if what == "thickness_nm":
-            rel = offsets * tolerance_pct / 100.0
-            values = value * (1.0 + rel)
-            x = 100.0 * rel
+            values = value * (1.0 + offsets * tolerance_pct / 100.0)
             x_label = "thickness change (%)"
         else:
             lay = next(l for l in spec.layers if l.name == layer)
-            lo, hi = nkdata.TUNABLE.get(lay.material, (-math.inf, math.inf))
-            values = np.clip(value + offsets * bandgap_tolerance_ev, lo, hi)
-            values = np.unique(values)
-            x = 1000.0 * (values - value)
+            g_lo, g_hi = nkdata.TUNABLE.get(lay.material, (-math.inf, math.inf))
+            lo, hi = max(lo, g_lo), min(hi, g_hi)
+            values = value + offsets * bandgap_tolerance_ev
             x_label = "bandgap change (meV)"
+        # the optimum itself is always kept (an optimiser may return a value a hair outside)
+        values = np.unique(np.append(values[(values >= lo) & (values <= hi)], value))
+        x = 100.0 * (values / value - 1.0) if what == "thickness_nm" else 1000.0 * (values - value)
         e = {"parameter": name, "optimum": float(value), "values": [float(v) for v in values],
+             "bounds": [float(lo), float(hi)],
              "x": [float(v) for v in x], "x_label": x_label, "pce_pct": [math.nan] * len(values),
              "feasible": [False] * len(values), "avt_pct": [math.nan] * len(values)}
         for j, v in enumerate(values):
@@ -146,3 +151,21 @@ def sensitivity(spec, params: Mapping[str, float], tolerance_pct: float = 10.0,
     return entries
 
 
+
+
+def parameters_at_bounds(spec, params: Mapping[str, float], rel_tol: float = 0.01) -> list[dict[str, Any]]:
+    """The free parameters whose value lies within ``rel_tol`` of their bound span from a bound.
+
+    An optimum there may lie beyond the bound: the study should be run again with it widened.
+    Returns [{"parameter", "value", "side" ("lower" | "upper"), "bound"}], in parameter order.
+    """
+    out = []
+    for name, b in spec.parameters.items():
+        if name not in params or not b.high > b.low:
+            continue
+        v, tol = float(params[name]), rel_tol * (b.high - b.low)
+        for side, bound in (("lower", b.low), ("upper", b.high)):
+            if abs(v - bound) <= tol:
+                out.append({"parameter": name, "value": v, "side": side, "bound": float(bound)})
+                break
+    return out
