@@ -23,6 +23,7 @@ import tandem
 from studies import report as rep
 from studies import run as runmod
 from studies.cli import main
+from studies.storage import safe_url
 from studies.simulate_file import dumps_toml
 from studies.spec import load
 
@@ -389,8 +390,8 @@ def test_console_script_exit_code(tmp_path):
 
 
 def test_storage_password_is_not_shown():
-    assert "secret" not in rep.mask_url("postgresql://me:secret@db.example/qd")
-    assert rep.mask_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert "secret" not in safe_url("postgresql://me:secret@db.example/qd")
+    assert safe_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
 
 
 # --------------------------------------------------------------------------- browser

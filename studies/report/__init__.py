@@ -46,13 +46,13 @@ from typing import Any
 from .data import JV_POINTS, build_data, cri_reference, generation_map_data, photocurrents, section_ids, versions
 from .figures import FIGURES, FigureOut, make_figures, metric_label, transmitted_srgb
 from .findings import key_findings
-from .load import ReportError, Subject, load_subject, mask_url
+from .load import ReportError, Subject, load_subject
 from .render import BLOCKS, SECTION_TITLES, headline_rows, json_safe, render_html, render_markdown
 from .study import SENSITIVITY_POINTS, parameters_at_bounds, sensitivity, study_data
 
 __all__ = ["BLOCKS", "FIGURES", "JV_POINTS", "SECTION_TITLES", "SENSITIVITY_POINTS", "FigureOut", "ReportError",
            "ReportOutput", "Subject", "build_data", "cri_reference", "generation_map_data", "headline_rows", "key_findings", "load_subject",
-           "make_figures", "mask_url", "metric_label", "parameters_at_bounds", "photocurrents", "render_html", "render_markdown",
+           "make_figures", "metric_label", "parameters_at_bounds", "photocurrents", "render_html", "render_markdown",
            "section_ids", "sensitivity", "study_data", "transmitted_srgb", "versions", "write_report"]
 
 COMMAND = "report"

@@ -30,18 +30,6 @@ class Subject:
     warnings: list[str] = field(default_factory=list)
 
 
-def mask_url(url: str | None) -> str | None:
-    """The storage URL with any password hidden."""
-    if not url or "://" not in url or "@" not in url:
-        return url
-    try:
-        from sqlalchemy.engine import make_url
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:   # not an SQLAlchemy URL: drop the credentials part entirely
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-
-
 def load_subject(path: str | Path | None, *, storage: str | None = None, study_name: str | None = None,
                  trial: int | None = None) -> Subject:
     """Resolve the report's input; raises ReportError (a ValueError) with a clear message."""
@@ -68,18 +56,19 @@ def _load_study_subject(spec, storage, study_name, trial_number) -> Subject:
     import optuna
     from optuna.trial import TrialState
 
-    from .. import run as runmod
+    from .. import storage as stg
+    from ..study import best_trials
 
     name = study_name or spec.study.name
-    url = runmod.resolve_storage(storage) if storage else runmod.storage_url(spec)
-    shown = mask_url(url)
-    db = runmod.storage_file(url)           # SQLite or journal file: opening would create it
+    url = stg.resolve_storage(storage) if storage else stg.storage_url(spec)
+    shown = stg.safe_url(url)
+    db = stg.storage_file(url)           # SQLite or journal file: opening would create it
     if db is not None:
         if not db.is_file():
             hint = f"; run `qdtandem optimize {spec.source}` first" if spec is not None else ""
             raise ReportError(f"no study storage at {db}{hint}")
     try:
-        st = runmod.open_storage(url)
+        st = stg.open_storage(url)
         names = optuna.study.get_all_study_names(st)
     except ReportError:
         raise
@@ -120,7 +109,7 @@ def _load_study_subject(spec, storage, study_name, trial_number) -> Subject:
             raise ReportError(f"study {name!r} has no completed trial {trial_number}")
         chosen = match[0]
     else:
-        best = runmod.best_trials(study)
+        best = best_trials(study)
         if best:
             chosen = best[0]
         else:

@@ -7,7 +7,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .load import Subject, mask_url
+from ..storage import safe_url
+from .load import Subject
 
 SENSITIVITY_POINTS = 9
 
@@ -16,7 +17,8 @@ def study_data(subject: Subject) -> dict[str, Any]:
     from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
-    from .. import run as runmod
+    from ..outputs import param_importances
+    from ..study import best_trials
 
     study, spec = subject.study, subject.spec
     metrics = study.user_attrs.get("objective_metrics") or spec.study.objective_metrics
@@ -31,8 +33,8 @@ def study_data(subject: Subject) -> dict[str, Any]:
         "value": [float(t.values[0]) for t in complete],
         "feasible": [bool(t.user_attrs.get("feasible", True)) for t in complete],
     }
-    imps = study.user_attrs.get("param_importances") or runmod.param_importances(study)
-    best = runmod.best_trials(study)
+    imps = study.user_attrs.get("param_importances") or param_importances(study)
+    best = best_trials(study)
     front_numbers = [t.number for t in best]
     feasible = [t for t in complete if t.user_attrs.get("feasible", True)]
     sign = 1 if maximise[0] else -1
@@ -50,7 +52,7 @@ def study_data(subject: Subject) -> dict[str, Any]:
         })
     out: dict[str, Any] = {
         "name": study.study_name,
-        "storage": mask_url(subject.storage_url),
+        "storage": safe_url(subject.storage_url),
         "objectives": list(metrics),
         "directions": ["maximize" if m else "minimize" for m in maximise],
         "sampler": study.user_attrs.get("sampler", spec.study.sampler),
