@@ -69,7 +69,7 @@ from optics.spectra import (  # noqa: F401  (HC_EV_NM, SPECTRA, ...: re-exported
 )
 
 from .presets import PRESETS, Preset, get_preset  # noqa: F401  (re-exported; owned by tandem.presets)
-from .silicon import auger_current, richter_auger_rate, si_intrinsic_ni
+from .silicon import intrinsic_recombination_current, richter_auger_rate, si_intrinsic_ni
 
 __all__ = [
     "Preset", "PRESETS", "get_preset", "thermal_voltage", "incident_power_mw_cm2", "SPECTRA",
@@ -77,7 +77,7 @@ __all__ = [
     "blackbody_photon_flux", "sun_weights", "reciprocity_weights", "jsc_from_eqe", "j0_rad_from_eqe",
     "voc_rad", "DiodeArrays", "diode_from_eqe", "single_mpp", "series_mpp", "jv_curve", "series_jv_curve",
     "short_circuit_current", "series_short_circuit_current", "si_intrinsic_ni", "richter_auger_rate",
-    "MPPResult", "series_voltage", "series_operating_voltages", "diode_from_currents", "auger_current",
+    "MPPResult", "series_voltage", "series_operating_voltages", "diode_from_currents",
 ]
 
 #: Shunt conductances below this (mA cm^-2 V^-1, i.e. Rsh > 1e12 Ohm cm^2) are treated as no shunt.
@@ -192,7 +192,8 @@ class DiodeArrays:
     (0 = no shunt); vt: kT/q, V; j0_rad: radiative J0 (mA/cm^2, for
     luminescent coupling); ere: external radiative efficiency.
     auger_w_cm: absorber thickness (cm) for Si Auger recombination, 0 = none;
-    ni, n0, p0: intrinsic and equilibrium densities (cm^-3) for the Auger term.
+    ni, n0, p0: intrinsic and equilibrium densities (cm^-3) for the Auger term;
+    bgn: 1 where the Si wafer's injection-dependent band-gap narrowing (Schenk 1998) applies.
     """
 
     jph: np.ndarray
@@ -207,6 +208,7 @@ class DiodeArrays:
     ni: np.ndarray
     n0: np.ndarray
     p0: np.ndarray
+    bgn: np.ndarray
 
     def __post_init__(self):
         for name in self.__dataclass_fields__:
@@ -226,9 +228,9 @@ class DiodeArrays:
 
     # recombination ----------------------------------------------------------------------
     def _auger(self, vj: np.ndarray, like: np.ndarray):
-        """Auger current (mA/cm^2) and its derivative d/dVj at junction voltage vj."""
-        w, ni, n0, p0, vt = (self._p(k, like) for k in ("auger_w_cm", "ni", "n0", "p0", "vt"))
-        return auger_current(vj, w, ni, n0, p0, vt)
+        """Auger (+ band-gap narrowing) current (mA/cm^2) and its derivative d/dVj at junction voltage vj."""
+        w, ni, n0, p0, vt, j0, bgn = (self._p(k, like) for k in ("auger_w_cm", "ni", "n0", "p0", "vt", "j0", "bgn"))
+        return intrinsic_recombination_current(vj, w, ni, n0, p0, vt, j0, bgn)
 
     def diode_current(self, vj) -> np.ndarray:
         """Total recombination current through the junction (mA/cm^2) at junction voltage vj [B,...]."""
@@ -304,26 +306,76 @@ def diode_from_eqe(
     auger_thickness_nm=0.0,
     si_doping_cm3: float = 0.0,
     j0_nonrad_ma_cm2=np.nan,
+    band_gap_narrowing=True,
+    spectrum: str = "AM1.5G",
 ) -> DiodeArrays:
-    """Build the diode models of a batch of subcells from their EQE [B, W].
+    """Build the diode models of a batch of subcells from their EQE.
 
-    Parameters broadcast over the batch. ``auger_thickness_nm`` > 0 adds the
-    Richter 2012 Auger recombination of an n-type Si wafer of that thickness
-    and donor density ``si_doping_cm3`` (0 = undoped). A finite ``j0_nonrad_ma_cm2``
-    (at 298.15 K, scaled with n_i(T)^2 of Si) replaces the ERE: J0 = J0,rad + J0,nr.
+    Parameters
+    ----------
+    eqe : array_like, shape [B, W] (or [W] for one cell)
+        External quantum efficiency, 0..1, zero outside the grid.
+    wavelengths_nm : array_like, shape [W]
+        Strictly increasing wavelengths, nm.
+    temperature_k : float or array_like [B]
+        Cell temperature, K (> 0): the black body of the reciprocity J0,rad, kT/q, n_i of Si.
+    ere : float or array_like [B]
+        External radiative efficiency, (0, 1]; J0 = J0,rad / ERE
+        (Rau, Phys. Rev. B 76, 085303 (2007); Green, Prog. Photovolt. 20, 472 (2012)).
+    ideality : float or array_like [B]
+        Diode ideality factor, > 0 (changes FF, not Voc).
+    rs_ohm_cm2, rsh_ohm_cm2 : float or array_like [B]
+        Series (>= 0) and shunt (> 0, inf = none) resistance, Ohm cm^2.
+    auger_thickness_nm : float or array_like [B]
+        > 0 adds the intrinsic recombination of a Si wafer of that thickness (nm): Auger
+        (Richter et al., Phys. Rev. B 86, 165202 (2012)) with, by default, band-gap narrowing
+        (``tandem.silicon``).
+    si_doping_cm3 : float or array_like [B]
+        Donor density of that wafer, cm^-3 (0 = undoped).
+    j0_nonrad_ma_cm2 : float or array_like [B]
+        Where finite, a fixed non-radiative J0 at 298.15 K (scaled with n_i(T)^2 of Si), mA/cm^2,
+        replacing the ERE: J0 = J0,rad + J0,nr.
+    band_gap_narrowing : bool or array_like [B]
+        Apply the injection-dependent Schenk band-gap narrowing to the wafers (Schenk,
+        J. Appl. Phys. 84, 3684 (1998)).
+    spectrum : str
+        Illumination for the photocurrent (see ``optics.spectra.spectrum_table``).
+
+    Returns
+    -------
+    DiodeArrays of B subcells
     """
     eqe = np.atleast_2d(np.asarray(eqe, dtype=float))
     b = eqe.shape[0]
-    jsc = jsc_from_eqe(eqe, wavelengths_nm)
+    jsc = jsc_from_eqe(eqe, wavelengths_nm, spectrum)
     j0r = j0_rad_from_eqe(eqe, wavelengths_nm, temperature_k)
     return diode_from_currents(jsc, j0r, temperature_k, ere, ideality, rs_ohm_cm2, rsh_ohm_cm2,
-                               auger_thickness_nm, si_doping_cm3, j0_nonrad_ma_cm2, batch=b)
+                               auger_thickness_nm, si_doping_cm3, j0_nonrad_ma_cm2, batch=b,
+                               band_gap_narrowing=band_gap_narrowing)
 
 
 def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0, rs_ohm_cm2=0.0,
                         rsh_ohm_cm2=np.inf, auger_thickness_nm=0.0, si_doping_cm3=0.0,
-                        j0_nonrad_ma_cm2=np.nan, batch: int | None = None) -> DiodeArrays:
-    """Diode models from photocurrent and radiative J0 (both mA/cm^2, shape [B]); see ``diode_from_eqe``."""
+                        j0_nonrad_ma_cm2=np.nan, batch: int | None = None,
+                        band_gap_narrowing=True) -> DiodeArrays:
+    """Diode models from photocurrent and radiative J0 of B subcells.
+
+    Parameters
+    ----------
+    jsc : array_like, shape [B]
+        Photocurrent, mA/cm^2 (>= 0).
+    j0_rad : array_like, shape [B]
+        Radiative saturation current (reciprocity), mA/cm^2 (> 0).
+    temperature_k, ere, ideality, rs_ohm_cm2, rsh_ohm_cm2, auger_thickness_nm, si_doping_cm3,
+    j0_nonrad_ma_cm2, band_gap_narrowing
+        As ``diode_from_eqe``; all broadcast to [B].
+    batch : int, optional
+        B, when every input is a scalar.
+
+    Returns
+    -------
+    DiodeArrays
+    """
     shape = (batch,) if batch is not None else np.shape(jsc)
     bc = lambda v: np.broadcast_to(np.asarray(v, dtype=float), shape).astype(float)  # noqa: E731
     jsc, j0r, ere, n, rs, rsh = map(bc, (jsc, j0_rad, ere, ideality, rs_ohm_cm2, rsh_ohm_cm2))
@@ -357,7 +409,8 @@ def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0
     with np.errstate(divide="ignore"):
         gsh = np.where(np.isfinite(rsh), 1e3 / rsh, 0.0)
     return DiodeArrays(jph=jsc, j0=j0n, nvt=n * vt, rs=rs, gsh=gsh, vt=vt, j0_rad=j0r, ere=ere,
-                       auger_w_cm=aug_nm * 1e-7, ni=ni, n0=n0, p0=p0)
+                       auger_w_cm=aug_nm * 1e-7, ni=ni, n0=n0, p0=p0,
+                       bgn=np.where(aug_nm > 0, bc(band_gap_narrowing), 0.0))
 
 
 def _grid_max(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,

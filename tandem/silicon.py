@@ -15,7 +15,8 @@ import numpy as np
 
 from optics.spectra import Q_E
 
-__all__ = ["si_intrinsic_ni", "richter_auger_rate", "auger_current"]
+__all__ = ["si_intrinsic_ni", "richter_auger_rate", "schenk_bgn", "injection", "intrinsic_recombination_current",
+           "fca_alpha_cm"]
 
 # Richter et al., Phys. Rev. B 86, 165202 (2012), eq. (18): the three Auger coefficients
 # (cm^6 s^-1; the dn^0.92 term's unit absorbs the exponent), and the Coulomb-enhancement
@@ -76,41 +77,202 @@ def richter_auger_rate(n0, p0, delta_n, ni) -> np.ndarray:
     return np_minus * _auger_coefficient(n0, p0, dn)
 
 
-def auger_current(vj, thickness_cm, ni, n0, p0, vt):
-    """Auger recombination current of a wafer at junction voltage vj, and its derivative.
+# --------------------------------------------------------------------------------------------
+# Band-gap narrowing (Schenk 1998)
+# --------------------------------------------------------------------------------------------
+# Schenk, J. Appl. Phys. 84, 3684 (1998): Table 1 (Si material parameters) and Tables 2-3
+# (Pade coefficients), in the notation of McIntosh, Altermatt & Heiser (PVSC 2010).
+_RY_EX = 0.01655  # excitonic Rydberg energy, eV
+_A_EX = 3.719e-7  # excitonic Bohr radius, cm
+_ALPHA = {"e": 0.5187, "h": 0.4813}  # reduced mass / carrier mass
+_G = {"e": 12.0, "h": 4.0}  # degeneracy (valleys x spin)
+_PADE = {  # b, c, d, p, h, j, k, q of Tables 2 and 3
+    "e": (8.0, 1.3346, 0.893, 7 / 30, 3.91, 2.8585, 0.012, 3 / 4),
+    "h": (1.0, 1.2365, 1.153, 7 / 30, 4.20, 2.9307, 0.19, 1 / 4),
+}
 
-    With flat quasi-Fermi levels, n p = n_i^2 exp(Vj / Vt) fixes the excess density
-    dn = (sqrt((n0 + p0)^2 + 4 n_i^2 (e^{Vj/Vt} - 1)) - (n0 + p0)) / 2, and
-    J_Auger = q W U(dn) (``richter_auger_rate``).
+
+def schenk_bgn(n, p, donors=0.0, acceptors=0.0, temperature_k=298.15) -> np.ndarray:
+    """Band-gap narrowing of crystalline Si from free carriers and ionised dopants, eV.
+
+    The sum of the exchange-correlation quasi-particle shifts of the free electron-hole
+    plasma (Schenk eq. 33) and of the ionic (carrier-dopant) shifts (eq. 37) of both bands,
+    from the finite-temperature full random-phase approximation, as Pade approximants.
+    In an undoped wafer under injection only the plasma term is left: about 3 meV at
+    n = p = 1e16 cm^-3 and 298 K. The effective intrinsic density is
+    n_i,eff = n_i exp(dEg / (2 kT)).
+
+    Parameters
+    ----------
+    n, p : array_like
+        Total electron and hole densities, cm^-3 (> 0).
+    donors, acceptors : array_like
+        Ionised donor and acceptor densities, cm^-3 (>= 0).
+    temperature_k : array_like
+        Temperature, K (> 0). All broadcast together.
+
+    Returns
+    -------
+    ndarray
+        Band-gap narrowing dEg >= 0, eV.
+
+    References
+    ----------
+    Schenk, J. Appl. Phys. 84, 3684 (1998), eqs. (29)-(39) and Tables 1-3; McIntosh,
+    Altermatt & Heiser, Proc. 35th IEEE PVSC, 2188 (2010) (the notation used here).
+    """
+    from optics.spectra import K_B
+
+    t = K_B * np.asarray(temperature_k, dtype=float) / Q_E / _RY_EX  # kT in excitonic Rydbergs
+    a3 = _A_EX**3
+    dens = {"e": np.asarray(n, dtype=float) * a3, "h": np.asarray(p, dtype=float) * a3}
+    n_sum = dens["e"] + dens["h"]
+    n_p = _ALPHA["e"] * dens["e"] + _ALPHA["h"] * dens["h"]
+    nd, na = np.asarray(donors, dtype=float) * a3, np.asarray(acceptors, dtype=float) * a3
+    ion_sum = nd + na
+    ion_p = _ALPHA["e"] * nd + _ALPHA["h"] * na
+    u = ion_sum**2 / t**3
+    total = 0.0
+    for c in ("e", "h"):
+        b, cc, d, pp, h, j, k, q = _PADE[c]
+        num = ((4 * np.pi) ** 3 * n_sum**2 * ((48 * dens[c] / (np.pi * _G[c])) ** (1 / 3)
+                                              + cc * np.log1p(d * n_p**pp))
+               + 8 * np.pi * _ALPHA[c] / _G[c] * dens[c] * t**2 + np.sqrt(8 * np.pi * n_sum) * t**2.5)
+        den = (4 * np.pi) ** 3 * n_sum**2 + t**3 + b * np.sqrt(n_sum) * t**2 + 40 * n_sum**1.5 * t
+        shift = -num / den
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ionic = -ion_sum * (1 + u) / (np.sqrt(t * ion_sum / (2 * np.pi)) * (1 + h * np.log1p(np.sqrt(ion_sum) / t))
+                                         + j * u * ion_p**0.75 * (1 + k * ion_p**q))
+        shift = shift + np.where(ion_sum > 0, ionic, 0.0)
+        total = total - _RY_EX * shift
+    return total
+
+
+def injection(vj, ni, n0, p0, vt, bgn: bool = True, iterations: int = 8):
+    """Excess carrier density of a wafer at quasi-Fermi-level splitting vj, with band-gap narrowing.
+
+    Solves (n0 + dn)(p0 + dn) = n0 p0 r exp(vj / Vt), with r = exp((dEg(n, p) - dEg(n0, p0)) / Vt)
+    the increase of n_i,eff^2 by the injection-dependent Schenk narrowing (``schenk_bgn``;
+    the equilibrium narrowing is part of n0 p0 = n_i^2), by fixed-point iteration: dEg
+    changes by a few meV per decade of injection, so the iteration contracts fast.
+
+    Parameters
+    ----------
+    vj : array_like
+        Quasi-Fermi-level splitting (junction voltage), V.
+    ni, n0, p0 : array_like
+        Intrinsic and equilibrium electron and hole densities, cm^-3 (n0 p0 = ni^2).
+    vt : array_like
+        Thermal voltage kT/q, V (the narrowing is taken at T = q vt / k).
+    bgn : bool, default True
+        Include band-gap narrowing (False: r = 1).
+    iterations : int
+        Fixed-point iterations (8 reach 1e-6 relative at 1e17 cm^-3).
+
+    Returns
+    -------
+    dn : ndarray
+        Excess carrier density, cm^-3 (>= 0).
+    r : ndarray
+        n_i,eff^2 / n_i^2 at that injection (>= 1).
+    """
+    from optics.spectra import K_B
+
+    vj, ni, n0, p0, vt = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (vj, ni, n0, p0, vt)))
+    s = n0 + p0
+    ni2 = ni**2
+    e = np.exp(np.minimum(vj / vt, 200.0))
+    r = np.ones_like(vj)
+    if bgn:
+        temperature = vt * Q_E / K_B
+        donors, acceptors = np.maximum(n0 - p0, 0.0), np.maximum(p0 - n0, 0.0)
+        eg0 = schenk_bgn(n0, p0, donors, acceptors, temperature)
+    for _ in range(iterations if bgn else 1):
+        dn = np.maximum((np.sqrt(np.maximum(s**2 + 4 * ni2 * (r * e - 1), 0.0)) - s) / 2, 0.0)
+        if not bgn:
+            break
+        r = np.exp((schenk_bgn(n0 + dn, p0 + dn, donors, acceptors, temperature) - eg0) / vt)
+    return dn, r
+
+
+def intrinsic_recombination_current(vj, thickness_cm, ni, n0, p0, vt, j0_rad, bgn=True):
+    """Auger current of a wafer, plus the extra radiative current from band-gap narrowing.
+
+    With flat quasi-Fermi levels the injection dn follows from vj (``injection``), and
+
+        J = q W U_Auger(dn) + J0,rad (r - 1) exp(vj / Vt),
+
+    U_Auger of ``richter_auger_rate`` (driven by n p - n0 p0), and the second term the
+    increase of the radiative recombination B n p by the narrowing (the diode's own
+    J0,rad (exp(vj / Vt) - 1) holds the rest).
 
     Parameters
     ----------
     vj : array_like
         Junction voltage, V.
     thickness_cm : array_like
-        Wafer thickness W, cm (0 gives no Auger current).
+        Wafer thickness W, cm (0 gives no current).
     ni, n0, p0 : array_like
         Intrinsic and equilibrium densities, cm^-3.
     vt : array_like
-        Thermal voltage kT/q, V. All broadcast together.
+        Thermal voltage kT/q, V.
+    j0_rad : array_like
+        Radiative saturation current of the diode, mA/cm^2.
+    bgn : array_like of bool or float
+        Where true (non-zero), include the Schenk band-gap narrowing. All broadcast together.
 
     Returns
     -------
     j : ndarray
-        Auger current density, mA/cm^2.
+        Current density, mA/cm^2.
     dj_dv : ndarray
-        Its derivative with respect to vj, mA cm^-2 V^-1 (for Newton steps).
+        Its derivative with respect to vj, mA cm^-2 V^-1 (numerical, for Newton steps).
     """
-    e = np.exp(np.minimum(vj / vt, 200.0))
-    s = n0 + p0
-    root = np.sqrt(s**2 + 4 * ni**2 * np.maximum(e - 1, -1 + 1e-300))
-    dn = np.maximum((root - s) / 2, 0.0)
-    coef = _auger_coefficient(n0, p0, dn)
-    drive = ni**2 * (e - 1)
-    u = drive * coef
-    ddn = ni**2 * e / vt / np.maximum(root, 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dcoef = np.where(dn > 0, _C_DN * _X_DN * dn ** (_X_DN - 1) * ddn, 0.0)
-    du = ni**2 * e / vt * coef + drive * dcoef
-    scale = Q_E * thickness_cm * 1e3  # cm^-3 s^-1 over thickness W -> mA/cm^2
-    return scale * u, scale * du
+    def current(v):
+        with_bgn = np.asarray(bgn, dtype=float) > 0
+        dn, r = injection(v, ni, n0, p0, vt, bgn=bool(np.any(with_bgn)))
+        r = np.where(with_bgn, r, 1.0)
+        if np.any(~with_bgn) and np.any(with_bgn):
+            dn0, _ = injection(v, ni, n0, p0, vt, bgn=False)
+            dn = np.where(with_bgn, dn, dn0)
+        u = (dn * (n0 + p0) + dn**2) * _auger_coefficient(n0, p0, dn)
+        e = np.exp(np.minimum(v / vt, 200.0))
+        return Q_E * thickness_cm * 1e3 * u + j0_rad * (r - 1) * e  # cm^-3 s^-1 x W -> mA/cm^2
+
+    vj = np.asarray(vj, dtype=float)
+    h = 1e-6
+    j = current(vj)
+    return j, (current(vj + h) - j) / h
+
+
+# --------------------------------------------------------------------------------------------
+# Free-carrier absorption
+# --------------------------------------------------------------------------------------------
+def fca_alpha_cm(wavelengths_nm, n, p) -> np.ndarray:
+    """Free-carrier absorption coefficient of crystalline Si, cm^-1.
+
+    alpha_FCA = 2.6e-27 n lambda^3 + 2.7e-24 p lambda^2, lambda in nm, n and p in cm^-3
+    (about 0.1 cm^-1 at 1100 nm for n = p = 1e16 cm^-3). The absorbed photon heats the
+    carriers and generates no electron-hole pair.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, shape [W]
+        Wavelengths, nm.
+    n, p : array_like, shape [...]
+        Free electron and hole densities, cm^-3 (>= 0).
+
+    Returns
+    -------
+    ndarray, shape [..., W]
+
+    References
+    ----------
+    M. A. Green, Silicon Solar Cells: Advanced Principles and Practice (UNSW, 1995), after
+    Schroder, Thomas & Swartz, IEEE Trans. Electron Devices 25, 254 (1978); used for the
+    Lambertian limit by Richter et al., IEEE J. Photovolt. 3, 1184 (2013).
+    """
+    lam = np.asarray(wavelengths_nm, dtype=float)
+    n = np.asarray(n, dtype=float)[..., None]
+    p = np.asarray(p, dtype=float)[..., None]
+    return 2.6e-27 * n * lam**3 + 2.7e-24 * p * lam**2
