@@ -14,9 +14,16 @@ Models
 ------
 "lambertian" : the 4 n^2 limit of a randomising texture with a perfect rear mirror,
     ``lambertian_absorptance``.
+"tiedje" : the same limit in its weak-absorption form, ``tiedje_absorptance`` (the form of
+    Richter et al.'s intrinsic limit of silicon).
+
+A parasitic absorption coefficient (for example free-carrier absorption) can be given: it
+competes with the band-to-band absorption along the same paths, so the useful share of the
+absorbed light is alpha_bb / (alpha_bb + alpha_parasitic); the rest is absorbed but
+generates no carriers (it is in neither A nor R).
 
 ``trap_light`` dispatches on the model name; a new model (for example a ray-traced
-texture) adds its absorptance function to ``MODELS``.
+texture) adds its total-absorptance function to ``MODELS``.
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["MODELS", "lambertian_absorptance", "entry_transmittance", "trap_light"]
+__all__ = ["MODELS", "lambertian_absorptance", "tiedje_absorptance", "entry_transmittance", "trap_light"]
 
 
 def lambertian_absorptance(nk, thickness_nm, wavelengths_nm) -> np.ndarray:
@@ -55,16 +62,59 @@ def lambertian_absorptance(nk, thickness_nm, wavelengths_nm) -> np.ndarray:
     IEEE Trans. Electron Devices 31, 711 (1984); Green, Prog. Photovolt. 10, 235 (2002).
     """
     nk = np.asarray(nk, dtype=complex)
-    wl = np.asarray(wavelengths_nm, dtype=float)
-    alpha = 4 * np.pi * nk.imag / wl  # 1/nm
-    w = np.asarray(thickness_nm, dtype=float)[..., None]
-    e = np.exp(-4 * alpha * w)
-    n2 = np.maximum(nk.real, 1.0) ** 2
+    alpha = 4 * np.pi * nk.imag / np.asarray(wavelengths_nm, dtype=float)  # 1/nm
+    return _lambertian_total(alpha, nk.real, thickness_nm)
+
+
+def _lambertian_total(alpha_per_nm, n_real, thickness_nm):
+    e = np.exp(-4 * alpha_per_nm * np.asarray(thickness_nm, dtype=float)[..., None])
+    n2 = np.maximum(n_real, 1.0) ** 2
     return (1 - e) / (1 - (1 - 1 / n2) * e)
 
 
-#: model name -> absorptance(nk [B, W], thickness_nm [B], wavelengths_nm [W]) -> [B, W]
-MODELS: dict[str, Callable[..., np.ndarray]] = {"lambertian": lambertian_absorptance}
+def _tiedje_total(alpha_per_nm, n_real, thickness_nm):
+    w = np.asarray(thickness_nm, dtype=float)[..., None]
+    n2 = np.maximum(n_real, 1.0) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = alpha_per_nm / (alpha_per_nm + 1.0 / (4 * n2 * w))
+    return np.where(alpha_per_nm > 0, a, 0.0)
+
+
+def tiedje_absorptance(nk, thickness_nm, wavelengths_nm) -> np.ndarray:
+    """Absorptance of a Lambertian slab with ideal rear mirror in the weak-absorption form.
+
+    A = a / (a + 1 / (4 n^2 W)),   a = 4 pi k / lambda:
+
+    the absorbed share of the light when every pass has the mean Lambertian path length
+    4 n^2 W (the form used by Richter et al. for the intrinsic limit of silicon). It equals
+    ``lambertian_absorptance`` for weak absorption and lies below it (by up to ~3 %) where
+    a W ~ 0.1-1.
+
+    Parameters
+    ----------
+    nk : array_like of complex, shape [..., W]
+        n + ik of the slab (k >= 0).
+    thickness_nm : array_like, shape [...]
+        Slab thickness W, nm.
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm.
+
+    Returns
+    -------
+    ndarray, shape [..., W], in [0, 1]
+
+    References
+    ----------
+    Tiedje, Yablonovitch, Cody & Brooks, IEEE Trans. Electron Devices 31, 711 (1984);
+    Richter, Hermle & Glunz, IEEE J. Photovolt. 3, 1184 (2013).
+    """
+    nk = np.asarray(nk, dtype=complex)
+    alpha = 4 * np.pi * nk.imag / np.asarray(wavelengths_nm, dtype=float)
+    return _tiedje_total(alpha, nk.real, thickness_nm)
+
+
+#: model name -> total absorptance(alpha [B, W] in 1/nm, Re n [B, W], thickness_nm [B]) -> [B, W]
+MODELS: dict[str, Callable[..., np.ndarray]] = {"lambertian": _lambertian_total, "tiedje": _tiedje_total}
 
 
 def entry_transmittance(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber: int,
@@ -108,35 +158,50 @@ def entry_transmittance(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_in
 
 
 def trap_light(model: str, n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber: int,
-               angle_deg: float = 0.0):
+               angle_deg: float = 0.0, parasitic_alpha_per_nm=None):
     """R, T and per-layer absorptance of stacks whose absorber ``absorber`` is textured.
 
     Parameters
     ----------
     model : str
-        A name in ``MODELS`` ("lambertian").
+        A name in ``MODELS`` ("lambertian", "tiedje").
     n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber, angle_deg
         As ``entry_transmittance``.
+    parasitic_alpha_per_nm : array_like, shape [B, W] or [W], optional
+        Absorption coefficient in the absorber that generates no carriers (for example
+        free-carrier absorption), 1/nm (>= 0).
 
     Returns
     -------
     R : ndarray, shape [B, W]
-        Reflectance, including the light that escapes the textured absorber, 1 - sum(A).
+        Reflectance, including the light that escapes the textured absorber.
     T : ndarray, shape [B, W]
         Zero (ideal rear mirror).
     A : ndarray, shape [B, L, W]
-        Absorptance of every layer: planar in front of the absorber, the model's in the
-        absorber (times the entry transmittance), 0 behind it.
+        Absorptance of every layer: planar in front of the absorber, the model's useful
+        (band-to-band) share in the absorber (times the entry transmittance), 0 behind it.
+        R + sum(A) = 1 minus the parasitic absorption.
     """
     try:
-        absorptance = MODELS[model]
+        total = MODELS[model]
     except KeyError:
         raise ValueError(f"unknown light-trapping model {model!r}; known: {sorted(MODELS)}") from None
     n = np.asarray(n_layers, dtype=complex)
     d = np.asarray(thicknesses_nm, dtype=float)
-    t_in, a_front = entry_transmittance(n, d, coherent, wavelengths_nm, n_incident, absorber, angle_deg)
+    wl = np.asarray(wavelengths_nm, dtype=float)
+    t_in, a_front = entry_transmittance(n, d, coherent, wl, n_incident, absorber, angle_deg)
+    nk = n[:, absorber]
+    a_bb = 4 * np.pi * nk.imag / wl
+    a_par = np.zeros_like(a_bb) if parasitic_alpha_per_nm is None else \
+        np.broadcast_to(np.asarray(parasitic_alpha_per_nm, dtype=float), a_bb.shape)
+    if np.any(a_par < 0):
+        raise ValueError("parasitic_alpha_per_nm must be >= 0")
+    a_tot = a_bb + a_par
+    absorbed = t_in * total(a_tot, nk.real, d[:, absorber])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        useful = np.where(a_tot > 0, absorbed * a_bb / a_tot, 0.0)
     A = np.zeros(n.shape, dtype=float)
     A[:, :absorber] = a_front
-    A[:, absorber] = t_in * absorptance(n[:, absorber], d[:, absorber], wavelengths_nm)
-    R = np.clip(1.0 - A.sum(axis=1), 0.0, 1.0)
+    A[:, absorber] = useful
+    R = np.clip(1.0 - A.sum(axis=1) - (absorbed - useful), 0.0, 1.0)
     return R, np.zeros_like(R), A

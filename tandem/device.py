@@ -15,10 +15,10 @@ subcell's detailed-balance diode (Rau reciprocity + ERE + Rs/Rsh/ideality).
 * "4T": both subcells in one optical stack (the bottom cell sees exactly the light the
   top cell and its transparent electrodes pass), each at its own maximum power point.
 
-Light trapping ("lambertian") replaces the planar absorptance of the bottom absorber
-(the top absorber for single junctions) by the Lambertian (4 n^2) limit of a textured
-wafer with a perfect rear reflector, applied to the light that enters it; see
-``optics.light_trapping``.
+Light trapping ("lambertian", or "tiedje" for its weak-absorption form) replaces the planar
+absorptance of the bottom absorber (the top absorber for single junctions) by the Lambertian
+(4 n^2) limit of a textured wafer with a perfect rear reflector, applied to the light that
+enters it; see ``optics.light_trapping``.
 
 This module holds the inputs (``Subcell``, ``Design``) and results (``SubcellResult``,
 ``DeviceResult``, ``BatchResult``); ``tandem.evaluation`` computes the one from the other.

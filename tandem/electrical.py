@@ -33,8 +33,10 @@ Physics
   reciprocity on the computed EQE (so photon recycling and light trapping are
   consistent with the optics) plus Auger recombination with the
   parametrisation of Richter et al., Phys. Rev. B 86, 165202 (2012), eq. (18),
-  and n_i of Misiakos & Tsamakis, J. Appl. Phys. 74, 3293 (1993); this is the
-  model of Richter et al., IEEE J. Photovolt. 3, 1184 (2013) (29.4 % for a
+  n_i of Misiakos & Tsamakis, J. Appl. Phys. 74, 3293 (1993), and the
+  injection-dependent band-gap narrowing of Schenk, J. Appl. Phys. 84, 3684 (1998);
+  with free-carrier absorption in the optics (``tandem.evaluation``) this is the
+  model of Richter et al., IEEE J. Photovolt. 3, 1184 (2013) (29.43 % for a
   110 um undoped Lambertian wafer); the Si physics is in ``tandem.silicon``.
 
 Spectra, photocurrent quadrature and constants come from ``optics.spectra``, the
@@ -69,7 +71,8 @@ from optics.spectra import (  # noqa: F401  (HC_EV_NM, SPECTRA, ...: re-exported
 )
 
 from .presets import PRESETS, Preset, get_preset  # noqa: F401  (re-exported; owned by tandem.presets)
-from .silicon import intrinsic_recombination_current, richter_auger_rate, si_intrinsic_ni
+from .silicon import (InjectionTable, injection_table, intrinsic_recombination_current, richter_auger_rate,
+                      si_intrinsic_ni)
 
 __all__ = [
     "Preset", "PRESETS", "get_preset", "thermal_voltage", "incident_power_mw_cm2", "SPECTRA",
@@ -229,8 +232,19 @@ class DiodeArrays:
     # recombination ----------------------------------------------------------------------
     def _auger(self, vj: np.ndarray, like: np.ndarray):
         """Auger (+ band-gap narrowing) current (mA/cm^2) and its derivative d/dVj at junction voltage vj."""
-        w, ni, n0, p0, vt, j0, bgn = (self._p(k, like) for k in ("auger_w_cm", "ni", "n0", "p0", "vt", "j0", "bgn"))
-        return intrinsic_recombination_current(vj, w, ni, n0, p0, vt, j0, bgn)
+        w, ni, n0, p0, vt, j0 = (self._p(k, like) for k in ("auger_w_cm", "ni", "n0", "p0", "vt", "j0"))
+        return intrinsic_recombination_current(vj, w, ni, n0, p0, vt, j0, self._bgn_table())
+
+    def _bgn_table(self):
+        """The band-gap-narrowing table of the wafers (None if no subcell uses it), built once."""
+        if not np.any(self.bgn > 0):
+            return None
+        table = self.__dict__.get("_injection_table")
+        if table is None:
+            table = injection_table(self.ni, self.n0, self.p0, self.vt)
+            table = InjectionTable(table.v0, table.dv, np.where(self.bgn[:, None] > 0, table.ln_r, 0.0))
+            object.__setattr__(self, "_injection_table", table)
+        return table
 
     def diode_current(self, vj) -> np.ndarray:
         """Total recombination current through the junction (mA/cm^2) at junction voltage vj [B,...]."""

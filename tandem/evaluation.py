@@ -3,14 +3,16 @@
 ``evaluate_batch`` runs, in order:
 
 1. ``group_designs``: designs with the same layer count, coherence pattern, wavelength
-   grid, angle and light-trapping layer share one batched optical solve;
+   grid, angle and light-trapping layer and model share one batched optical solve;
 2. ``solve_optics``: one ``optics.solve_arrays`` call per group (plus the light-trapping
    model of ``optics.light_trapping``), with every distinct material evaluated once per grid;
 3. ``subcell_spectra``: EQE = IQE x absorptance of each absorber, its photocurrent under
    the design's spectrum and its radiative J0 at the design's temperature (Rau reciprocity);
 4. ``transparency``: AVT, CIE xy and CRI of the semitransparent designs;
 5. ``subcell_electrics``: each subcell's diode (``tandem.electrical``) at its own MPP,
-   vectorised over the batch per role (top / bottom);
+   vectorised over the batch per role (top / bottom); for textured Si wafers with the
+   "si_intrinsic" model, ``free_carrier_absorption`` of the MPP carriers and steps 2-5 once
+   more with it;
 6. ``connect``: the device operating point: 2T series MPP (with luminescent coupling),
    4T sum of the subcell MPPs, single junctions as they are;
 7. ``assemble``: one ``DeviceResult`` per design and the ``BatchResult`` frame.
@@ -28,13 +30,14 @@ from optics.spectra import incident_power_mw_cm2
 from optics.stack import refractive_index
 
 from . import electrical as el
+from . import silicon
 from . import transparency as tr
 from .device import BatchResult, Design, DeviceResult, Subcell, SubcellResult
 from .presets import get_preset
 from .vocabulary import DEVICE_METRICS
 
 __all__ = ["evaluate", "evaluate_batch", "group_designs", "solve_optics", "subcell_spectra", "transparency",
-           "subcell_electrics", "connect", "assemble"]
+           "subcell_electrics", "free_carrier_absorption", "connect", "assemble"]
 
 ROLES = ("top", "bottom")
 
@@ -73,7 +76,8 @@ def group_designs(designs: Sequence[Design]) -> tuple[list[np.ndarray], dict[tup
     grids = [d.wavelengths() for d in designs]
     groups: dict[tuple, list[int]] = {}
     for k, (d, wl) in enumerate(zip(designs, grids)):
-        key = (len(d.stack.layers), d.stack.coherent, tuple(wl.tolist()), float(d.angle_deg), d.lt_absorber)
+        key = (len(d.stack.layers), d.stack.coherent, tuple(wl.tolist()), float(d.angle_deg), d.lt_absorber,
+               d.light_trapping)
         groups.setdefault(key, []).append(k)
     return grids, groups
 
@@ -93,8 +97,13 @@ class GroupOptics:
     solved: Any
 
 
-def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache | None = None) -> GroupOptics:
-    """One batched optical solve for designs of one group (see ``group_designs``)."""
+def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache | None = None,
+                 parasitic_alpha_per_nm=None) -> GroupOptics:
+    """One batched optical solve for designs of one group (see ``group_designs``).
+
+    ``parasitic_alpha_per_nm`` [B, W] (1/nm): absorption in the light-trapping absorber
+    that generates no carriers (free-carrier absorption), or None.
+    """
     cache = cache or _IndexCache()
     wl_key = tuple(wl.tolist())
     first = designs[0]
@@ -116,7 +125,8 @@ def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache |
     R, T, A = np.array(res.R), np.array(res.T), np.array(res.A)
     lt = first.lt_absorber
     if lt is not None:
-        R, T, A = trap_light(first.light_trapping, n, d, first.stack.coherent, wl, n0, lt, first.angle_deg)
+        R, T, A = trap_light(first.light_trapping, n, d, first.stack.coherent, wl, n0, lt, first.angle_deg,
+                             parasitic_alpha_per_nm)
     return GroupOptics(R, T, A, n, res)
 
 
@@ -191,15 +201,23 @@ def transparency(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int],
         out.cri[rows] = tr.colour_rendering_index(go.T[semi], wl)
 
 
-def batch_optics(designs: Sequence[Design], avt_weighting: str, with_cri: bool) -> BatchSpectra:
-    """Steps 1-4 over the whole batch."""
+def batch_optics(designs: Sequence[Design], avt_weighting: str, with_cri: bool,
+                 parasitic: dict[int, np.ndarray] | None = None) -> BatchSpectra:
+    """Steps 1-4 over the whole batch.
+
+    ``parasitic``: design index -> parasitic absorption coefficient [W] (1/nm) of its
+    light-trapping absorber (see ``free_carrier_absorption``).
+    """
     grids, groups = group_designs(designs)
     cache = _IndexCache()
     out = BatchSpectra.empty(len(designs))
     for idx in groups.values():
         group = [designs[k] for k in idx]
         wl = grids[idx[0]]
-        go = solve_optics(group, wl, cache)
+        par = None
+        if parasitic and any(k in parasitic for k in idx):
+            par = np.stack([parasitic.get(k, np.zeros(wl.size)) for k in idx])
+        go = solve_optics(group, wl, cache, par)
         subcell_spectra(out, group, idx, wl, go)
         transparency(out, group, idx, wl, go, avt_weighting, with_cri)
         res = go.solved
@@ -316,6 +334,32 @@ def connect(designs: Sequence[Design], top: RoleElectrics, bottom: RoleElectrics
     return op
 
 
+def free_carrier_absorption(designs: Sequence[Design], top: RoleElectrics,
+                            bottom: RoleElectrics | None) -> dict[int, np.ndarray]:
+    """Free-carrier absorption of Si wafers at their maximum power point, for the optics.
+
+    For every design whose light-trapping absorber is a subcell with the "si_intrinsic"
+    recombination model: the excess carrier density at the subcell's own MPP
+    (``tandem.silicon.injection``, with band-gap narrowing) plus the equilibrium densities
+    give alpha_FCA (``tandem.silicon.fca_alpha_cm``), returned in 1/nm on the design's grid.
+    """
+    out: dict[int, np.ndarray] = {}
+    for role, e in (("top", top), ("bottom", bottom)):
+        if e is None:
+            continue
+        for p, k in enumerate(e.idx):
+            d = designs[k]
+            cell = getattr(d, role)
+            if d.lt_absorber != cell.absorber or get_preset(cell.preset).recombination != "si_intrinsic":
+                continue
+            dio = e.diodes
+            vj = e.mpp.vmpp_v[p] + e.mpp.jmpp_ma_cm2[p] * 1e-3 * dio.rs[p]
+            dn, _ = silicon.injection(vj, dio.ni[p], dio.n0[p], dio.p0[p], dio.vt[p], bgn=bool(dio.bgn[p]))
+            alpha_cm = silicon.fca_alpha_cm(d.wavelengths(), dio.n0[p] + dn, dio.p0[p] + dn)
+            out[int(k)] = alpha_cm * 1e-7  # 1/cm -> 1/nm
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # 7. Assembly
 # --------------------------------------------------------------------------------------------
@@ -424,5 +468,12 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
     p_in = np.array([incident_power_mw_cm2(d.spectrum) for d in designs])  # mW/cm^2
     top = subcell_electrics(designs, spectra, "top", p_in, jv_points)
     bottom = subcell_electrics(designs, spectra, "bottom", p_in, jv_points)
+    fca = free_carrier_absorption(designs, top, bottom)
+    if fca:
+        # textured Si wafers: the optics again with the free-carrier absorption of the MPP
+        # carriers (it changes the photocurrent by well under 1 %, so one pass is converged)
+        spectra = batch_optics(designs, avt_weighting, with_cri, fca)
+        top = subcell_electrics(designs, spectra, "top", p_in, jv_points)
+        bottom = subcell_electrics(designs, spectra, "bottom", p_in, jv_points)
     op = connect(designs, top, bottom, p_in, jv_points)
     return assemble(designs, spectra, top, bottom, op)

@@ -35,7 +35,8 @@ class Preset:
     trapping that raises J0,rad must not also raise J0,nr (it would with a fixed
     ERE). The effective ERE is then J0,rad / (J0,rad + J0,nr). ``recombination`` is
     "diode" (ERE single-diode model) or "si_intrinsic" (radiative + Auger of
-    Richter 2012 on the absorber thickness; ``ere`` is then unused).
+    Richter 2012 on the absorber thickness, with band-gap narrowing and free-carrier
+    absorption, ``tandem.silicon``; ``ere`` is then unused).
     ``bandgap_range_ev`` is the range of absorber band gaps for which the
     preset is meaningful (checked when the absorber material reports
     ``bandgap_ev``).
@@ -109,7 +110,10 @@ PRESETS: dict[str, Preset] = {
     "Si_intrinsic": Preset(
         "Si_intrinsic", 1.0, 0.0, np.inf, 1.0, None, recombination="si_intrinsic",
         reference="Intrinsic limit of a Si wafer: radiative (reciprocity) + Auger, Richter et al., "
-                  "Phys. Rev. B 86, 165202 (2012) eq. (18); Richter et al., IEEE J. Photovolt. 3, 1184 (2013).",
+                  "Phys. Rev. B 86, 165202 (2012) eq. (18), with Schenk band-gap narrowing (J. Appl. Phys. 84, "
+                  "3684 (1998)) and, under light trapping, free-carrier absorption of the MPP carriers (Green "
+                  "1995, after Schroder et al., IEEE TED 25, 254 (1978)); Richter et al., IEEE J. Photovolt. 3, "
+                  "1184 (2013).",
     ),
     "SnPb_perovskite": Preset(
         "SnPb_perovskite", 2.0e-2, 1.5, 3000.0, 1.2, (1.15, 1.40),

@@ -58,7 +58,7 @@ def test_cspbi3_qd_si_2t_top_current_and_4t():
 def test_si_intrinsic_limit_richter_2013():
     # 110 um undoped wafer, Lambertian light trapping, ideal AR (index-matched incidence):
     # Richter et al. IEEE JPV 3, 1184 (2013): 29.43 %, Jsc 43.31 mA/cm^2, Voc 761 mV, FF 89.26 %.
-    # Differences here: no band-gap narrowing (+~6 mV) and no free-carrier absorption (+~0.4 mA/cm^2).
+    # Checked to 0.1 % absolute against tests/data/richter2013_si_limit.csv in test_si_intrinsic_limit.py.
     r = si_wafer_limit(110.0)
     assert abs(r.pce_pct - 29.43) < 0.5
     assert abs(r.top.jph_ma_cm2 - 43.31) < 0.6
