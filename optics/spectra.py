@@ -30,7 +30,7 @@ __all__ = [
     "Q_E", "H_PLANCK", "C_LIGHT", "K_B", "HC_EV_NM", "MA_CM2_PER_PHOTON_FLUX",
     "SPECTRA", "register_spectrum", "spectrum_table", "incident_power_mw_cm2",
     "irradiance", "photon_flux", "am15g_table", "am15g_irradiance", "am15g_photon_flux",
-    "photon_energy_ev", "jsc_weights", "jsc", "photocurrent_below", "eqe",
+    "photon_energy_ev", "jsc_weights", "spectral_kernel", "jsc", "photocurrent_below", "eqe",
 ]
 
 #: Elementary charge, C (CODATA 2018, exact; the constants come from scipy.constants).
@@ -307,3 +307,56 @@ def eqe(absorptance, iqe=1.0) -> np.ndarray:
     if np.any((iqe < 0) | (iqe > 1)):
         raise ValueError("iqe must lie in [0, 1]")
     return np.clip(np.asarray(absorptance, dtype=float) * iqe, 0.0, 1.0)
+
+
+def _hat_matrix(points: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """[P, N] linear-interpolation matrix from values at ``nodes`` to ``points`` (zero outside)."""
+    idx = np.clip(np.searchsorted(nodes, points, side="right") - 1, 0, nodes.size - 2)
+    frac = np.clip((points - nodes[idx]) / (nodes[idx + 1] - nodes[idx]), 0.0, 1.0)
+    inside = (points >= nodes[0]) & (points <= nodes[-1])
+    m = np.zeros((points.size, nodes.size))
+    rows = np.arange(points.size)
+    m[rows, idx] = np.where(inside, 1 - frac, 0.0)
+    m[rows, idx + 1] += np.where(inside, frac, 0.0)
+    return m
+
+
+@lru_cache(maxsize=32)
+def _spectral_kernel_cached(spec_key: tuple, wl_key: tuple, quantity: str) -> np.ndarray:
+    s = np.asarray(spec_key)
+    wl = np.asarray(wl_key)
+    grid = np.union1d(wl, s[(s > wl[0]) & (s < wl[-1])])
+    tw = np.zeros(grid.size)
+    dg = np.diff(grid)
+    tw[:-1] += dg / 2
+    tw[1:] += dg / 2
+    if quantity == "photocurrent":
+        tw = tw * grid * 1e-9 / (H_PLANCK * C_LIGHT) * MA_CM2_PER_PHOTON_FLUX
+    k = _hat_matrix(grid, s).T @ (tw[:, None] * _hat_matrix(grid, wl))
+    k.setflags(write=False)
+    return k
+
+
+def spectral_kernel(wavelengths_nm, spectrum_wavelengths_nm, quantity: str = "photocurrent") -> np.ndarray:
+    """Matrix K [S, W] for many spectra at once: ``irradiance @ K @ response``.
+
+    For spectral irradiances E [..., S] (W m^-2 nm^-1) sampled on ``spectrum_wavelengths_nm``
+    and a response R [W] (EQE, absorptance, transmittance) on ``wavelengths_nm``,
+    ``E @ K @ R`` is the photocurrent q int R E lambda/(hc) dlambda in mA/cm^2
+    (``quantity="photocurrent"``) or the power int R E dlambda in W/m^2 (``"power"``), over
+    the span of ``wavelengths_nm``. Same quadrature as ``jsc_weights``: the response linear
+    between its grid points, the spectrum linear between its own, the product integrated by
+    the trapezoid rule on the union of both grids (for a named spectrum on its native grid,
+    ``irradiance @ K`` equals ``jsc_weights``). Cached per pair of grids.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, shape [W], W >= 2, strictly increasing, nm
+    spectrum_wavelengths_nm : array_like, shape [S], S >= 2, strictly increasing, nm
+    quantity : "photocurrent" or "power"
+    """
+    if quantity not in ("photocurrent", "power"):
+        raise ValueError(f"quantity must be 'photocurrent' or 'power', got {quantity!r}")
+    wl = check_wavelengths(wavelengths_nm, increasing=True, min_points=2)
+    sw = check_wavelengths(spectrum_wavelengths_nm, increasing=True, min_points=2)
+    return _spectral_kernel_cached(tuple(sw.tolist()), tuple(wl.tolist()), quantity)

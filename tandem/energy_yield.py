@@ -56,10 +56,13 @@ from typing import Sequence
 
 import numpy as np
 
-from optics.spectra import C_LIGHT, H_PLANCK, HC_EV_NM, Q_E
+from optics import spectra
+from optics.spectra import HC_EV_NM
 
 from . import electrical as el
-from .device import Design, evaluate_batch
+from .device import Design
+from .evaluation import diode_arrays, evaluate_batch
+from .vocabulary import YIELD_METRICS
 from .outdoor_spectra import HourlyIrradiance, constant_irradiance, hourly_irradiance
 
 __all__ = ["ANGLE_NODES_DEG", "BANDGAP_TC_EV_K", "YieldResult", "annual_yield", "annual_yield_batch",
@@ -88,13 +91,6 @@ BANDGAP_TC_EV_K: dict[str, float] = {
     "ideal": 0.0,
 }
 
-#: The scalar metrics of ``YieldResult.to_dict`` (units in the suffix).
-YIELD_METRICS = (
-    "energy_yield_kwh_m2", "incident_kwh_m2", "ehe_pct", "stc_pce_pct", "performance_ratio_pct",
-    "loss_low_light_pct", "loss_spectral_pct", "loss_angle_pct", "loss_temperature_pct",
-    "temp_cell_mean_c", "mismatch_mean_ma_cm2", "transmitted_kwh_m2", "daylight_klxh",
-)
-_STC_IRRADIANCE_W_M2 = None  # set lazily: integral of the AM1.5G table
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,28 +178,6 @@ def _hat_matrix(points: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return m
 
 
-@lru_cache(maxsize=32)
-def _spectral_kernels(spec_key: tuple, wl_key: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """[S, W] matrices: spectral irradiance on the spectrum grid -> photocurrent weights (mA/cm^2
-    per unit EQE) and power weights (W/m^2 per unit transmittance) on the optical grid.
-
-    The spectrum is linear between its own points and the EQE linear between the optical grid
-    points; the product is integrated by the trapezoid rule on the union of both grids inside
-    the optical grid (the quadrature of ``tandem.electrical.sun_weights``)."""
-    s = np.asarray(spec_key)
-    wl = np.asarray(wl_key)
-    grid = np.union1d(wl, s[(s > wl[0]) & (s < wl[-1])])
-    to_grid_spec = _hat_matrix(grid, s)            # [G, S]
-    to_grid_eqe = _hat_matrix(grid, wl)            # [G, W]
-    tw = _trapz_weights(grid)
-    photon = grid * 1e-9 / (H_PLANCK * C_LIGHT) * Q_E * 0.1  # W/m^2/nm -> mA/cm^2 per nm
-    k_j = to_grid_spec.T @ ((tw * photon)[:, None] * to_grid_eqe)
-    k_p = to_grid_spec.T @ (tw[:, None] * to_grid_eqe)
-    k_j.setflags(write=False)
-    k_p.setflags(write=False)
-    return k_j, k_p
-
-
 def _angle_coordinate(angle_deg) -> np.ndarray:
     """1 - cos(angle): the variable in which responses are interpolated between angle nodes
     (a response proportional to cos, or to the path length's inverse, is then close to linear)."""
@@ -249,7 +223,8 @@ def _prepare(cond: HourlyIrradiance, wl: np.ndarray, nodes: np.ndarray) -> _Prep
     hit = _PREP_CACHE.get(key)
     if hit is not None and hit[0] is cond:
         return hit[1]
-    k_j, k_p = _spectral_kernels(tuple(np.asarray(cond.wavelengths_nm, float).tolist()), tuple(wl.tolist()))
+    k_j = spectra.spectral_kernel(wl, cond.wavelengths_nm, "photocurrent")
+    k_p = spectra.spectral_kernel(wl, cond.wavelengths_nm, "power")
     used = np.flatnonzero(np.any(k_p != 0, axis=1))
     k_j, k_p = k_j[used], k_p[used]
     k_v = k_p * _photopic(wl)[None, :] * 683.0 / 1000.0  # klx per W/m^2 of light at each wavelength
@@ -257,7 +232,7 @@ def _prepare(cond: HourlyIrradiance, wl: np.ndarray, nodes: np.ndarray) -> _Prep
     prep = _Prepared(
         direct=np.ascontiguousarray(np.asarray(cond.direct)[:, used]),
         diffuse=np.ascontiguousarray(np.asarray(cond.diffuse)[:, used]), kj=k_j, kp=k_p, kv=k_v,
-        jam15=el.sun_weights(wl, "AM1.5G") / (10.0 * el.incident_power_mw_cm2("AM1.5G")),
+        jam15=spectra.jsc_weights(wl, "AM1.5G") / (10.0 * spectra.incident_power_mw_cm2("AM1.5G")),
         angle_interp=_angle_weights(np.asarray(cond.aoi_deg, float), all_nodes),
         quad=_angle_quadrature(all_nodes),
     )
@@ -322,22 +297,10 @@ def _j0_rad_table(eqe0: np.ndarray, deriv0: np.ndarray, wl: np.ndarray, tc: floa
 # --------------------------------------------------------------------------------------------
 # Electrical (per design, vectorised over hours/bins)
 # --------------------------------------------------------------------------------------------
-def _diode_params(design: Design, cell) -> dict:
-    """Per-subcell parameters for ``electrical.diode_from_currents`` (as ``tandem.evaluate``)."""
-    p = cell.parameters
-    pre = el.get_preset(cell.preset)
-    si = pre.recombination == "si_intrinsic"
-    return {
-        "ere": 1.0 if si and cell.ere is None else p["ere"],
-        "ideality": p["ideality"], "rs_ohm_cm2": p["rs_ohm_cm2"], "rsh_ohm_cm2": p["rsh_ohm_cm2"],
-        "auger_thickness_nm": design.stack.layers[cell.absorber].thickness_nm if si else 0.0,
-        "si_doping_cm3": cell.si_doping_cm3,
-        "j0_nonrad_ma_cm2": pre.j0_nonrad_ma_cm2 if (pre.j0_nonrad_ma_cm2 is not None and cell.ere is None) else np.nan,
-    }
-
-
-def _diodes(params: dict, jph: np.ndarray, j0r: np.ndarray, temp_c: np.ndarray) -> el.DiodeArrays:
-    return el.diode_from_currents(jph, j0r, temperature_k=temp_c + 273.15, batch=jph.size, **params)
+def _diodes(design: Design, cell, jph: np.ndarray, j0r: np.ndarray, temp_c: np.ndarray) -> el.DiodeArrays:
+    """Diodes of ``cell`` of ``design`` at photocurrents/J0,rad (mA/cm^2) and temperatures (deg C) [B]."""
+    b = jph.size
+    return diode_arrays([design], [cell] * b, jph, j0r, np.zeros(b, dtype=int), temperature_k=temp_c + 273.15)
 
 
 def _bin_index(*features) -> tuple[np.ndarray, int]:
@@ -359,7 +322,7 @@ _DTEMP = 12.0
 _J0_DT = 2.5
 
 
-def _power_single(params, jph, temp_c, lnj0_of_t, method) -> tuple[np.ndarray, int]:
+def _power_single(design, cell, jph, temp_c, lnj0_of_t, method) -> tuple[np.ndarray, int]:
     """Hourly MPP power (mW/cm^2) of independent subcells (single, 4T subcells)."""
     on = jph > 1e-6
     p = np.zeros(jph.size)
@@ -373,13 +336,13 @@ def _power_single(params, jph, temp_c, lnj0_of_t, method) -> tuple[np.ndarray, i
     cnt = np.bincount(inv, minlength=nb)
     jm = np.bincount(inv, j, nb) / cnt
     tm = np.bincount(inv, t, nb) / cnt
-    mpp = el.single_mpp(_diodes(params, jm, np.exp(lnj0_of_t(tm)), tm))
+    mpp = el.single_mpp(_diodes(design, cell, jm, np.exp(lnj0_of_t(tm)), tm))
     eff = mpp.pmax_mw_cm2 / jm  # power per photocurrent in the bin
     p[on] = eff[inv] * j
     return p, nb
 
 
-def _power_series(pt, pb, jt, jb, temp_c, lnj0t, lnj0b, coupling, method) -> tuple[np.ndarray, int]:
+def _power_series(design, jt, jb, temp_c, lnj0t, lnj0b, coupling, method) -> tuple[np.ndarray, int]:
     """Hourly MPP power (mW/cm^2) of 2T series tandems."""
     on = (jt > 1e-6) & (jb > 1e-6)
     p = np.zeros(jt.size)
@@ -393,8 +356,8 @@ def _power_series(pt, pb, jt, jb, temp_c, lnj0t, lnj0b, coupling, method) -> tup
         inv, nb = _bin_index(np.floor(np.log(s) / _DLOG_J), np.floor(a / s / _DRATIO), np.floor(t / _DTEMP))
     cnt = np.bincount(inv, minlength=nb)
     am, bm, tm, sm = (np.bincount(inv, x, nb) / cnt for x in (a, b, t, s))
-    top = _diodes(pt, am, np.exp(lnj0t(tm)), tm)
-    bot = _diodes(pb, bm, np.exp(lnj0b(tm)), tm)
+    top = _diodes(design, design.top, am, np.exp(lnj0t(tm)), tm)
+    bot = _diodes(design, design.bottom, bm, np.exp(lnj0b(tm)), tm)
     mpp = el.series_mpp(top, bot, np.full(nb, coupling))
     eff = mpp.pmax_mw_cm2 / sm
     p[on] = eff[inv] * s
@@ -502,18 +465,17 @@ def _one_design(d: Design, rs, cond: HourlyIrradiance, nodes, tcs, losses, metho
         table = _j0_rad_table(eqe0, derivs[i][0], wl, tc, tgrid)
         lnj0.append((lambda tg, tb: (lambda t: np.interp(t, tg, tb)))(tgrid, table))
 
-    params = [_diode_params(d, c) for c in cells]
     power = {}
     n_bins = 0
     for s in stages:
         t_s = temp if s == "final" else np.full(temp.size, 25.0)
         if d.kind == "2T":
-            p, nb = _power_series(params[0], params[1], jph[s][0], jph[s][1], t_s, lnj0[0], lnj0[1],
+            p, nb = _power_series(d, jph[s][0], jph[s][1], t_s, lnj0[0], lnj0[1],
                                   float(d.luminescent_coupling), method)
         else:
-            p, nb = _power_single(params[0], jph[s][0], t_s, lnj0[0], method)
+            p, nb = _power_single(d, cells[0], jph[s][0], t_s, lnj0[0], method)
             if d.kind == "4T":
-                p2, nb2 = _power_single(params[1], jph[s][1], t_s, lnj0[1], method)
+                p2, nb2 = _power_single(d, cells[1], jph[s][1], t_s, lnj0[1], method)
                 p, nb = p + p2, nb + nb2
         power[s] = p * 10.0  # mW/cm^2 -> W/m^2
         if s == "final":

@@ -230,8 +230,10 @@ def batch_optics(designs: Sequence[Design], avt_weighting: str, with_cri: bool,
 # --------------------------------------------------------------------------------------------
 # 5-6. Electrics
 # --------------------------------------------------------------------------------------------
-def diode_arrays(designs: Sequence[Design], cells: Sequence[Subcell], jsc, j0r, idx) -> el.DiodeArrays:
-    """DiodeArrays of subcells ``cells`` (one per design in ``idx``) at each design's temperature."""
+def diode_arrays(designs: Sequence[Design], cells: Sequence[Subcell], jsc, j0r, idx,
+                 temperature_k=None) -> el.DiodeArrays:
+    """DiodeArrays of subcells ``cells`` (one per design in ``idx``) at each design's temperature,
+    or at ``temperature_k`` [len(idx)] (K) when given (energy yield: one row per hour)."""
     params = [c.parameters for c in cells]
     pre = [get_preset(c.preset) for c in cells]
     aug = [designs[i].stack.layers[c.absorber].thickness_nm if p.recombination == "si_intrinsic" else 0.0
@@ -240,7 +242,8 @@ def diode_arrays(designs: Sequence[Design], cells: Sequence[Subcell], jsc, j0r, 
            for c, p, q in zip(cells, pre, params)]
     return el.diode_from_currents(
         jsc, j0r,
-        temperature_k=np.array([designs[i].temperature_k for i in idx]),
+        temperature_k=(np.array([designs[i].temperature_k for i in idx]) if temperature_k is None
+                       else np.asarray(temperature_k, dtype=float)),
         ere=np.array(ere),
         ideality=np.array([q["ideality"] for q in params]),
         rs_ohm_cm2=np.array([q["rs_ohm_cm2"] for q in params]),

@@ -161,7 +161,7 @@ def constant_irradiance(spectrum: str = "AM1.5G", irradiance_w_m2: float | None 
     native grid; ``irradiance_w_m2`` rescales it (None keeps the table's integral);
     ``diffuse_fraction`` of it is given as isotropic diffuse light instead.
     """
-    from .electrical import spectrum_table
+    from optics.spectra import spectrum_table
 
     wl, irr = spectrum_table(spectrum)
     wl = np.asarray(wl, dtype=float)

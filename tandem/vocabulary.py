@@ -11,7 +11,8 @@ This module imports nothing heavy (the study-file parser imports it at start-up)
 """
 from __future__ import annotations
 
-__all__ = ["KINDS", "TANDEM_KINDS", "LIGHT_TRAPPING", "DEVICE_METRICS", "non_absorber_categories"]
+__all__ = ["KINDS", "TANDEM_KINDS", "LIGHT_TRAPPING", "DEVICE_METRICS", "YIELD_METRICS", "MOUNTINGS",
+           "non_absorber_categories"]
 
 #: Device kinds: opaque single junction, semitransparent single junction, monolithic
 #: series tandem (2 terminals), mechanically stacked / optically coupled tandem (4 terminals).
@@ -33,6 +34,20 @@ DEVICE_METRICS = (
     "bottom_jsc_ma_cm2", "bottom_jph_ma_cm2", "bottom_voc_v", "bottom_ff_pct", "bottom_pce_pct",
     "mismatch_ma_cm2", "avt_pct", "lue_pct", "cie_x", "cie_y", "cri",
 )
+
+#: The scalar metrics of an annual energy-yield calculation (``tandem.energy_yield.YieldResult
+#: .to_dict()``): energies in kWh/m^2 of cell area over the weather file's year, efficiencies and
+#: the loss cascade in %, the irradiance-weighted cell temperature in deg C, the energy-weighted
+#: 2T current mismatch (top - bottom) in mA/cm^2, for semitransparent cells the light transmitted
+#: into the room (kWh/m^2 over the optical grid) and its luminous exposure (klx h).
+YIELD_METRICS = (
+    "energy_yield_kwh_m2", "incident_kwh_m2", "ehe_pct", "stc_pce_pct", "performance_ratio_pct",
+    "loss_low_light_pct", "loss_spectral_pct", "loss_angle_pct", "loss_temperature_pct",
+    "temp_cell_mean_c", "mismatch_mean_ma_cm2", "transmitted_kwh_m2", "daylight_klxh",
+)
+#: Module mountings of an energy-yield calculation (``tandem.weather.Mounting``).
+MOUNTINGS = ("fixed", "vertical", "tracking")
+
 
 def non_absorber_categories() -> tuple[str, ...]:
     """The ``nkdata`` material categories that can never hold a photo-active layer.

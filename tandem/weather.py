@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .vocabulary import MOUNTINGS
+
 __all__ = ["SITES", "Weather", "Mounting", "PlaneOfArray", "site_names", "load_site", "read_weather",
            "get_weather", "plane_of_array", "MOUNTINGS", "TRANSPOSITIONS"]
 
@@ -57,7 +59,6 @@ SITES: dict[str, tuple[str, str, str]] = {
     "sand_point": ("703165TY.csv", "tmy3", "Sand Point AK, USA (TMY3, subarctic maritime)"),
     "miami": ("12839.tm2", "tmy2", "Miami FL, USA (TMY2, tropical)"),
 }
-MOUNTINGS = ("fixed", "vertical", "tracking")
 TRANSPOSITIONS = ("perez", "isotropic", "haydavies")
 
 #: Defaults where the weather file is silent (see the module docstring).

@@ -10,6 +10,7 @@ import nkdata
 from optics import Layer, Stack
 from tandem import Design, Subcell, evaluate
 from tandem import energy_yield as ey
+from tandem.vocabulary import YIELD_METRICS
 from tandem import weather as wx
 from tandem.outdoor_spectra import constant_irradiance
 
@@ -116,6 +117,7 @@ def test_4t_yield_at_least_2t_for_the_same_stack(greensboro):
     r2, r4 = ey.annual_yield_batch([two, four], greensboro)
     assert r4.energy_yield_kwh_m2 >= r2.energy_yield_kwh_m2
     assert r4.stc_pce_pct >= r2.stc_pce_pct
+    assert tuple(r4.to_dict()) == YIELD_METRICS
 
 
 @pytest.mark.parametrize("make", [lambda: qd_si_2t(gap_ev=1.70), lambda: dataclasses.replace(qd_si_2t(), kind="4T"),
@@ -188,3 +190,17 @@ def test_mountings_and_sites():
     assert np.all(tracking.surface_tilt_deg <= 60.0 + 1e-9)
     miami = wx.load_site("miami")
     assert miami.latitude == pytest.approx(25.8) and 15 < np.mean(miami.temp_air_c) < 30
+
+
+def test_spectral_kernel_matches_jsc_weights_for_a_named_spectrum():
+    from optics import spectra
+
+    wl = np.arange(300.0, 1201.0, 5.0)
+    swl, irr = spectra.spectrum_table("AM1.5G")
+    k = spectra.spectral_kernel(wl, swl)
+    np.testing.assert_allclose(irr @ k, spectra.jsc_weights(wl), rtol=1e-10, atol=1e-14)
+    p = spectra.spectral_kernel(wl, swl, "power")
+    inside = (swl >= 300) & (swl <= 1200)
+    assert irr @ p @ np.ones(wl.size) == pytest.approx(np.trapezoid(irr[inside], swl[inside]), rel=1e-9)
+    with pytest.raises(ValueError, match="quantity"):
+        spectra.spectral_kernel(wl, swl, "photons")
