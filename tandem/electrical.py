@@ -39,8 +39,9 @@ Physics
   model of Richter et al., IEEE J. Photovolt. 3, 1184 (2013) (29.43 % for a
   110 um undoped Lambertian wafer); the Si physics is in ``tandem.silicon``.
 
-Spectra, photocurrent quadrature and constants come from ``optics.spectra``, the
-electrical presets from ``tandem.presets`` (both re-exported here under their old names).
+Spectra, photocurrent quadrature and constants come from ``optics.spectra``, the detailed
+balance of the EQE (photocurrent, J0,rad, Voc,rad) from ``tandem.detailed_balance``, the
+electrical presets from ``tandem.presets`` (all re-exported here under their old names).
 Temperature is an explicit parameter of every function that depends on it.
 
 Everything is vectorised over a batch axis: the cell parameters are arrays of
@@ -49,27 +50,28 @@ shape [B] and the voltage/current solvers work on [B] or [B, N] arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
 
 import numpy as np
 from scipy.special import lambertw
 
-from optics.grid import check_wavelengths
 from optics.spectra import (  # noqa: F401  (HC_EV_NM, SPECTRA, ...: re-exported, owned by optics.spectra)
-    C_LIGHT,
-    H_PLANCK,
     HC_EV_NM,
-    K_B,
-    MA_CM2_PER_PHOTON_FLUX,
-    Q_E,
     SPECTRA,
     incident_power_mw_cm2,
-    jsc_weights,
     register_spectrum,
     spectrum_table,
 )
 
+from .detailed_balance import (  # noqa: F401  (re-exported: the detailed balance of the EQE)
+    blackbody_photon_flux,
+    j0_rad_from_eqe,
+    jsc_from_eqe,
+    reciprocity_weights,
+    sun_weights,
+    thermal_voltage,
+    voc_rad,
+)
 from .presets import PRESETS, Preset, get_preset  # noqa: F401  (re-exported; owned by tandem.presets)
 from .silicon import (InjectionTable, injection_table, intrinsic_recombination_current, richter_auger_rate,
                       si_intrinsic_ni)
@@ -85,87 +87,6 @@ __all__ = [
 
 #: Shunt conductances below this (mA cm^-2 V^-1, i.e. Rsh > 1e12 Ohm cm^2) are treated as no shunt.
 _G_MIN = 1e-9
-
-
-def thermal_voltage(temperature_k) -> np.ndarray:
-    """kT/q in V."""
-    return K_B * np.asarray(temperature_k, dtype=float) / Q_E
-
-
-# --------------------------------------------------------------------------------------------
-# Detailed balance
-# --------------------------------------------------------------------------------------------
-def blackbody_photon_flux(wavelengths_nm, temperature_k: float) -> np.ndarray:
-    """Black-body photon flux emitted into a hemisphere (n = 1), photons s^-1 m^-2 nm^-1.
-
-    phi_bb(lambda) = 2 pi c / lambda^4 / (exp(hc / (lambda k T)) - 1), lambda in m, per nm.
-    """
-    lam = np.asarray(wavelengths_nm, dtype=float) * 1e-9
-    x = H_PLANCK * C_LIGHT / (lam * K_B * float(temperature_k))
-    with np.errstate(over="ignore"):
-        return 2 * np.pi * C_LIGHT / lam**4 / np.expm1(x) * 1e-9
-
-
-def _check_grid(wl) -> np.ndarray:
-    return check_wavelengths(wl, increasing=True, min_points=2)
-
-
-def sun_weights(wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
-    """Weights w [W] with Jsc (mA/cm^2) = EQE @ w under ``spectrum``: ``optics.spectra.jsc_weights``."""
-    return jsc_weights(wavelengths_nm, spectrum)
-
-
-@lru_cache(maxsize=64)
-def _bb_weights_cached(wl_key: tuple, temperature_k: float, oversample: int) -> np.ndarray:
-    wl = np.asarray(wl_key)
-    w_count = wl.size
-    # piecewise-linear EQE between grid points, times the exponential black body, on a fine sub-grid
-    t = np.linspace(0.0, 1.0, oversample + 1)
-    weights = np.zeros(w_count)
-    for i in range(w_count - 1):
-        lam = wl[i] + (wl[i + 1] - wl[i]) * t
-        phi = blackbody_photon_flux(lam, temperature_k)
-        weights[i] += np.trapezoid((1 - t) * phi, lam)
-        weights[i + 1] += np.trapezoid(t * phi, lam)
-    weights *= MA_CM2_PER_PHOTON_FLUX
-    weights.setflags(write=False)
-    return weights
-
-
-def reciprocity_weights(wavelengths_nm, temperature_k: float = 298.15, oversample: int = 16) -> np.ndarray:
-    """Weights w [W] with J0,rad (mA/cm^2) = EQE @ w (Rau 2007 reciprocity).
-
-    The EQE is taken linear between grid points and zero outside the grid; the
-    black-body flux is integrated exactly enough on ``oversample`` sub-points
-    per interval (it changes by e every kT, i.e. every ~25 meV).
-    """
-    wl = _check_grid(wavelengths_nm)
-    if not np.isfinite(temperature_k) or temperature_k <= 0:
-        raise ValueError(f"temperature_k must be > 0, got {temperature_k}")
-    return _bb_weights_cached(tuple(wl.tolist()), float(temperature_k), int(oversample))
-
-
-def jsc_from_eqe(eqe, wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
-    """Short-circuit (photo)current in mA/cm^2 from EQE [..., W] under ``spectrum`` (default AM1.5G).
-
-    The quadrature of ``optics.spectra.jsc`` (one owner); ``wavelengths_nm`` [W], W >= 2,
-    strictly increasing, nm.
-    """
-    return np.asarray(eqe, dtype=float) @ jsc_weights(wavelengths_nm, spectrum)
-
-
-def j0_rad_from_eqe(eqe, wavelengths_nm, temperature_k: float = 298.15) -> np.ndarray:
-    """Radiative saturation current J0,rad in mA/cm^2 from EQE [..., W] (Rau reciprocity)."""
-    return np.asarray(eqe, dtype=float) @ reciprocity_weights(wavelengths_nm, temperature_k)
-
-
-def voc_rad(jsc_ma_cm2, j0_rad_ma_cm2, temperature_k: float = 298.15) -> np.ndarray:
-    """Radiative-limit open-circuit voltage kT/q ln(Jsc/J0,rad + 1), V."""
-    jsc = np.asarray(jsc_ma_cm2, dtype=float)
-    j0 = np.asarray(j0_rad_ma_cm2, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = thermal_voltage(temperature_k) * np.log1p(jsc / j0)
-    return np.where((jsc > 0) & (j0 > 0), v, 0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -496,13 +417,24 @@ class MPPResult:
 
 
 def short_circuit_current(cell: DiodeArrays) -> np.ndarray:
-    """Terminal current at V = 0, mA/cm^2 (slightly below Jph with Rs and Rsh)."""
+    """Terminal current at V = 0 of B subcells, mA/cm^2, shape [B] (below Jph with Rs and Rsh)."""
     hi = np.maximum(cell.jph, 0.0)
     return _grid_zero(cell.voltage, np.zeros(cell.size), hi)
 
 
 def single_mpp(cell: DiodeArrays) -> MPPResult:
-    """Maximum power point, Voc, Jsc of each subcell on its own (vectorised over the batch)."""
+    """Maximum power point, Voc and Jsc of each of B subcells on its own.
+
+    Parameters
+    ----------
+    cell : DiodeArrays of B subcells
+
+    Returns
+    -------
+    MPPResult
+        Arrays [B]; zero power where the cell has no photocurrent or no positive Voc. The
+        MPP is located by nested grids on the current to ~1e-7 of Jsc (``_grid_max``).
+    """
     voc = cell.voltage(np.zeros(cell.size))
     jsc = short_circuit_current(cell)
     j, p = _grid_max(lambda jj: jj * cell.voltage(jj), np.zeros(cell.size), np.maximum(jsc, 0.0))
@@ -549,15 +481,24 @@ def series_voltage(top: DiodeArrays, bottom: DiodeArrays, j, coupling=0.0) -> np
 
 
 def series_short_circuit_current(top: DiodeArrays, bottom: DiodeArrays, coupling=0.0) -> np.ndarray:
+    """Short-circuit current (mA/cm^2, [B]) of B 2T tandems (``series_operating_voltages``)."""
     coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
     hi = np.maximum(top.jph, bottom.jph + coupling * top.jph)
     return _grid_zero(lambda jj: series_voltage(top, bottom, jj, coupling), np.zeros(top.size), hi)
 
 
 def series_mpp(top: DiodeArrays, bottom: DiodeArrays, coupling=0.0) -> MPPResult:
-    """MPP of a 2-terminal series tandem: voltages add at a common current (vectorised).
+    """Maximum power point of B 2-terminal series tandems: voltages add at a common current.
 
-    ``coupling`` [B] is the luminescent-coupling fraction (0..1).
+    Parameters
+    ----------
+    top, bottom : DiodeArrays of B subcells each
+    coupling : float or array_like [B]
+        Luminescent-coupling fraction, 0..1 (Steiner et al., IEEE J. Photovolt. 3, 879 (2013)).
+
+    Returns
+    -------
+    MPPResult of the tandem, arrays [B].
     """
     coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
     voc = series_voltage(top, bottom, np.zeros(top.size), coupling)
@@ -572,7 +513,21 @@ def series_mpp(top: DiodeArrays, bottom: DiodeArrays, coupling=0.0) -> MPPResult
 
 
 def jv_curve(cell: DiodeArrays, jsc_ma_cm2: np.ndarray, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
-    """J-V curves [B, N] from short circuit to open circuit: (voltage_v, current_ma_cm2), V increasing."""
+    """J-V curves of B subcells from short circuit to open circuit.
+
+    Parameters
+    ----------
+    cell : DiodeArrays of B subcells
+    jsc_ma_cm2 : array_like, shape [B]
+        Short-circuit currents (the first point), mA/cm^2.
+    points : int
+        Points N per curve, equally spaced in current.
+
+    Returns
+    -------
+    voltage_v, current_ma_cm2 : ndarray, shape [B, N]
+        Voltage increasing from 0 (V), current decreasing to 0 (mA/cm^2).
+    """
     frac = np.linspace(1.0, 0.0, points)
     j = np.maximum(jsc_ma_cm2, 0.0)[:, None] * frac[None, :]
     v = cell.voltage(j)
@@ -582,7 +537,10 @@ def jv_curve(cell: DiodeArrays, jsc_ma_cm2: np.ndarray, points: int = 101) -> tu
 
 def series_jv_curve(top: DiodeArrays, bottom: DiodeArrays, jsc_ma_cm2: np.ndarray, coupling=0.0,
                     points: int = 101) -> tuple[np.ndarray, np.ndarray]:
-    """Tandem J-V curves [B, N] (voltage_v, current_ma_cm2) from short to open circuit."""
+    """J-V curves of B 2T tandems, (voltage_v, current_ma_cm2) each [B, N], as ``jv_curve``.
+
+    ``coupling`` [B] is the luminescent-coupling fraction, 0..1.
+    """
     frac = np.linspace(1.0, 0.0, points)
     j = np.maximum(jsc_ma_cm2, 0.0)[:, None] * frac[None, :]
     v = series_voltage(top, bottom, j, coupling)

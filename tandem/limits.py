@@ -140,8 +140,8 @@ def si_wafer_limit(thickness_um: float = 110.0, temperature_k: float = 298.15, d
     165202 (2012), the injection-dependent band-gap narrowing of Schenk (1998) and the
     free-carrier absorption of the carriers at the maximum power point (``tandem.silicon``);
     optical constants of Green 2008 (``nkdata.get("Si")``). A 110 um undoped wafer gives
-    29.51 % here against Richter's 29.43 % (Voc 761.0 mV and FF 89.28 % against 761.3 mV
-    and 89.26 %; Jsc 43.46 against 43.31 mA/cm^2).
+    29.50 % here against Richter's 29.43 % (Voc 760.9 mV and FF 89.28 % against 761 mV and
+    89.26 %; Jsc 43.43 against 43.31 mA/cm^2), see tests/data/richter2013_si_limit.csv.
 
     Parameters
     ----------
@@ -155,7 +155,7 @@ def si_wafer_limit(thickness_um: float = 110.0, temperature_k: float = 298.15, d
         "tiedje" (default): the 4 n^2 Lambertian limit in its weak-absorption form, as in
         Richter et al.; "lambertian": the same limit with the exponential single-pass
         attenuation (``optics.light_trapping``), which absorbs more where a W ~ 0.1-1 and
-        gives 29.68 % at 110 um (an accurate absorptance raises the limit; Schaefer &
+        gives 29.66 % at 110 um (an accurate absorptance raises the limit; Schaefer &
         Brendel, IEEE J. Photovolt. 8, 1156 (2018)); "none": a planar wafer, light leaves
         through the rear.
     wavelengths_nm : sequence of float, optional
