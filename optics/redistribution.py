@@ -1,0 +1,502 @@
+"""Textured stacks: thin films on pyramid facets coupled to an incoherent wafer by angular
+redistribution matrices (the integrated matrix method of OPTOS, GenPro4 and RayFlare).
+
+A stack with exactly one incoherent layer (the wafer) is cut into a *front* interface (the
+coherent films above the wafer, conformal on the front texture) and a *rear* interface (the films
+below it, conformal on the rear texture). For each design:
+
+1. the films are solved by our TMM (``optics.tmm.coherent_solve``, s and p averaged) on a grid of
+   local incidence angles, from the outer side and from the wafer side, giving R, T and the
+   absorptance of each film per angle (unpolarised light per facet hit, as RayFlare and GenPro4);
+2. the texture's facet-hit trees (``optics.texture``; traced once per geometry and cached) are
+   weighted with these coefficients, giving the redistribution matrices of each surface between
+   polar-angle bins of the light in the wafer, the light leaving into the outer media, and the hit
+   weight of every local angle;
+3. the wafer propagates bin b with exp(-alpha W / cos theta_b), alpha = 4 pi k / lambda, and the
+   multiple passes are summed exactly by one linear solve per wavelength,
+
+       x = v0 + M_front diag(P) M_rear diag(P) x,
+
+   x the downward flux at the top of the wafer per bin, v0 what the front transmits on first
+   incidence. Every outcome is a linear function of the hit weights, so R + T + sum(A) = 1 to
+   round-off.
+
+References
+----------
+Tucher et al., Opt. Express 23, A1720 (2015) (OPTOS); Santbergen et al., Opt. Express 25, A24
+(2017) (GenPro4); Pearce, J. Open Source Softw. 6, 3460 (2021) (RayFlare); Baker-Finch & McIntosh,
+Prog. Photovolt. 19, 406 (2011) (pyramid ray paths).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+
+from .texture import ANGLE_STEP_DEG, N_FINE, Bins, Texture, bin_roots, flat_tree, incidence_roots, trace
+from .tmm import coherent_solve
+
+#: single-pass wafer transmittance (normal incidence) below which a wavelength is treated as
+#: opaque: nothing returns from the rear (the error is below this fraction of the light)
+OPAQUE_TRANSMITTANCE = 1e-12
+
+
+@dataclass(frozen=True)
+class TextureOptions:
+    """Discretisation of the texture model (defaults converged, see tests/test_optics_texture.py).
+
+    n_bins : polar-angle bins of the light in the wafer (uniform in theta over 0-90 deg).
+    rays_incident : rays traced for the first incidence from the outer medium.
+    rays_per_bin : rays per bin for light arriving from the wafer.
+    n_outer_angles, n_cone_angles, n_tir_angles : TMM angle grid of the films from the outer side
+        (uniform in theta), and from the wafer side inside / beyond the escape cone (uniform in
+        sin theta, with a node on the critical angle at every wavelength).
+    index_step, index_step_opaque : relative quantisation of n_wafer / n_outer for the refracted
+        directions, where the wafer transmits and where it is opaque.
+    seed : ray sampling and random-pyramid supercell (fixed: results are reproducible).
+    """
+
+    n_bins: int = 45
+    rays_incident: int = 400
+    rays_per_bin: int = 64
+    n_outer_angles: int = 19
+    n_cone_angles: int = 10
+    n_tir_angles: int = 14
+    index_step: float = 0.02
+    index_step_opaque: float = 0.10
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class TexturedResult:
+    """Optics of textured stacks; arrays [B, ...] for B stacks.
+
+    R : [B, W] all light leaving through the front: ``R_front`` (reflected on first incidence)
+        + ``R_escape`` (entered the wafer and escaped).
+    T : [B, W] transmitted into the exit medium.
+    A : [B, L, W] absorptance per layer in stack order (the wafer at its index).
+    hit_front, hit_front_back : [B, K_o, W], [B, K_w, W]: weight with which the front films are lit
+        at each node of the outer-side / wafer-side angle grid (``angles_outer_deg``,
+        ``sin_wafer``): the absorption profile of a front film is the sum of the TMM profiles at
+        these angles with these weights (``textured_absorption_profile``).
+    """
+
+    wavelengths_nm: np.ndarray
+    R: np.ndarray
+    T: np.ndarray
+    A: np.ndarray
+    R_front: np.ndarray
+    R_escape: np.ndarray
+    labels: tuple[str, ...]
+    wafer: int
+    hit_front: np.ndarray
+    hit_front_back: np.ndarray
+    angles_outer_deg: np.ndarray
+    sin_wafer: np.ndarray
+
+
+# --------------------------------------------------------------------------------------------
+# tree cache: geometry only, shared by every design and wavelength grid
+# --------------------------------------------------------------------------------------------
+_TREES: dict[tuple, "_TreeOps"] = {}
+_MAX_TREES = 256
+
+
+@dataclass
+class _TreeOps:
+    """A tree with the sparse maps that turn its node weights into outcomes."""
+
+    tree: object
+    node_root: np.ndarray
+    leaf_to_wafer: sparse.csr_matrix  # [n_bins * n_roots, n_leaves]
+    leaf_to_outer: sparse.csr_matrix  # [n_roots, n_leaves]
+    node_to_angle: sparse.csr_matrix  # [2 * N_FINE, n_nodes] (outer side first)
+    used_angles: np.ndarray = field(default=None)
+
+
+def _ops(tree, n_bins) -> _TreeOps:
+    n = tree.n_nodes
+    node_root = np.empty(n, dtype=np.int64)
+    for k, sl in enumerate(tree.depth_slices):
+        node_root[sl] = tree.root[sl] if k == 0 else node_root[tree.parent[sl]]
+    leaf_root = np.where(tree.leaf_parent >= 0, node_root[np.maximum(tree.leaf_parent, 0)], tree.leaf_root)
+    nl = tree.leaf_parent.size
+    w = tree.leaf_dest_wafer
+    to_w = sparse.csr_matrix((np.ones(w.sum()), (tree.leaf_bin[w] * tree.n_roots + leaf_root[w], np.flatnonzero(w))),
+                             shape=(n_bins * tree.n_roots, nl))
+    to_o = sparse.csr_matrix((np.ones((~w).sum()), (leaf_root[~w], np.flatnonzero(~w))), shape=(tree.n_roots, nl))
+    row = tree.wafer_side.astype(np.int64) * N_FINE + tree.angle
+    to_a = sparse.csr_matrix((np.ones(n), (row, np.arange(n))), shape=(2 * N_FINE, n))
+    return _TreeOps(tree, node_root, to_w, to_o, to_a, np.unique(row))
+
+
+def _tree(texture: Texture, roots: str, theta_deg: float, from_wafer: bool, level: float, lossy: bool,
+          opts: TextureOptions) -> _TreeOps:
+    key = (texture, roots, theta_deg, from_wafer, level, lossy, opts.n_bins, opts.rays_incident,
+           opts.rays_per_bin, opts.seed)
+    hit = _TREES.get(key)
+    if hit is not None:
+        return hit
+    bins = Bins(opts.n_bins)
+    if roots == "incident":
+        root_cos = np.array([np.cos(np.radians(theta_deg))])
+        if texture.traced:
+            tree = trace(texture, incidence_roots(theta_deg, opts.rays_incident, opts.seed), False, level,
+                         lossy, bins, opts.seed)
+        else:
+            tree = flat_tree(texture.kind, root_cos, False, level, bins)
+    else:
+        if texture.traced:
+            tree = trace(texture, bin_roots(bins, opts.rays_per_bin, opts.seed), from_wafer, level, lossy, bins,
+                         opts.seed)
+        else:
+            tree = flat_tree(texture.kind, np.cos(np.radians(bins.centres_deg)), True, level, bins)
+    if len(_TREES) >= _MAX_TREES:
+        _TREES.pop(next(iter(_TREES)))
+    ops = _ops(tree, opts.n_bins)
+    _TREES[key] = ops
+    return ops
+
+
+def _levels(ratio: np.ndarray, opaque: np.ndarray, opts: TextureOptions) -> np.ndarray:
+    """Quantised n_wafer / n_outer per wavelength (finer where the wafer transmits)."""
+    step = np.where(opaque, opts.index_step_opaque, opts.index_step)
+    q = np.rint(np.log(ratio) / np.log1p(step))
+    return np.round(np.exp(q * np.log1p(step)), 10)
+
+
+# --------------------------------------------------------------------------------------------
+# thin films on the angle grids
+# --------------------------------------------------------------------------------------------
+def _films(n_inc, films, d, n_exit, xi, wl):
+    """Unpolarised R, T [D, K, W] and A [D, L, K, W] of coherent films at in-plane index xi [K, W].
+
+    n_inc, n_exit : [D, W]; films : [D, L, W]; d : [D, L] nm.
+    """
+    n_d, n_l, n_w = films.shape
+    k = xi.shape[0]
+    n = np.concatenate([n_inc[:, None], films, n_exit[:, None]], axis=1)  # [D, L+2, W]
+    n = np.broadcast_to(n[:, :, None], (n_d, n_l + 2, k, n_w)).transpose(1, 0, 2, 3).reshape(n_l + 2, n_d * k, n_w)
+    dd = np.concatenate([np.zeros((n_d, 1)), d, np.zeros((n_d, 1))], axis=1)
+    dd = np.repeat(dd, k, axis=0).T  # [L+2, D*K]
+    x = np.broadcast_to(xi[None], (n_d, k, n_w)).reshape(n_d * k, n_w)
+    R = np.zeros((n_d * k, n_w))
+    T = np.zeros_like(R)
+    A = np.zeros((n_l, n_d * k, n_w))
+    for pol in ("s", "p"):
+        sol = coherent_solve(pol, n, dd, wl, x)
+        R += 0.5 * sol.R
+        T += 0.5 * sol.T
+        if n_l:
+            A += 0.5 * sol.layer_absorption()
+    return (R.reshape(n_d, k, n_w), T.reshape(n_d, k, n_w),
+            A.reshape(n_l, n_d, k, n_w).transpose(1, 0, 2, 3))
+
+
+def _outer_grid(texture: Texture, opts: TextureOptions, theta0: float) -> np.ndarray:
+    base = np.linspace(0.0, 89.5, opts.n_outer_angles)
+    hot = [texture.facet_deg, abs(texture.facet_deg - theta0), theta0] if texture.traced else [theta0]
+    return np.unique(np.concatenate([base, [h for h in hot if h < 89.5]]))
+
+
+def _wafer_grid(s_c: np.ndarray, opts: TextureOptions) -> np.ndarray:
+    """sin(theta) nodes [K, W] on the wafer side: n_cone up to the critical s_c(lambda), then n_tir."""
+    s_max = np.sin(np.radians(89.5))
+    u = np.linspace(0.0, 1.0, opts.n_cone_angles)[:, None]
+    v = np.linspace(0.0, 1.0, opts.n_tir_angles + 1)[1:, None]
+    return np.concatenate([u * s_c[None], s_c[None] + v * (s_max - s_c[None])])
+
+
+def _interp_outer(grid_deg: np.ndarray, n_w: int):
+    """Linear-interpolation weights from the outer grid to the fine angles: i0 [F, W], f [F, W]."""
+    theta = np.arange(N_FINE) * ANGLE_STEP_DEG
+    i0 = np.clip(np.searchsorted(grid_deg, theta, side="right") - 1, 0, grid_deg.size - 2)
+    f = np.clip((theta - grid_deg[i0]) / (grid_deg[i0 + 1] - grid_deg[i0]), 0.0, 1.0)
+    return np.broadcast_to(i0[:, None], (N_FINE, n_w)), np.broadcast_to(f[:, None], (N_FINE, n_w))
+
+
+def _interp_wafer(s_grid: np.ndarray):
+    s = np.sin(np.radians(np.arange(N_FINE) * ANGLE_STEP_DEG))[:, None]
+    k, n_w = s_grid.shape
+    i0 = np.empty((N_FINE, n_w), dtype=np.int64)
+    for w in range(n_w):  # W searchsorted calls on K nodes: negligible next to the TMM
+        i0[:, w] = np.searchsorted(s_grid[:, w], s[:, 0], side="right") - 1
+    i0 = np.clip(i0, 0, k - 2)
+    lo = np.take_along_axis(s_grid, i0, 0)
+    hi = np.take_along_axis(s_grid, i0 + 1, 0)
+    f = np.clip((s - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
+    return i0, f
+
+
+def _to_fine(coarse, i0, f):
+    """coarse [D, K, W] -> fine [D, F, W] by the interpolation weights."""
+    w_idx = np.arange(coarse.shape[-1])
+    return coarse[:, i0, w_idx] * (1 - f) + coarse[:, i0 + 1, w_idx] * f
+
+
+def _to_coarse(fine, i0, f, k):
+    """Transpose of ``_to_fine``: fine weights [D, F, W] -> coarse [D, K, W]."""
+    n_d, n_f, n_w = fine.shape
+    out = np.zeros((n_d, k, n_w))
+    w_idx = np.broadcast_to(np.arange(n_w), (n_f, n_w))
+    for dd in range(n_d):
+        np.add.at(out[dd], (i0, w_idx), fine[dd] * (1 - f))
+        np.add.at(out[dd], (i0 + 1, w_idx), fine[dd] * f)
+    return out
+
+
+@dataclass
+class _Surface:
+    """Per-batch data of one interface: fine-angle R and T [2, D, F, W] (outer side, wafer side)."""
+
+    R: np.ndarray
+    T: np.ndarray
+
+
+def _propagate(ops: _TreeOps, surf: _Surface, w_sel: np.ndarray, root_w: np.ndarray):
+    """Node and leaf weights of a tree at the wavelengths ``w_sel``; root_w [n_roots, D, Ws]."""
+    t = ops.tree
+    side = t.wafer_side.astype(np.int64)
+    n_d = root_w.shape[1]
+    nodes = np.empty((t.n_nodes, n_d, w_sel.size))
+    R = surf.R[:, :, :, w_sel]
+    T = surf.T[:, :, :, w_sel]
+
+    def factors(par, branch):
+        s, a = side[par], t.angle[par]
+        fr = R[s, :, a] + np.where(t.tir[par], 1.0, 0.0)[:, None, None] * T[s, :, a]
+        ft = T[s, :, a]
+        return np.where((branch == 0)[:, None, None], fr, ft)
+
+    for k, sl in enumerate(t.depth_slices):
+        if k == 0:
+            nodes[sl] = t.frac[sl, None, None] * root_w[t.root[sl]]
+        else:
+            par = t.parent[sl]
+            nodes[sl] = t.frac[sl, None, None] * nodes[par] * factors(par, t.branch[sl])
+    par = t.leaf_parent
+    has = par >= 0
+    leaves = np.empty((par.size, n_d, w_sel.size))
+    if np.any(has):
+        p = par[has]
+        leaves[has] = t.leaf_frac[has, None, None] * nodes[p] * factors(p, t.leaf_branch[has])
+    if np.any(~has):
+        leaves[~has] = t.leaf_frac[~has, None, None] * root_w[t.leaf_root[~has]]
+    return nodes, leaves
+
+
+def _apply(ops: _TreeOps, nodes, leaves, n_bins):
+    """Outcomes of weighted trees: to wafer bins [n_bins, R, D, Ws], to outer [R, D, Ws], hits [2F, D, Ws]."""
+    n_d, n_w = nodes.shape[1:]
+    lw = leaves.reshape(leaves.shape[0], -1)
+    to_w = (ops.leaf_to_wafer @ lw).reshape(n_bins, ops.tree.n_roots, n_d, n_w)
+    to_o = (ops.leaf_to_outer @ lw).reshape(ops.tree.n_roots, n_d, n_w)
+    return to_w, to_o
+
+
+def _hits(ops: _TreeOps, nodes) -> np.ndarray:
+    n_d, n_w = nodes.shape[1:]
+    return (ops.node_to_angle @ nodes.reshape(nodes.shape[0], -1)).reshape(2, N_FINE, n_d, n_w)
+
+
+# --------------------------------------------------------------------------------------------
+# the solver
+# --------------------------------------------------------------------------------------------
+def wafer_index(coherent: Sequence[bool], labels: Sequence[str] | None = None) -> int:
+    """Index of the one incoherent layer (the wafer) a textured stack needs; ValueError otherwise."""
+    inc = [i for i, c in enumerate(coherent) if not c]
+    if len(inc) != 1:
+        found = "no incoherent layer" if not inc else f"{len(inc)} incoherent layers"
+        raise ValueError(
+            f"texture: a textured stack needs exactly one incoherent (thick) layer, the wafer the pyramids "
+            f"are etched into; this stack has {found}"
+        )
+    return inc[0]
+
+
+def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=1.0, n_exit=1.0,
+                   front: Texture = Texture(), rear: Texture = Texture(), angle_deg: float = 0.0,
+                   labels: Sequence[str] | None = None, options: TextureOptions = TextureOptions()
+                   ) -> TexturedResult:
+    """R, T and absorptance per layer of textured stacks (see the module docstring).
+
+    Parameters
+    ----------
+    n_layers : complex [L, W] or [B, L, W], n + ik (k >= 0) of every layer.
+    thicknesses_nm : [L] or [B, L], nm.
+    coherent : [L] bools; exactly one False: the wafer. Films above it are conformal on the
+        ``front`` texture, films below it on the ``rear`` texture.
+    wavelengths_nm : [W], nm.
+    n_incident : lossless incident medium (scalar or [W]); n_exit : exit medium (scalar or [W];
+        an absorbing exit medium swallows what it transmits).
+    front, rear : ``optics.texture.Texture`` of the two wafer surfaces.
+    angle_deg : polar angle of incidence in the incident medium, [0, 90).
+    options : ``TextureOptions`` (discretisation).
+
+    Returns
+    -------
+    TexturedResult; R + T + A.sum(-2) = 1 to round-off.
+    """
+    wl = np.asarray(wavelengths_nm, dtype=float)
+    n_layers = np.asarray(n_layers, dtype=complex)
+    single = n_layers.ndim == 2
+    if single:
+        n_layers = n_layers[None]
+    n_d, n_l, n_w = n_layers.shape
+    d = np.broadcast_to(np.asarray(thicknesses_nm, dtype=float), (n_d, n_l))
+    coherent = tuple(bool(c) for c in coherent)
+    labels = tuple(labels) if labels is not None else tuple(f"layer {i}" for i in range(n_l))
+    iw = wafer_index(coherent, labels)
+    theta0 = float(angle_deg)
+    if not (0 <= theta0 < 90):
+        raise ValueError(f"angle_deg must be in [0, 90) degrees, got {angle_deg}")
+    n0 = np.broadcast_to(np.asarray(n_incident, dtype=complex), (n_d, n_w)) if np.ndim(n_incident) < 2 else \
+        np.asarray(n_incident, dtype=complex)
+    nf = np.broadcast_to(np.asarray(n_exit, dtype=complex), (n_d, n_w)) if np.ndim(n_exit) < 2 else \
+        np.asarray(n_exit, dtype=complex)
+    if np.any(n0.imag > 0):
+        raise ValueError("texture: the incident medium must be lossless (k = 0)")
+    nw = n_layers[:, iw]
+    nw_r = nw.real + 0j
+    # the ray geometry is shared by the batch: every design must have the same bounding indices
+    for name, arr in (("wafer", nw.real), ("incident medium", n0.real), ("exit medium", nf)):
+        if n_d > 1 and not np.allclose(arr, arr[:1]):
+            raise ValueError(f"texture: a batch must share the {name}'s refractive index (only films may differ)")
+    opts = options
+    bins = Bins(opts.n_bins)
+    cos_b = np.cos(np.radians(bins.centres_deg))
+    alpha = 4 * np.pi * nw.imag / wl  # 1/nm, [D, W]
+    t_single = np.exp(-alpha * d[:, iw][:, None])  # normal incidence
+    opaque = np.all(t_single < OPAQUE_TRANSMITTANCE, axis=0)
+    clear = np.flatnonzero(~opaque)
+    lossy = bool(np.any(nf.imag > 0))
+
+    # ---- film coefficients on the angle grids -------------------------------------------
+    fr_films, fr_d = n_layers[:, :iw], d[:, :iw]
+    re_films, re_d = n_layers[:, iw + 1:], d[:, iw + 1:]
+    g_o = _outer_grid(front, opts, theta0)
+    xi_o = n0[0].real[None] * np.sin(np.radians(g_o))[:, None]
+    Rfo, Tfo, Afo = _films(n0, fr_films, fr_d, nw, xi_o, wl)  # into the absorbing wafer
+    s_c_front = np.clip(n0[0].real / nw_r[0].real, 0.0, 1.0)
+    s_w = _wafer_grid(s_c_front, opts)
+    xi_w = nw_r[0].real[None] * s_w
+    rev = slice(None, None, -1)
+    # from inside the wafer: a plane wave needs a lossless incident medium; its k only matters
+    # where the wafer transmits, where k is small (its bulk loss is in the propagation matrix)
+    Rfw, Tfw, Afw = _films(nw_r, fr_films[:, rev], fr_d[:, rev], n0, xi_w, wl)
+    Afw = Afw[:, rev]
+    io, fo = _interp_outer(g_o, n_w)
+    iwf, fwf = _interp_wafer(s_w)
+    front_s = _Surface(np.stack([_to_fine(Rfo, io, fo), _to_fine(Rfw, iwf, fwf)]),
+                       np.stack([_to_fine(Tfo, io, fo), _to_fine(Tfw, iwf, fwf)]))
+
+    # ---- first incidence ------------------------------------------------------------------
+    ratio_f = nw_r[0].real / n0[0].real
+    lev_f = _levels(ratio_f, opaque, opts)
+    R_front = np.zeros((n_d, n_w))
+    v0 = np.zeros((opts.n_bins, n_d, n_w))
+    hits_f = np.zeros((2, N_FINE, n_d, n_w))
+    for lv in np.unique(lev_f):
+        sel = np.flatnonzero(lev_f == lv)
+        ops = _tree(front, "incident", theta0, False, float(lv), False, opts)
+        nodes, leaves = _propagate(ops, front_s, sel, np.ones((1, n_d, sel.size)))
+        to_w, to_o = _apply(ops, nodes, leaves, opts.n_bins)
+        v0[:, :, sel] = to_w[:, 0]
+        R_front[:, sel] = to_o[0]
+        hits_f[:, :, :, sel] += _hits(ops, nodes)
+
+    A_wafer = np.zeros((n_d, n_w))
+    R_escape = np.zeros((n_d, n_w))
+    T = np.zeros((n_d, n_w))
+    A_rear = np.zeros((n_d, re_films.shape[1], n_w))
+    A_wafer[:, opaque] = v0[:, :, opaque].sum(axis=0)
+
+    if clear.size:
+        # ---- rear films and the redistribution matrices where light returns ----------------
+        nf_o = nf if not lossy else nf
+        s_c_rear = np.clip(nf[0].real / nw_r[0].real, 0.0, 1.0) if not lossy else np.ones(n_w)
+        s_wr = _wafer_grid(s_c_rear[clear], opts) if not lossy else \
+            np.linspace(0.0, np.sin(np.radians(89.5)), opts.n_cone_angles + opts.n_tir_angles)[:, None] * \
+            np.ones((1, clear.size))
+        xi_wr = nw_r[0, clear].real[None] * s_wr
+        Rrw, Trw, Arw = _films(nw_r[:, clear], re_films[:, :, clear], re_d, nf_o[:, clear], xi_wr, wl[clear])
+        iwr, fwr = _interp_wafer(s_wr)
+        nc = clear.size
+        Rr_fine = np.zeros((2, n_d, N_FINE, n_w))
+        Tr_fine = np.zeros((2, n_d, N_FINE, n_w))
+        Rr_fine[1][:, :, clear] = _to_fine(Rrw, iwr, fwr)
+        Tr_fine[1][:, :, clear] = _to_fine(Trw, iwr, fwr)
+        if not lossy:
+            g_or = _outer_grid(rear, opts, 0.0)
+            xi_or = nf[0, clear].real[None] * np.sin(np.radians(g_or))[:, None]
+            Rro, Tro, Aro = _films(nf[:, clear], re_films[:, ::-1][:, :, clear], re_d[:, ::-1], nw[:, clear],
+                                   xi_or, wl[clear])
+            Aro = Aro[:, ::-1]
+            ior, for_ = _interp_outer(g_or, nc)
+            Rr_fine[0][:, :, clear] = _to_fine(Rro, ior, for_)
+            Tr_fine[0][:, :, clear] = _to_fine(Tro, ior, for_)
+        rear_s = _Surface(Rr_fine, Tr_fine)
+        ratio_r = nw_r[0].real / (nf[0].real if not lossy else np.ones(n_w))
+        lev_r = _levels(ratio_r, opaque, opts) if not lossy else np.ones(n_w)
+
+        def matrices(surface, surf_s, levels, from_wafer_lossy):
+            M = np.zeros((opts.n_bins, opts.n_bins, n_d, n_w))
+            out = np.zeros((opts.n_bins, n_d, n_w))
+            trees = {}
+            for lv in np.unique(levels[clear]):
+                sel = clear[levels[clear] == lv]
+                ops = _tree(surface, "bins", 0.0, True, float(lv), from_wafer_lossy, opts)
+                nodes, leaves = _propagate(ops, surf_s, sel, np.ones((opts.n_bins, n_d, sel.size)))
+                to_w, to_o = _apply(ops, nodes, leaves, opts.n_bins)
+                M[:, :, :, sel] = to_w
+                out[:, :, sel] = to_o
+                trees[float(lv)] = (ops, sel, nodes)
+            return M, out, trees
+
+        Mf, esc_f, trees_f = matrices(front, front_s, lev_f, False)
+        Mr, t_r, trees_r = matrices(rear, rear_s, lev_r, lossy)
+        P = np.exp(-alpha[None, :, clear] * d[None, :, iw, None] / cos_b[:, None, None])  # [nb, D, Wc]
+        # x = v0 + Mf P Mr P x, per (design, wavelength)
+        mf = np.moveaxis(Mf[:, :, :, clear], (2, 3), (0, 1))  # [D, Wc, nb, nb]
+        mr = np.moveaxis(Mr[:, :, :, clear], (2, 3), (0, 1))
+        p = np.moveaxis(P, 0, -1)  # [D, Wc, nb]
+        loop = mf @ (p[..., :, None] * mr) * p[..., None, :]
+        rhs = np.moveaxis(v0[:, :, clear], 0, -1)
+        x = np.linalg.solve(np.eye(opts.n_bins) - loop, rhs[..., None])[..., 0]  # [D, Wc, nb]
+        y = (mr @ (p * x)[..., None])[..., 0]
+        u_rear = p * x
+        u_front = p * y
+        A_wafer[:, clear] = ((1 - p) * (x + y)).sum(-1)
+        R_escape[:, clear] = np.einsum("bdw,dwb->dw", esc_f[:, :, clear], u_front)
+        T[:, clear] = np.einsum("bdw,dwb->dw", t_r[:, :, clear], u_rear)
+        # hit weights with the actual fluxes
+        for ops, sel, nodes in trees_f.values():
+            pos = np.searchsorted(clear, sel)
+            scale = np.moveaxis(u_front[:, pos], -1, 0)[ops.node_root]  # [N, D, Ws]
+            hits_f[:, :, :, sel] += _hits(ops, nodes * scale)
+        hits_r = np.zeros((2, N_FINE, n_d, n_w))
+        for ops, sel, nodes in trees_r.values():
+            pos = np.searchsorted(clear, sel)
+            scale = np.moveaxis(u_rear[:, pos], -1, 0)[ops.node_root]
+            hits_r[:, :, :, sel] += _hits(ops, nodes * scale)
+        if re_films.shape[1]:
+            hw = _to_coarse(np.moveaxis(hits_r[1][:, :, clear], 0, 1), iwr, fwr, s_wr.shape[0])
+            A_rear[:, :, clear] = np.einsum("dkw,dlkw->dlw", hw, Arw)
+            if not lossy:
+                ho = _to_coarse(np.moveaxis(hits_r[0][:, :, clear], 0, 1), ior, for_, g_or.size)
+                A_rear[:, :, clear] += np.einsum("dkw,dlkw->dlw", ho, Aro)
+
+    # ---- front films from their hit weights ---------------------------------------------------
+    h_o = _to_coarse(np.moveaxis(hits_f[0], 0, 1), io, fo, g_o.size)  # [D, K_o, W]
+    h_w = _to_coarse(np.moveaxis(hits_f[1], 0, 1), iwf, fwf, s_w.shape[0])
+    A = np.zeros((n_d, n_l, n_w))
+    A[:, :iw] = np.einsum("dkw,dlkw->dlw", h_o, Afo) + np.einsum("dkw,dlkw->dlw", h_w, Afw)
+    A[:, iw] = A_wafer
+    A[:, iw + 1:] = A_rear
+    R = R_front + R_escape
+    res = TexturedResult(wl, R, T, A, R_front, R_escape, labels, iw, h_o, h_w, g_o, s_w)
+    if single:
+        res = TexturedResult(wl, R[0], T[0], A[0], R_front[0], R_escape[0], labels, iw, h_o[0], h_w[0], g_o, s_w)
+    return res
