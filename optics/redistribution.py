@@ -201,12 +201,27 @@ def _outer_grid(texture: Texture, opts: TextureOptions, theta0: float) -> np.nda
     return np.unique(np.concatenate([base, [h for h in hot if h < 89.5]]))
 
 
+_S_MAX = np.sin(np.radians(89.5))
+
+
+def _u_of_s(s, s_c):
+    """Interpolation coordinate on the wafer side: u in [0, 1] is the cosine deficit
+    1 - cos(theta_out) of the transmitted wave inside the escape cone, u in [1, 2] the square root
+    of the distance beyond it; R, T and A are smooth in u where they have square-root edges in
+    sin(theta) at the critical angle."""
+    inside = np.clip(s / s_c, 0.0, 1.0)
+    beyond = np.clip((s - s_c) / np.maximum(_S_MAX - s_c, 1e-12), 0.0, None)
+    return np.where(s <= s_c, 1.0 - np.sqrt(1.0 - inside ** 2), 1.0 + np.sqrt(beyond))
+
+
 def _wafer_grid(s_c: np.ndarray, opts: TextureOptions) -> np.ndarray:
-    """sin(theta) nodes [K, W] on the wafer side: n_cone up to the critical s_c(lambda), then n_tir."""
-    s_max = np.sin(np.radians(89.5))
+    """sin(theta) nodes [K, W] on the wafer side, uniform in ``_u_of_s``: n_cone up to the critical
+    s_c(lambda) (included), then n_tir up to 89.5 deg."""
     u = np.linspace(0.0, 1.0, opts.n_cone_angles)[:, None]
     v = np.linspace(0.0, 1.0, opts.n_tir_angles + 1)[1:, None]
-    return np.concatenate([u * s_c[None], s_c[None] + v * (s_max - s_c[None])])
+    cone = s_c[None] * np.sqrt(1.0 - (1.0 - u) ** 2)
+    tir = s_c[None] + v ** 2 * (_S_MAX - s_c[None])
+    return np.concatenate([cone, tir])
 
 
 def _interp_outer(grid_deg: np.ndarray, n_w: int):
@@ -217,16 +232,16 @@ def _interp_outer(grid_deg: np.ndarray, n_w: int):
     return np.broadcast_to(i0[:, None], (N_FINE, n_w)), np.broadcast_to(f[:, None], (N_FINE, n_w))
 
 
-def _interp_wafer(s_grid: np.ndarray):
+def _interp_wafer(s_grid: np.ndarray, s_c: np.ndarray):
+    """Weights i0, f [F, W] from the wafer-side grid to the fine angles, linear in ``_u_of_s``."""
     s = np.sin(np.radians(np.arange(N_FINE) * ANGLE_STEP_DEG))[:, None]
-    k, n_w = s_grid.shape
-    i0 = np.empty((N_FINE, n_w), dtype=np.int64)
-    for w in range(n_w):  # W searchsorted calls on K nodes: negligible next to the TMM
-        i0[:, w] = np.searchsorted(s_grid[:, w], s[:, 0], side="right") - 1
-    i0 = np.clip(i0, 0, k - 2)
-    lo = np.take_along_axis(s_grid, i0, 0)
-    hi = np.take_along_axis(s_grid, i0 + 1, 0)
-    f = np.clip((s - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
+    k = s_grid.shape[0]
+    u_nodes = _u_of_s(s_grid, s_c[None])
+    u = _u_of_s(np.minimum(s, _S_MAX), s_c[None])
+    i0 = np.clip((u_nodes[None, :, :] <= u[:, None, :]).sum(axis=1) - 1, 0, k - 2)
+    lo = np.take_along_axis(u_nodes, i0, 0)
+    hi = np.take_along_axis(u_nodes, i0 + 1, 0)
+    f = np.clip((u - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
     return i0, f
 
 
@@ -388,7 +403,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     Rfw, Tfw, Afw = _films(nw_r, fr_films[:, rev], fr_d[:, rev], n0, xi_w, wl)
     Afw = Afw[:, rev]
     io, fo = _interp_outer(g_o, n_w)
-    iwf, fwf = _interp_wafer(s_w)
+    iwf, fwf = _interp_wafer(s_w, s_c_front)
     front_s = _Surface(np.stack([_to_fine(Rfo, io, fo), _to_fine(Rfw, iwf, fwf)]),
                        np.stack([_to_fine(Tfo, io, fo), _to_fine(Tfw, iwf, fwf)]))
 
@@ -417,12 +432,10 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         # ---- rear films and the redistribution matrices where light returns ----------------
         nf_o = nf if not lossy else nf
         s_c_rear = np.clip(nf[0].real / nw_r[0].real, 0.0, 1.0) if not lossy else np.ones(n_w)
-        s_wr = _wafer_grid(s_c_rear[clear], opts) if not lossy else \
-            np.linspace(0.0, np.sin(np.radians(89.5)), opts.n_cone_angles + opts.n_tir_angles)[:, None] * \
-            np.ones((1, clear.size))
+        s_wr = _wafer_grid(s_c_rear[clear], opts)
         xi_wr = nw_r[0, clear].real[None] * s_wr
         Rrw, Trw, Arw = _films(nw_r[:, clear], re_films[:, :, clear], re_d, nf_o[:, clear], xi_wr, wl[clear])
-        iwr, fwr = _interp_wafer(s_wr)
+        iwr, fwr = _interp_wafer(s_wr, s_c_rear[clear])
         nc = clear.size
         Rr_fine = np.zeros((2, n_d, N_FINE, n_w))
         Tr_fine = np.zeros((2, n_d, N_FINE, n_w))
