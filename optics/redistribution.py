@@ -41,6 +41,8 @@ from .tmm import coherent_solve
 #: single-pass wafer transmittance (normal incidence) below which a wavelength is treated as
 #: opaque: nothing returns from the rear (the error is below this fraction of the light)
 OPAQUE_TRANSMITTANCE = 1e-12
+#: designs solved together (bounds the [nodes, designs, wavelengths] temporaries)
+DESIGN_CHUNK = 8
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,12 @@ class TextureOptions:
     seed : ray sampling and random-pyramid supercell (fixed: results are reproducible).
     """
 
-    n_bins: int = 45
+    n_bins: int = 30
     rays_incident: int = 400
-    rays_per_bin: int = 64
-    n_outer_angles: int = 19
-    n_cone_angles: int = 10
-    n_tir_angles: int = 14
+    rays_per_bin: int = 32
+    n_outer_angles: int = 10
+    n_cone_angles: int = 8
+    n_tir_angles: int = 12
     index_step: float = 0.02
     index_step_opaque: float = 0.10
     seed: int = 1
@@ -77,10 +79,10 @@ class TexturedResult:
         + ``R_escape`` (entered the wafer and escaped).
     T : [B, W] transmitted into the exit medium.
     A : [B, L, W] absorptance per layer in stack order (the wafer at its index).
-    hit_front, hit_front_back : [B, K_o, W], [B, K_w, W]: weight with which the front films are lit
-        at each node of the outer-side / wafer-side angle grid (``angles_outer_deg``,
-        ``sin_wafer``): the absorption profile of a front film is the sum of the TMM profiles at
-        these angles with these weights (``textured_absorption_profile``).
+    hit_front, hit_front_back : [B, F, W]: weight with which the front films are lit from the
+        outer side / from the wafer at each local angle of incidence ``fine_angles_deg()`` (in
+        the incident medium of that side): the absorption profile of a front film is the sum of
+        its TMM profiles at these angles with these weights.
     """
 
     wavelengths_nm: np.ndarray
@@ -93,8 +95,10 @@ class TexturedResult:
     wafer: int
     hit_front: np.ndarray
     hit_front_back: np.ndarray
-    angles_outer_deg: np.ndarray
-    sin_wafer: np.ndarray
+
+    @staticmethod
+    def fine_angles_deg() -> np.ndarray:
+        return np.arange(N_FINE) * ANGLE_STEP_DEG
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,12 +199,6 @@ def _films(n_inc, films, d, n_exit, xi, wl):
             A.reshape(n_l, n_d, k, n_w).transpose(1, 0, 2, 3))
 
 
-def _outer_grid(texture: Texture, opts: TextureOptions, theta0: float) -> np.ndarray:
-    base = np.linspace(0.0, 89.5, opts.n_outer_angles)
-    hot = [texture.facet_deg, abs(texture.facet_deg - theta0), theta0] if texture.traced else [theta0]
-    return np.unique(np.concatenate([base, [h for h in hot if h < 89.5]]))
-
-
 _S_MAX = np.sin(np.radians(89.5))
 
 
@@ -209,6 +207,7 @@ def _u_of_s(s, s_c):
     1 - cos(theta_out) of the transmitted wave inside the escape cone, u in [1, 2] the square root
     of the distance beyond it; R, T and A are smooth in u where they have square-root edges in
     sin(theta) at the critical angle."""
+    s_c = np.minimum(s_c, _S_MAX)
     inside = np.clip(s / s_c, 0.0, 1.0)
     beyond = np.clip((s - s_c) / np.maximum(_S_MAX - s_c, 1e-12), 0.0, None)
     return np.where(s <= s_c, 1.0 - np.sqrt(1.0 - inside ** 2), 1.0 + np.sqrt(beyond))
@@ -217,6 +216,10 @@ def _u_of_s(s, s_c):
 def _wafer_grid(s_c: np.ndarray, opts: TextureOptions) -> np.ndarray:
     """sin(theta) nodes [K, W] on the wafer side, uniform in ``_u_of_s``: n_cone up to the critical
     s_c(lambda) (included), then n_tir up to 89.5 deg."""
+    s_c = np.minimum(s_c, _S_MAX)
+    if np.all(s_c >= _S_MAX):  # no critical angle (lossy or denser outer medium): all nodes in the cone
+        u = np.linspace(0.0, 1.0, opts.n_cone_angles + opts.n_tir_angles)[:, None]
+        return s_c[None] * np.sqrt(1.0 - (1.0 - u) ** 2)
     u = np.linspace(0.0, 1.0, opts.n_cone_angles)[:, None]
     v = np.linspace(0.0, 1.0, opts.n_tir_angles + 1)[1:, None]
     cone = s_c[None] * np.sqrt(1.0 - (1.0 - u) ** 2)
@@ -254,12 +257,56 @@ def _to_fine(coarse, i0, f):
 def _to_coarse(fine, i0, f, k):
     """Transpose of ``_to_fine``: fine weights [D, F, W] -> coarse [D, K, W]."""
     n_d, n_f, n_w = fine.shape
-    out = np.zeros((n_d, k, n_w))
-    w_idx = np.broadcast_to(np.arange(n_w), (n_f, n_w))
-    for dd in range(n_d):
-        np.add.at(out[dd], (i0, w_idx), fine[dd] * (1 - f))
-        np.add.at(out[dd], (i0 + 1, w_idx), fine[dd] * f)
-    return out
+    base = (np.arange(n_d)[:, None, None] * k + i0[None]) * n_w + np.arange(n_w)
+    size = n_d * k * n_w
+    out = np.bincount(base.ravel(), (fine * (1 - f)).ravel(), minlength=size)
+    out += np.bincount((base + n_w).ravel(), (fine * f).ravel(), minlength=size)
+    return out.reshape(n_d, k, n_w)
+
+
+class _Side:
+    """Film coefficients seen from one side of an interface, for every design of the batch.
+
+    Where the wafer transmits (``clr``) the films are solved on an interpolation grid that
+    serves any local angle; where it is opaque (``opq``) only the first incidence matters and
+    they are solved exactly at the local angles its tree uses (``used``, fine-grid indices).
+    ``R``, ``T`` [D, F, W] on the fine angles; ``absorb`` turns hit weights into film absorptance.
+    """
+
+    def __init__(self, n_inc, films, d, n_exit, wl, clr, xi_c, interp_c, opq, used, xi_u, flip):
+        n_d, n_l, n_w = films.shape
+        sl = slice(None, None, -1) if flip else slice(None)
+        films, d = films[:, sl], d[:, sl]
+        self.R = np.zeros((n_d, N_FINE, n_w))
+        self.T = np.zeros((n_d, N_FINE, n_w))
+        self.clr, self.opq, self.used, self.interp = clr, opq, used, interp_c
+        self.A_c = self.A_u = None
+        if clr.size:
+            r, t, a = _films(n_inc[:, clr], films[:, :, clr], d, n_exit[:, clr], xi_c, wl[clr])
+            self.R[:, :, clr] = _to_fine(r, *interp_c)
+            self.T[:, :, clr] = _to_fine(t, *interp_c)
+            self.A_c = a[:, sl]
+        if opq.size and used.size:
+            r, t, a = _films(n_inc[:, opq], films[:, :, opq], d, n_exit[:, opq], xi_u, wl[opq])
+            ix = np.ix_(np.arange(n_d), used, opq)
+            self.R[ix] = r
+            self.T[ix] = t
+            self.A_u = a[:, sl]
+        self.n_l = n_l
+
+    def absorb(self, hits):
+        """Film absorptance [D, L, W] from the hit weights [D, F, W] of this side."""
+        n_d, _, n_w = hits.shape
+        out = np.zeros((n_d, self.n_l, n_w))
+        if not self.n_l:
+            return out
+        if self.A_c is not None:
+            h = _to_coarse(hits[:, :, self.clr], *self.interp, self.A_c.shape[2])
+            out[:, :, self.clr] = np.einsum("dkw,dlkw->dlw", h, self.A_c)
+        if self.A_u is not None:
+            h = hits[:, self.used][:, :, self.opq]
+            out[:, :, self.opq] = np.einsum("duw,dluw->dlw", h, self.A_u)
+        return out
 
 
 @dataclass
@@ -380,42 +427,58 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         if n_d > 1 and not np.allclose(arr, arr[:1]):
             raise ValueError(f"texture: a batch must share the {name}'s refractive index (only films may differ)")
     opts = options
+    if n_d > DESIGN_CHUNK:  # bounded temporaries: the node weights are [nodes, designs, wavelengths]
+        parts = [solve_textured(n_layers[lo:lo + DESIGN_CHUNK], d[lo:lo + DESIGN_CHUNK], coherent, wl,
+                                n0[lo:lo + DESIGN_CHUNK], nf[lo:lo + DESIGN_CHUNK], front, rear, theta0, labels, opts)
+                 for lo in range(0, n_d, DESIGN_CHUNK)]
+        cat = lambda name: np.concatenate([getattr(r, name) for r in parts])  # noqa: E731
+        return TexturedResult(wl, cat("R"), cat("T"), cat("A"), cat("R_front"), cat("R_escape"), labels, iw,
+                              cat("hit_front"), cat("hit_front_back"))
     bins = Bins(opts.n_bins)
     cos_b = np.cos(np.radians(bins.centres_deg))
     alpha = 4 * np.pi * nw.imag / wl  # 1/nm, [D, W]
     t_single = np.exp(-alpha * d[:, iw][:, None])  # normal incidence
     opaque = np.all(t_single < OPAQUE_TRANSMITTANCE, axis=0)
     clear = np.flatnonzero(~opaque)
-    lossy = bool(np.any(nf.imag > 0))
+    # no light comes back from the exit medium when it absorbs, or when a rear film is opaque
+    # (single pass < 1e-6 where the wafer transmits: what returns is below 1e-12)
+    film_pass = np.exp(-4 * np.pi * n_layers[:, iw + 1:].imag * d[:, iw + 1:, None] / wl)[:, :, ~opaque]
+    lossy = bool(np.any(nf.imag > 0)) or bool(np.any(np.all(film_pass < 1e-6, axis=(0, 2))))
 
-    # ---- film coefficients on the angle grids -------------------------------------------
     fr_films, fr_d = n_layers[:, :iw], d[:, :iw]
     re_films, re_d = n_layers[:, iw + 1:], d[:, iw + 1:]
-    g_o = _outer_grid(front, opts, theta0)
-    xi_o = n0[0].real[None] * np.sin(np.radians(g_o))[:, None]
-    Rfo, Tfo, Afo = _films(n0, fr_films, fr_d, nw, xi_o, wl)  # into the absorbing wafer
-    s_c_front = np.clip(n0[0].real / nw_r[0].real, 0.0, 1.0)
-    s_w = _wafer_grid(s_c_front, opts)
-    xi_w = nw_r[0].real[None] * s_w
-    rev = slice(None, None, -1)
-    # from inside the wafer: a plane wave needs a lossless incident medium; its k only matters
-    # where the wafer transmits, where k is small (its bulk loss is in the propagation matrix)
-    Rfw, Tfw, Afw = _films(nw_r, fr_films[:, rev], fr_d[:, rev], n0, xi_w, wl)
-    Afw = Afw[:, rev]
-    io, fo = _interp_outer(g_o, n_w)
-    iwf, fwf = _interp_wafer(s_w, s_c_front)
-    front_s = _Surface(np.stack([_to_fine(Rfo, io, fo), _to_fine(Rfw, iwf, fwf)]),
-                       np.stack([_to_fine(Tfo, io, fo), _to_fine(Tfw, iwf, fwf)]))
+    opq = np.flatnonzero(opaque)
 
-    # ---- first incidence ------------------------------------------------------------------
+    # ---- first incidence: its trees (geometry, cached) fix the local angles to solve ------------
     ratio_f = nw_r[0].real / n0[0].real
     lev_f = _levels(ratio_f, opaque, opts)
+    first = {float(lv): _tree(front, "incident", theta0, False, float(lv), False, opts) for lv in np.unique(lev_f)}
+    used = [np.unique(np.concatenate([ops.tree.angle[ops.tree.wafer_side == side] for ops in first.values()]))
+            for side in (False, True)]
+
+    # ---- front films: outer side (incidence from air) and wafer side -----------------------
+    fine_deg = np.arange(N_FINE) * ANGLE_STEP_DEG
+    g_o = np.unique(np.concatenate([np.linspace(0.0, 89.5, opts.n_outer_angles), fine_deg[used[0]]]))
+    g_o = g_o[g_o <= 89.5]
+    xi_o = n0[0].real[None] * np.sin(np.radians(g_o))[:, None]
+    xi_ou = n0[0, opq].real[None] * np.sin(np.radians(fine_deg[used[0]]))[:, None]
+    side_fo = _Side(n0, fr_films, fr_d, nw, wl, clear, xi_o[:, clear], _interp_outer(g_o, clear.size),
+                    opq, used[0], xi_ou, flip=False)  # into the absorbing wafer
+    s_c_front = np.clip(n0[0].real / nw_r[0].real, 0.0, 1.0)
+    s_w = _wafer_grid(s_c_front[clear], opts)
+    xi_w = nw_r[0, clear].real[None] * s_w
+    xi_wu = nw_r[0, opq].real[None] * np.sin(np.radians(np.minimum(fine_deg[used[1]], 89.5)))[:, None]
+    # from inside the wafer: a plane wave needs a lossless incident medium; its k only matters
+    # where the wafer transmits, where k is small (its bulk loss is in the propagation matrix)
+    side_fw = _Side(nw_r, fr_films, fr_d, n0, wl, clear, xi_w, _interp_wafer(s_w, s_c_front[clear]),
+                    opq, used[1], xi_wu, flip=True)
+    front_s = _Surface(np.stack([side_fo.R, side_fw.R]), np.stack([side_fo.T, side_fw.T]))
+
     R_front = np.zeros((n_d, n_w))
     v0 = np.zeros((opts.n_bins, n_d, n_w))
     hits_f = np.zeros((2, N_FINE, n_d, n_w))
-    for lv in np.unique(lev_f):
+    for lv, ops in first.items():
         sel = np.flatnonzero(lev_f == lv)
-        ops = _tree(front, "incident", theta0, False, float(lv), False, opts)
         nodes, leaves = _propagate(ops, front_s, sel, np.ones((1, n_d, sel.size)))
         to_w, to_o = _apply(ops, nodes, leaves, opts.n_bins)
         v0[:, :, sel] = to_w[:, 0]
@@ -430,26 +493,22 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
 
     if clear.size:
         # ---- rear films and the redistribution matrices where light returns ----------------
-        nf_o = nf if not lossy else nf
         s_c_rear = np.clip(nf[0].real / nw_r[0].real, 0.0, 1.0) if not lossy else np.ones(n_w)
         s_wr = _wafer_grid(s_c_rear[clear], opts)
         xi_wr = nw_r[0, clear].real[None] * s_wr
-        Rrw, Trw, Arw = _films(nw_r[:, clear], re_films[:, :, clear], re_d, nf_o[:, clear], xi_wr, wl[clear])
-        iwr, fwr = _interp_wafer(s_wr, s_c_rear[clear])
-        nc = clear.size
+        none = np.zeros(0, dtype=np.int64)
+        side_rw = _Side(nw_r, re_films, re_d, nf, wl, clear, xi_wr, _interp_wafer(s_wr, s_c_rear[clear]),
+                        none, none, None, flip=False)
         Rr_fine = np.zeros((2, n_d, N_FINE, n_w))
         Tr_fine = np.zeros((2, n_d, N_FINE, n_w))
-        Rr_fine[1][:, :, clear] = _to_fine(Rrw, iwr, fwr)
-        Tr_fine[1][:, :, clear] = _to_fine(Trw, iwr, fwr)
+        Rr_fine[1], Tr_fine[1] = side_rw.R, side_rw.T
+        side_ro = None
         if not lossy:
-            g_or = _outer_grid(rear, opts, 0.0)
+            g_or = np.linspace(0.0, 89.5, opts.n_outer_angles)
             xi_or = nf[0, clear].real[None] * np.sin(np.radians(g_or))[:, None]
-            Rro, Tro, Aro = _films(nf[:, clear], re_films[:, ::-1][:, :, clear], re_d[:, ::-1], nw[:, clear],
-                                   xi_or, wl[clear])
-            Aro = Aro[:, ::-1]
-            ior, for_ = _interp_outer(g_or, nc)
-            Rr_fine[0][:, :, clear] = _to_fine(Rro, ior, for_)
-            Tr_fine[0][:, :, clear] = _to_fine(Tro, ior, for_)
+            side_ro = _Side(nf, re_films, re_d, nw, wl, clear, xi_or, _interp_outer(g_or, clear.size),
+                            none, none, None, flip=True)
+            Rr_fine[0], Tr_fine[0] = side_ro.R, side_ro.T
         rear_s = _Surface(Rr_fine, Tr_fine)
         ratio_r = nw_r[0].real / (nf[0].real if not lossy else np.ones(n_w))
         lev_r = _levels(ratio_r, opaque, opts) if not lossy else np.ones(n_w)
@@ -494,22 +553,19 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
             pos = np.searchsorted(clear, sel)
             scale = np.moveaxis(u_rear[:, pos], -1, 0)[ops.node_root]
             hits_r[:, :, :, sel] += _hits(ops, nodes * scale)
-        if re_films.shape[1]:
-            hw = _to_coarse(np.moveaxis(hits_r[1][:, :, clear], 0, 1), iwr, fwr, s_wr.shape[0])
-            A_rear[:, :, clear] = np.einsum("dkw,dlkw->dlw", hw, Arw)
-            if not lossy:
-                ho = _to_coarse(np.moveaxis(hits_r[0][:, :, clear], 0, 1), ior, for_, g_or.size)
-                A_rear[:, :, clear] += np.einsum("dkw,dlkw->dlw", ho, Aro)
+        A_rear = side_rw.absorb(np.moveaxis(hits_r[1], 0, 1))
+        if side_ro is not None:
+            A_rear += side_ro.absorb(np.moveaxis(hits_r[0], 0, 1))
 
     # ---- front films from their hit weights ---------------------------------------------------
-    h_o = _to_coarse(np.moveaxis(hits_f[0], 0, 1), io, fo, g_o.size)  # [D, K_o, W]
-    h_w = _to_coarse(np.moveaxis(hits_f[1], 0, 1), iwf, fwf, s_w.shape[0])
     A = np.zeros((n_d, n_l, n_w))
-    A[:, :iw] = np.einsum("dkw,dlkw->dlw", h_o, Afo) + np.einsum("dkw,dlkw->dlw", h_w, Afw)
+    A[:, :iw] = side_fo.absorb(np.moveaxis(hits_f[0], 0, 1)) + side_fw.absorb(np.moveaxis(hits_f[1], 0, 1))
     A[:, iw] = A_wafer
     A[:, iw + 1:] = A_rear
     R = R_front + R_escape
-    res = TexturedResult(wl, R, T, A, R_front, R_escape, labels, iw, h_o, h_w, g_o, s_w)
+    h_o = np.moveaxis(hits_f[0], 0, 1)
+    h_w = np.moveaxis(hits_f[1], 0, 1)
+    res = TexturedResult(wl, R, T, A, R_front, R_escape, labels, iw, h_o, h_w)
     if single:
-        res = TexturedResult(wl, R[0], T[0], A[0], R_front[0], R_escape[0], labels, iw, h_o[0], h_w[0], g_o, s_w)
+        res = TexturedResult(wl, R[0], T[0], A[0], R_front[0], R_escape[0], labels, iw, h_o[0], h_w[0])
     return res

@@ -76,6 +76,20 @@ class Texture:
 
 
 @dataclass(frozen=True)
+class WaferTexture:
+    """The two textured surfaces of a wafer. Defaults: random upright pyramids (pointing out of
+    the wafer) on both sides, as after alkaline etching of a <100> wafer."""
+
+    front: Texture = Texture()
+    rear: Texture = Texture()
+
+    def __post_init__(self):
+        for side in ("front", "rear"):
+            if not isinstance(getattr(self, side), Texture):
+                raise ValueError(f"texture.{side} must be an optics.texture.Texture, got {getattr(self, side)!r}")
+
+
+@dataclass(frozen=True)
 class Bins:
     """Polar-angle bins of the light in the wafer, uniform in theta over [0, 90] deg."""
 

@@ -35,8 +35,12 @@ Layout (all keys are checked; an unknown key is an error that names it)::
                                               # tandem's grid. Every material must cover it (checked)
     angle_deg = 0.0
     temperature_k = 298.15
-    light_trapping = "none"                   # "none" | "lambertian"
+    light_trapping = "none"                   # "none" | "lambertian" | "pyramids"
     luminescent_coupling = 0.0
+    [device.texture]                          # light_trapping = "pyramids" only; these are the defaults
+    front = "random_upright"                  # | "regular_upright" | "regular_inverted" | "planar"
+    rear = "random_upright"                   # films above/below the one incoherent layer are conformal
+    facet_deg = 54.74
     [device.top]                              # electrical model of the top (or only) subcell
     absorber = "qd"                           # layer name or index into [[layers]]
     preset = "CsPbI3_QD"                      # tandem.electrical.PRESETS key
@@ -216,6 +220,7 @@ class DeviceSpec:
     light_trapping: str
     luminescent_coupling: float
     study: StudySettings | None
+    texture: Any = None                        # optics.texture.WaferTexture ("pyramids" only)
 
     # ------------------------------------------------------------- parameters
     @property
@@ -318,6 +323,8 @@ class DeviceSpec:
             kw["wavelengths_nm"] = self.wavelengths_nm
         if self.kind == "2T":
             kw["luminescent_coupling"] = self.luminescent_coupling
+        if self.texture is not None:
+            kw["texture"] = self.texture
         return tandem.Design(**kw)
 
     def fixed_raw(self, values: Mapping[str, float] | None = None, *, keep_study: bool = False

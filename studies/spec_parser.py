@@ -26,8 +26,9 @@ _STUDY_KEYS = {
 }
 _DEVICE_KEYS = {
     "kind", "incident", "exit", "interconnect", "wavelengths_nm", "angle_deg",
-    "temperature_k", "light_trapping", "luminescent_coupling", "top", "bottom",
+    "temperature_k", "light_trapping", "luminescent_coupling", "top", "bottom", "texture",
 }
+_TEXTURE_KEYS = {"front", "rear", "facet_deg"}
 _SUBCELL_KEYS = {"absorber", "preset", "ere", "rs_ohm_cm2", "rsh_ohm_cm2", "ideality", "iqe"}
 _LAYER_KEYS = {"name", "material", "nk", "thickness_nm", "bandgap_ev", "coherent"}
 _BOUND_KEYS = {"min", "max", "step", "log"}
@@ -168,12 +169,13 @@ class Parser:
                                lo=0.0, hi=1.0))
         if lc and kind != "2T":
             raise self.err("device.luminescent_coupling", "applies to 2T tandems only")
+        texture = self.parse_texture(device, lt, layers)
 
         self.check_materials(layers, wl)
         self.check_presets(device)
         spec_kw = dict(kind=kind, layers=layers, top=top, bottom=bottom, interconnect=interconnect,
                        incident=incident, exit=exit_, wavelengths_nm=wl, angle_deg=angle,
-                       temperature_k=temp, light_trapping=lt, luminescent_coupling=lc)
+                       temperature_k=temp, light_trapping=lt, luminescent_coupling=lc, texture=texture)
 
         self.check_coverage(DeviceSpec(source=self.source, text=self.text, raw=raw, study=None, **spec_kw))
         study = None
@@ -189,6 +191,29 @@ class Parser:
             raise self.err("layers", "the study has no free parameter: give at least one "
                                      "thickness_nm or bandgap_ev as {min = ..., max = ...}")
         return DeviceSpec(source=self.source, text=self.text, raw=raw, study=study, **spec_kw)
+
+    def parse_texture(self, device: Mapping, lt: str, layers):
+        """[device.texture] (front, rear, facet_deg) -> optics.texture.WaferTexture, for "pyramids"."""
+        from optics.texture import DEFAULT_FACET_DEG, KINDS as TEXTURES, Texture, WaferTexture
+
+        tab = self.table(device, "texture", "device.texture")
+        if tab is not None and lt != "pyramids":
+            raise self.err("device.texture", f"applies to light_trapping = \"pyramids\", not {lt!r}")
+        if lt != "pyramids":
+            return None
+        tab = tab or {}
+        self.check_keys(tab, _TEXTURE_KEYS, "device.texture")
+        facet = self.number(tab, "facet_deg", "device.texture.facet_deg", DEFAULT_FACET_DEG)
+        if not 0 < facet < 90:
+            raise self.err("device.texture.facet_deg", f"must lie in (0, 90) degrees, got {facet!r}")
+        kinds = [k for k in TEXTURES if k != "lambertian"]
+        front = self.string(tab, "front", "device.texture.front", "random_upright", kinds)
+        rear = self.string(tab, "rear", "device.texture.rear", "random_upright", kinds)
+        n_inc = sum(not lay.coherent for lay in layers)
+        if n_inc != 1:
+            raise self.err("device.light_trapping", "\"pyramids\" textures the wafer: the stack needs exactly one "
+                                                    f"layer with coherent = false (the wafer), it has {n_inc}")
+        return WaferTexture(Texture(front, facet), Texture(rear, facet))
 
     def parse_layers(self) -> tuple[LayerSpec, ...]:
         raw_layers = self.raw.get("layers")

@@ -18,7 +18,10 @@ subcell's detailed-balance diode (Rau reciprocity + ERE + Rs/Rsh/ideality).
 Light trapping ("lambertian", or "tiedje" for its weak-absorption form) replaces the planar
 absorptance of the bottom absorber (the top absorber for single junctions) by the Lambertian
 (4 n^2) limit of a textured wafer with a perfect rear reflector, applied to the light that
-enters it; see ``optics.light_trapping``.
+enters it; see ``optics.light_trapping``. Light trapping "pyramids" ray-traces the pyramid
+texture of the stack's one incoherent layer (the wafer) with every film above and below it
+conformal on the facets (``Design.texture``: front and rear ``optics.texture.Texture``); see
+``optics.redistribution``.
 
 This module holds the inputs (``Subcell``, ``Design``) and results (``SubcellResult``,
 ``DeviceResult``, ``BatchResult``); ``tandem.evaluation`` computes the one from the other.
@@ -36,6 +39,7 @@ from optics.grid import check_wavelengths
 from optics.solver import check_angle
 from optics.light_trapping import lambertian_absorptance  # noqa: F401  (public here since 0.1)
 from optics.spectra import HC_EV_NM, spectrum_table
+from optics.texture import WaferTexture
 
 from .presets import get_preset
 from .vocabulary import KINDS, LIGHT_TRAPPING, non_absorber_categories
@@ -114,6 +118,8 @@ class Design:
         (AVT and colour always use AM1.5G / the CIE observer, by their definitions.)
     angle_deg : angle of incidence; the irradiance per unit cell area is kept at the
         spectrum's value (no cos factor), i.e. PCE is relative to the light reaching the cell.
+    texture : ``optics.texture.WaferTexture``, the front and rear surfaces of the wafer when
+        ``light_trapping = "pyramids"`` (default random upright pyramids on both).
     """
 
     stack: Stack
@@ -127,6 +133,7 @@ class Design:
     light_trapping: str = "none"
     luminescent_coupling: float = 0.0
     spectrum: str = "AM1.5G"
+    texture: WaferTexture = WaferTexture()
 
     def __post_init__(self):
         if not isinstance(self.stack, Stack):
@@ -166,8 +173,17 @@ class Design:
             raise ValueError(f"interconnect layers are only meaningful for 2T designs, not {self.kind!r}")
         if self.light_trapping not in LIGHT_TRAPPING:
             raise ValueError(f"Design.light_trapping must be one of {LIGHT_TRAPPING}, got {self.light_trapping!r}")
-        if self.light_trapping != "none" and self.kind == "semitransparent":
+        if self.light_trapping in ("lambertian", "tiedje") and self.kind == "semitransparent":
             raise ValueError("Lambertian light trapping assumes an ideal rear mirror: not for a semitransparent design")
+        if not isinstance(self.texture, WaferTexture):
+            raise ValueError(f"Design.texture must be an optics.texture.WaferTexture, got {type(self.texture).__name__}")
+        if self.light_trapping == "pyramids":
+            inc = [i for i, layer in enumerate(self.stack.layers) if not layer.coherent]
+            if len(inc) != 1:
+                raise ValueError(
+                    "Design.light_trapping = 'pyramids' textures the wafer: the stack needs exactly one incoherent "
+                    f"(coherent = false) layer, the wafer, and has {len(inc)}"
+                )
         lc = float(self.luminescent_coupling)
         if not (0 <= lc <= 1):
             raise ValueError(f"Design.luminescent_coupling must lie in [0, 1], got {lc}")
@@ -236,8 +252,9 @@ class Design:
 
     @property
     def lt_absorber(self) -> int | None:
-        """Index of the layer that gets Lambertian light trapping, or None."""
-        if self.light_trapping == "none":
+        """Index of the layer that gets Lambertian light trapping, or None ("none", and "pyramids",
+        which ray-traces the whole wafer instead)."""
+        if self.light_trapping in ("none", "pyramids"):
             return None
         return (self.bottom or self.top).absorber
 

@@ -77,7 +77,7 @@ def group_designs(designs: Sequence[Design]) -> tuple[list[np.ndarray], dict[tup
     groups: dict[tuple, list[int]] = {}
     for k, (d, wl) in enumerate(zip(designs, grids)):
         key = (len(d.stack.layers), d.stack.coherent, tuple(wl.tolist()), float(d.angle_deg), d.lt_absorber,
-               d.light_trapping)
+               d.light_trapping, d.light_trapping == "pyramids" and d.texture)
         groups.setdefault(key, []).append(k)
     return grids, groups
 
@@ -88,6 +88,7 @@ class GroupOptics:
 
     R, T : [B, W]; A : [B, L, W] (with light trapping applied); n : complex [B, L, W];
     solved : the planar ``optics.OpticsResult`` (for labels, angle, polarisation, engine).
+    textured : the ``optics.redistribution.TexturedResult`` of a "pyramids" group, else None.
     """
 
     R: np.ndarray
@@ -95,6 +96,7 @@ class GroupOptics:
     A: np.ndarray
     n: np.ndarray
     solved: Any
+    textured: Any = None
 
 
 def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache | None = None,
@@ -120,6 +122,8 @@ def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache |
         for i, layer in enumerate(s.layers):
             n[k, i] = cache.get(layer.material, wl_key, wl, f"layer {i} ({layer.label!r})")
             d[k, i] = layer.thickness_nm
+    if first.light_trapping == "pyramids":
+        return _solve_textured(first, n, d, n0, nf, wl)
     res = optics.solve_arrays(n, d, first.stack.coherent, wl, n0, nf, first.angle_deg,
                               labels=first.stack.labels)
     R, T, A = np.array(res.R), np.array(res.T), np.array(res.A)
@@ -128,6 +132,29 @@ def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache |
         R, T, A = trap_light(first.light_trapping, n, d, first.stack.coherent, wl, n0, lt, first.angle_deg,
                              parasitic_alpha_per_nm)
     return GroupOptics(R, T, A, n, res)
+
+
+def _solve_textured(first: Design, n, d, n0, nf, wl) -> GroupOptics:
+    """Ray optics of pyramid-textured wafers; designs that share the wafer and the two media share
+    one batched solve (the ray geometry depends on those indices only)."""
+    from optics.redistribution import solve_textured, wafer_index
+
+    iw = wafer_index(first.stack.coherent)
+    b = n.shape[0]
+    R = np.empty((b, wl.size))
+    T = np.empty((b, wl.size))
+    A = np.empty(n.shape)
+    key = np.concatenate([n[:, iw].real, n0.real, nf.real, nf.imag], axis=1)
+    _, inv = np.unique(key, axis=0, return_inverse=True)
+    parts = []
+    for g in np.unique(inv):
+        rows = np.flatnonzero(inv.ravel() == g)
+        r = solve_textured(n[rows], d[rows], first.stack.coherent, wl, n0[rows], nf[rows], first.texture.front,
+                           first.texture.rear, first.angle_deg, labels=first.stack.labels)
+        R[rows], T[rows], A[rows] = r.R, r.T, r.A
+        parts.append((rows, r))
+    solved = optics.OpticsResult(wl, R, T, A, first.stack.labels, first.angle_deg, "unpolarized", "pyramids")
+    return GroupOptics(R, T, A, n, solved, textured=parts[0][1] if len(parts) == 1 else parts)
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,11 +20,12 @@ KINDS = ("single", "semitransparent", "2T", "4T")
 #: The kinds with a bottom subcell.
 TANDEM_KINDS = ("2T", "4T")
 
-#: Light-trapping models of the absorber behind which an ideal rear reflector sits
-#: ("none": planar optics as solved; "lambertian": the 4 n^2 limit; "tiedje": the same
-#: limit in its weak-absorption form, as in Richter et al.'s Si limit; see
-#: ``optics.light_trapping``).
-LIGHT_TRAPPING = ("none", "lambertian", "tiedje")
+#: Light-trapping models ("none": planar optics as solved; "lambertian": the 4 n^2 limit of
+#: the absorber behind which an ideal rear reflector sits; "tiedje": the same limit in its
+#: weak-absorption form, as in Richter et al.'s Si limit; see ``optics.light_trapping``;
+#: "pyramids": ray optics on a pyramid-textured wafer with every film conformal on the facets,
+#: see ``optics.redistribution``).
+LIGHT_TRAPPING = ("none", "lambertian", "tiedje", "pyramids")
 
 #: The scalar metrics of ``tandem.DeviceResult.to_dict()``, in column order of
 #: ``BatchResult.frame`` (units in the suffix: %, V, mA/cm^2; CIE x, y and CRI are unitless).

@@ -1,0 +1,74 @@
+"""light_trapping = "pyramids": Design, evaluate_batch and the study-file [device.texture] table."""
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tandem
+from optics.texture import Texture, WaferTexture
+from studies.spec import StudyFileError, load, loads
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "studies" / "examples"
+MID = {"ar.thickness_nm": 100, "top_IZO.thickness_nm": 100, "qd.thickness_nm": 400, "qd.bandgap_ev": 1.75,
+       "recombination_ITO.thickness_nm": 20}
+
+
+@pytest.fixture(scope="module")
+def textured():
+    return load(EXAMPLES / "cspbi3qd_si_2t_textured.toml")
+
+
+def test_example_parses_texture(textured):
+    assert textured.light_trapping == "pyramids"
+    assert textured.texture == WaferTexture(Texture("random_upright"), Texture("random_upright"))
+    assert textured.design(MID).texture == textured.texture
+
+
+def test_pyramids_between_planar_and_lambertian(textured):
+    """Texture cuts the front reflection (top cell gains), traps the infrared (bottom cell gains
+    over planar) but, with its real rear losses, stays below the ideal Lambertian wafer's bottom
+    current; the result conserves energy."""
+    d = textured.design(MID)
+    res = {lt: tandem.evaluate(dataclasses.replace(d, light_trapping=lt), with_cri=False)
+           for lt in ("none", "lambertian", "pyramids")}
+    assert res["pyramids"].top.jph_ma_cm2 > res["none"].top.jph_ma_cm2 + 0.3
+    assert res["pyramids"].bottom.jph_ma_cm2 > res["none"].bottom.jph_ma_cm2 + 1.0
+    o = res["pyramids"].optics
+    assert np.abs(o.R + o.T + o.A.sum(0) - 1).max() < 1e-6
+    assert o.A[-2].max() > 0  # parasitic absorption of the rear ITO is counted, not idealised away
+
+
+def test_batch_equals_single(textured):
+    rng = np.random.default_rng(3)
+    designs = []
+    for _ in range(3):
+        v = dict(MID, **{"qd.thickness_nm": float(rng.uniform(200, 800)), "ar.thickness_nm": float(rng.uniform(60, 160))})
+        designs.append(textured.design(v))
+    batch = tandem.evaluate_batch(designs, with_cri=False)
+    for d, r in zip(designs, batch.results):
+        one = tandem.evaluate(d, with_cri=False)
+        assert r.top.jph_ma_cm2 == pytest.approx(one.top.jph_ma_cm2, abs=1e-9)
+        assert r.bottom.jph_ma_cm2 == pytest.approx(one.bottom.jph_ma_cm2, abs=1e-9)
+
+
+def _edit(text, old, new):
+    assert old in text
+    return text.replace(old, new)
+
+
+def test_bad_texture_input(textured):
+    text = textured.text
+    with pytest.raises(StudyFileError, match="device.texture.facet_deg"):
+        loads(_edit(text, "facet_deg = 54.74", "facet_deg = 90"))
+    with pytest.raises(StudyFileError, match="device.texture.front"):
+        loads(_edit(text, 'front = "random_upright"', 'front = "pyramid"'))
+    with pytest.raises(StudyFileError, match="device.light_trapping"):
+        loads(_edit(text, "coherent = false", "coherent = true"))
+    with pytest.raises(StudyFileError, match="device.texture"):
+        loads(_edit(text, 'light_trapping = "pyramids"', 'light_trapping = "lambertian"'))
+    d = textured.design(MID)
+    with pytest.raises(ValueError, match="exactly one incoherent"):
+        stack = d.stack.replace_thicknesses(d.stack.thicknesses_nm)
+        layers = tuple(dataclasses.replace(lay, coherent=True) for lay in stack.layers)
+        dataclasses.replace(d, stack=dataclasses.replace(stack, layers=layers))
