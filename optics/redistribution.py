@@ -50,6 +50,7 @@ class TextureOptions:
     """Discretisation of the texture model (defaults converged, see tests/test_optics_texture.py).
 
     n_bins : polar-angle bins of the light in the wafer (uniform in theta over 0-90 deg).
+    n_phi : azimuth bins over 0-45 deg (the square symmetry of the pyramids folds the rest).
     rays_incident : rays traced for the first incidence from the outer medium.
     rays_per_bin : rays per bin for light arriving from the wafer.
     n_outer_angles, n_cone_angles, n_tir_angles : TMM angle grid of the films from the outer side
@@ -61,6 +62,7 @@ class TextureOptions:
     """
 
     n_bins: int = 30
+    n_phi: int = 3
     rays_incident: int = 400
     rays_per_bin: int = 32
     n_outer_angles: int = 10
@@ -138,12 +140,12 @@ def _ops(tree, n_bins) -> _TreeOps:
 
 def _tree(texture: Texture, roots: str, theta_deg: float, from_wafer: bool, level: float, lossy: bool,
           opts: TextureOptions) -> _TreeOps:
-    key = (texture, roots, theta_deg, from_wafer, level, lossy, opts.n_bins, opts.rays_incident,
+    key = (texture, roots, theta_deg, from_wafer, level, lossy, opts.n_bins, opts.n_phi, opts.rays_incident,
            opts.rays_per_bin, opts.seed)
     hit = _TREES.get(key)
     if hit is not None:
         return hit
-    bins = Bins(opts.n_bins)
+    bins = Bins(opts.n_bins, opts.n_phi)
     if roots == "incident":
         root_cos = np.array([np.cos(np.radians(theta_deg))])
         if texture.traced:
@@ -156,10 +158,11 @@ def _tree(texture: Texture, roots: str, theta_deg: float, from_wafer: bool, leve
             tree = trace(texture, bin_roots(bins, opts.rays_per_bin, opts.seed), from_wafer, level, lossy, bins,
                          opts.seed)
         else:
-            tree = flat_tree(texture.kind, np.cos(np.radians(bins.centres_deg)), True, level, bins)
+            tree = flat_tree(texture.kind, np.cos(np.radians(bins.centres_deg)), True, level, bins,
+                             bins.phi_centres_deg)
     if len(_TREES) >= _MAX_TREES:
         _TREES.pop(next(iter(_TREES)))
-    ops = _ops(tree, opts.n_bins)
+    ops = _ops(tree, opts.n_bins * opts.n_phi)
     _TREES[key] = ops
     return ops
 
@@ -320,17 +323,25 @@ class _Surface:
 def _propagate(ops: _TreeOps, surf: _Surface, w_sel: np.ndarray, root_w: np.ndarray):
     """Node and leaf weights of a tree at the wavelengths ``w_sel``; root_w [n_roots, D, Ws]."""
     t = ops.tree
-    side = t.wafer_side.astype(np.int64)
     n_d = root_w.shape[1]
     nodes = np.empty((t.n_nodes, n_d, w_sel.size))
-    R = surf.R[:, :, :, w_sel]
-    T = surf.T[:, :, :, w_sel]
+    # [2F, D, Ws]: one contiguous row per (side, fine angle), gathered with np.take
+    R = surf.R[:, :, :, w_sel].transpose(0, 2, 1, 3).reshape(2 * N_FINE, n_d, w_sel.size)
+    T = surf.T[:, :, :, w_sel].transpose(0, 2, 1, 3).reshape(2 * N_FINE, n_d, w_sel.size)
+    row = t.wafer_side.astype(np.int64) * N_FINE + t.angle
 
     def factors(par, branch):
-        s, a = side[par], t.angle[par]
-        fr = R[s, :, a] + np.where(t.tir[par], 1.0, 0.0)[:, None, None] * T[s, :, a]
-        ft = T[s, :, a]
-        return np.where((branch == 0)[:, None, None], fr, ft)
+        r = row[par]
+        ft = np.take(T, r, axis=0)
+        refl = branch == 0
+        out = ft
+        if np.any(refl):
+            fr = np.take(R, r[refl], axis=0)
+            tir = t.tir[par[refl]]
+            fr[tir] += ft[refl][tir]
+            out = ft.copy()
+            out[refl] = fr
+        return out
 
     for k, sl in enumerate(t.depth_slices):
         if k == 0:
@@ -434,7 +445,8 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         cat = lambda name: np.concatenate([getattr(r, name) for r in parts])  # noqa: E731
         return TexturedResult(wl, cat("R"), cat("T"), cat("A"), cat("R_front"), cat("R_escape"), labels, iw,
                               cat("hit_front"), cat("hit_front_back"))
-    bins = Bins(opts.n_bins)
+    bins = Bins(opts.n_bins, opts.n_phi)
+    nb = bins.n
     cos_b = np.cos(np.radians(bins.centres_deg))
     alpha = 4 * np.pi * nw.imag / wl  # 1/nm, [D, W]
     t_single = np.exp(-alpha * d[:, iw][:, None])  # normal incidence
@@ -475,12 +487,12 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     front_s = _Surface(np.stack([side_fo.R, side_fw.R]), np.stack([side_fo.T, side_fw.T]))
 
     R_front = np.zeros((n_d, n_w))
-    v0 = np.zeros((opts.n_bins, n_d, n_w))
+    v0 = np.zeros((nb, n_d, n_w))
     hits_f = np.zeros((2, N_FINE, n_d, n_w))
     for lv, ops in first.items():
         sel = np.flatnonzero(lev_f == lv)
         nodes, leaves = _propagate(ops, front_s, sel, np.ones((1, n_d, sel.size)))
-        to_w, to_o = _apply(ops, nodes, leaves, opts.n_bins)
+        to_w, to_o = _apply(ops, nodes, leaves, nb)
         v0[:, :, sel] = to_w[:, 0]
         R_front[:, sel] = to_o[0]
         hits_f[:, :, :, sel] += _hits(ops, nodes)
@@ -514,16 +526,17 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         lev_r = _levels(ratio_r, opaque, opts) if not lossy else np.ones(n_w)
 
         def matrices(surface, surf_s, levels, from_wafer_lossy):
-            M = np.zeros((opts.n_bins, opts.n_bins, n_d, n_w))
-            out = np.zeros((opts.n_bins, n_d, n_w))
+            M = np.zeros((nb, nb, n_d, clear.size))
+            out = np.zeros((nb, n_d, clear.size))
             trees = {}
             for lv in np.unique(levels[clear]):
                 sel = clear[levels[clear] == lv]
                 ops = _tree(surface, "bins", 0.0, True, float(lv), from_wafer_lossy, opts)
-                nodes, leaves = _propagate(ops, surf_s, sel, np.ones((opts.n_bins, n_d, sel.size)))
-                to_w, to_o = _apply(ops, nodes, leaves, opts.n_bins)
-                M[:, :, :, sel] = to_w
-                out[:, :, sel] = to_o
+                nodes, leaves = _propagate(ops, surf_s, sel, np.ones((nb, n_d, sel.size)))
+                to_w, to_o = _apply(ops, nodes, leaves, nb)
+                pos = np.searchsorted(clear, sel)
+                M[:, :, :, pos] = to_w
+                out[:, :, pos] = to_o
                 trees[float(lv)] = (ops, sel, nodes)
             return M, out, trees
 
@@ -531,18 +544,18 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         Mr, t_r, trees_r = matrices(rear, rear_s, lev_r, lossy)
         P = np.exp(-alpha[None, :, clear] * d[None, :, iw, None] / cos_b[:, None, None])  # [nb, D, Wc]
         # x = v0 + Mf P Mr P x, per (design, wavelength)
-        mf = np.moveaxis(Mf[:, :, :, clear], (2, 3), (0, 1))  # [D, Wc, nb, nb]
-        mr = np.moveaxis(Mr[:, :, :, clear], (2, 3), (0, 1))
+        mf = np.moveaxis(Mf, (2, 3), (0, 1))  # [D, Wc, nb, nb]
+        mr = np.moveaxis(Mr, (2, 3), (0, 1))
         p = np.moveaxis(P, 0, -1)  # [D, Wc, nb]
         loop = mf @ (p[..., :, None] * mr) * p[..., None, :]
         rhs = np.moveaxis(v0[:, :, clear], 0, -1)
-        x = np.linalg.solve(np.eye(opts.n_bins) - loop, rhs[..., None])[..., 0]  # [D, Wc, nb]
+        x = np.linalg.solve(np.eye(nb) - loop, rhs[..., None])[..., 0]  # [D, Wc, nb]
         y = (mr @ (p * x)[..., None])[..., 0]
         u_rear = p * x
         u_front = p * y
         A_wafer[:, clear] = ((1 - p) * (x + y)).sum(-1)
-        R_escape[:, clear] = np.einsum("bdw,dwb->dw", esc_f[:, :, clear], u_front)
-        T[:, clear] = np.einsum("bdw,dwb->dw", t_r[:, :, clear], u_rear)
+        R_escape[:, clear] = np.einsum("bdw,dwb->dw", esc_f, u_front)
+        T[:, clear] = np.einsum("bdw,dwb->dw", t_r, u_rear)
         # hit weights with the actual fluxes
         for ops, sel, nodes in trees_f.values():
             pos = np.searchsorted(clear, sel)

@@ -91,27 +91,49 @@ class WaferTexture:
 
 @dataclass(frozen=True)
 class Bins:
-    """Polar-angle bins of the light in the wafer, uniform in theta over [0, 90] deg."""
+    """Direction bins of the light in the wafer: ``n_theta`` polar bins uniform in theta over
+    [0, 90] deg times ``n_phi`` azimuth bins over [0, 45] deg. Pyramid textures have the square
+    symmetry of the crystal (the facets of every pyramid, front and rear, lie along the same
+    <110> directions), so an azimuth is folded into [0, 45] deg without loss; keeping it is what
+    lets light entering along one facet orientation meet the rear facets at the right angle."""
 
-    n: int
+    n_theta: int
+    n_phi: int = 1
+
+    @property
+    def n(self) -> int:
+        return self.n_theta * self.n_phi
 
     @property
     def edges_deg(self) -> np.ndarray:
-        return np.linspace(0.0, 90.0, self.n + 1)
+        """Polar-angle edges [n_theta + 1]."""
+        return np.linspace(0.0, 90.0, self.n_theta + 1)
 
     @property
     def centres_deg(self) -> np.ndarray:
+        """Polar angle of every bin [n] (bin k = theta bin k // n_phi, azimuth bin k % n_phi)."""
         e = self.edges_deg
-        return 0.5 * (e[1:] + e[:-1])
+        return np.repeat(0.5 * (e[1:] + e[:-1]), self.n_phi)
 
-    def index(self, cos_abs: np.ndarray) -> np.ndarray:
-        theta = np.degrees(np.arccos(np.clip(cos_abs, 0.0, 1.0)))
-        return np.minimum((theta / (90.0 / self.n)).astype(int), self.n - 1)
+    @property
+    def phi_centres_deg(self) -> np.ndarray:
+        return np.tile((np.arange(self.n_phi) + 0.5) * 45.0 / self.n_phi, self.n_theta)
+
+    def index(self, d: np.ndarray) -> np.ndarray:
+        """Bin of directions d [R, 3] (either hemisphere)."""
+        theta = np.degrees(np.arccos(np.clip(np.abs(d[:, 2]), 0.0, 1.0)))
+        it = np.minimum((theta / (90.0 / self.n_theta)).astype(int), self.n_theta - 1)
+        if self.n_phi == 1:
+            return it
+        phi = np.mod(np.degrees(np.arctan2(d[:, 1], d[:, 0])), 90.0)
+        phi = np.where(phi > 45.0, 90.0 - phi, phi)
+        ip = np.minimum((phi / (45.0 / self.n_phi)).astype(int), self.n_phi - 1)
+        return it * self.n_phi + ip
 
     def lambertian_fractions(self) -> np.ndarray:
-        """Share of Lambertian (cos theta sin theta) flux in each bin."""
+        """Share of Lambertian (cos theta sin theta, isotropic in azimuth) flux in each bin [n]."""
         s2 = np.sin(np.radians(self.edges_deg)) ** 2
-        return np.diff(s2)
+        return np.repeat(np.diff(s2) / self.n_phi, self.n_phi)
 
 
 @dataclass(frozen=True)
@@ -314,10 +336,10 @@ def trace(texture: Texture, roots: list[tuple[np.ndarray, np.ndarray]], from_waf
     n_nodes = 0
     active = np.arange(len(d))
 
-    def add_leaves(idx, dest_wafer, cos_abs, counts_parent):
+    def add_leaves(idx, dest_wafer, counts_parent):
         if idx.size == 0:
             return
-        bin_ = np.where(dest_wafer, bins.index(cos_abs), 0)
+        bin_ = np.where(dest_wafer, bins.index(d[idx]), 0)
         key = np.stack([ray_parent[idx], ray_branch[idx], np.where(ray_parent[idx] < 0, rid[idx], 0),
                         dest_wafer.astype(np.int64), bin_], axis=1)
         uniq, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
@@ -344,7 +366,7 @@ def trace(texture: Texture, roots: list[tuple[np.ndarray, np.ndarray]], from_waf
             # lower medium = wafer when wafer_is_lower
             into_lower = inside[leaving]
             dest_w = into_lower == wafer_is_lower
-            add_leaves(leaving, dest_w, np.abs(d[leaving, 2]), ray_count_parent[leaving])
+            add_leaves(leaving, dest_w, ray_count_parent[leaving])
         hit = active[~gone]
         if hit.size == 0:
             break
@@ -400,7 +422,7 @@ def trace(texture: Texture, roots: list[tuple[np.ndarray, np.ndarray]], from_waf
             t_idx = base + np.arange(n_new)
             if outer_lossy and np.any(crosses_to_outer):
                 lost = t_idx[crosses_to_outer]
-                add_leaves(lost, np.zeros(lost.size, dtype=bool), np.abs(d[lost, 2]), ray_count_parent[lost])
+                add_leaves(lost, np.zeros(lost.size, dtype=bool), ray_count_parent[lost])
                 t_idx = t_idx[~crosses_to_outer]
             new_active.append(t_idx)
         inside[refl] = ins_h
@@ -440,28 +462,36 @@ def incidence_roots(theta_deg: float, n_rays: int, seed: int = 1):
 
 
 def bin_roots(bins: Bins, n_per_bin: int, seed: int = 1):
-    """One root per polar bin: rays from the wafer, Lambertian-weighted (uniform in sin^2 theta)
-    within the bin, stratified azimuth and positions (fixed seed)."""
+    """One root per direction bin: rays from the wafer, Lambertian-weighted (uniform in
+    sin^2 theta) within the bin's polar range, stratified in its azimuth range and in position
+    (fixed seed)."""
     rng = np.random.default_rng(seed)
     edges = np.radians(bins.edges_deg)
+    width = np.pi / 4 / bins.n_phi
     out = []
-    for i in range(bins.n):
+    for k in range(bins.n):
+        i, j = divmod(k, bins.n_phi)
         s2 = np.sin(edges[i:i + 2]) ** 2
         u = (np.arange(n_per_bin) + rng.random(n_per_bin)) / n_per_bin
         theta = np.arcsin(np.sqrt(s2[0] + (s2[1] - s2[0]) * u))
-        phi = 2 * np.pi * (rng.permutation(n_per_bin) + rng.random(n_per_bin)) / n_per_bin
+        phi = (j + (rng.permutation(n_per_bin) + rng.random(n_per_bin)) / n_per_bin) * width
+        if bins.n_phi == 1:  # no azimuth kept: sample all of them
+            phi = phi * 8
         xy = rng.random((n_per_bin, 2))
         out.append((_dirs(theta, phi, up=True), xy))
     return out
 
 
-def flat_tree(kind: str, root_cos: np.ndarray, from_wafer: bool, ratio: float, bins: Bins) -> Tree:
+def flat_tree(kind: str, root_cos: np.ndarray, from_wafer: bool, ratio: float, bins: Bins,
+              root_phi_deg: np.ndarray | None = None) -> Tree:
     """Tree of a planar or Lambertian surface: one hit per root at its own angle.
 
-    root_cos : [K] cos of each root's polar angle in its incident medium. Planar: specular
-    reflection into the same bin and Snell refraction; Lambertian: both go out Lambertian.
+    root_cos : [K] cos of each root's polar angle in its incident medium; root_phi_deg : [K]
+    azimuths (default 0). Planar: specular reflection and Snell refraction keep the azimuth;
+    Lambertian: both go out Lambertian.
     """
     root_cos = np.asarray(root_cos, dtype=float)
+    phi = np.radians(np.zeros(root_cos.size) if root_phi_deg is None else np.asarray(root_phi_deg, dtype=float))
     k = root_cos.size
     ang = _angle_index(root_cos)
     sin_i = np.sqrt(1 - root_cos ** 2)
@@ -481,7 +511,8 @@ def flat_tree(kind: str, root_cos: np.ndarray, from_wafer: bool, ratio: float, b
         if not dest_wafer:
             leaf(par, branch, False, np.zeros(par.size, dtype=np.int64), np.ones(par.size))
         elif kind == "planar":
-            leaf(par, branch, True, bins.index(cos_out[keep]), np.ones(par.size))
+            dirs = _dirs(np.arccos(np.clip(cos_out[keep], 0, 1)), phi[keep], up=True)
+            leaf(par, branch, True, bins.index(dirs), np.ones(par.size))
         else:
             p = bins.lambertian_fractions()
             leaf(np.repeat(par, bins.n), branch, True, np.tile(np.arange(bins.n), par.size), np.tile(p, par.size))

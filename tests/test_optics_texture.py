@@ -81,7 +81,7 @@ def test_lambertian_rear_reaches_4n2_limit():
     mirror = 1e-6 + 1e4j  # a near-perfect conductor behind the wafer: R = 1 - 1e-9
     n = np.array([n_si + 1j * k])
     res = solve_textured(n, [w_nm], [False], wl, 1.0, mirror + 0 * wl, Texture("planar"), Texture("lambertian"),
-                         options=TextureOptions(n_bins=90))
+                         options=TextureOptions(n_bins=90, n_phi=1))
     mu = np.linspace(0, 1, 20001)[1:]
     r_f = _fresnel_r(n_si, 1.0, mu)
     aw = alpha_w[:, None]
@@ -100,7 +100,7 @@ def test_lambertian_rear_reaches_4n2_limit():
 def test_regular_pyramids_ray_paths():
     """Normal incidence on 54.74 deg upright pyramids: every ray hits twice, 11 % three times
     (Baker-Finch & McIntosh, Prog. Photovolt. 19, 406 (2011): 11.1 %); second hit at 15.8 deg."""
-    tree = trace(Texture("regular_upright"), incidence_roots(0.0, 2500), False, 3.6, False, Bins(45))
+    tree = trace(Texture("regular_upright"), incidence_roots(0.0, 2500), False, 3.6, False, Bins(45, 1))
     first = tree.depth_slices[0]
     assert tree.angle[first].tolist() == [round(54.74 / 0.25)]
     second = (tree.parent == 0) & (tree.branch == 0)
