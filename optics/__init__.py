@@ -1,6 +1,15 @@
 """optics: vectorised transfer-matrix optics for thin-film solar cells.
 
-Wavelengths and thicknesses in nm; complex index n + ik with k >= 0.
+Units everywhere: wavelengths and thicknesses in nm, angles in degrees, complex index
+n + ik with k >= 0 (absorption), R/T/A as fractions of the incident power, spectral
+irradiance in W m^-2 nm^-1, current density in mA/cm^2.
+
+Modules: ``stack`` (Layer, Stack, materials), ``solver`` (R, T, A of stacks and
+batches), ``tmm`` and ``incoherent`` (the coherent and mixed coherent/incoherent
+numerics, after S. J. Byrnes, arXiv:1603.02720), ``profile`` (A(z), |E|^2 and G(z)),
+``spectra`` (spectra, photon flux, Jsc, physical constants), ``grid`` (the wavelength-grid
+check), ``light_trapping`` (Lambertian/Tiedje models of a textured absorber),
+``reference`` (the ``tmm`` package as a reference engine).
 
 >>> from optics import Layer, Stack, solve, jsc
 """

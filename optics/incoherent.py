@@ -78,14 +78,32 @@ def incoherent_solve(pol: str, n: np.ndarray, d: np.ndarray, coherent: np.ndarra
 
     Parameters
     ----------
-    pol : "s" or "p"
-    n : complex [N, B, W]   indices, incident medium first, exit medium last.
-    d : float [N, B]        thicknesses, nm.
-    coherent : bool [N]     True for coherent layers; the two semi-infinite
-        media are treated as incoherent whatever their flag.
-    wavelengths_nm : [W]
-    xi : [B, W]             n_0 sin(theta_0), real.
-    cos0 : [B, W], optional cos(theta_0) in the incident medium.
+    pol : {"s", "p"}
+        Polarisation.
+    n : complex ndarray, shape [N, B, W]
+        Indices n + ik (k >= 0), incident medium first, exit medium last.
+    d : ndarray, shape [N, B]
+        Thicknesses, nm (>= 0; the semi-infinite entries are ignored).
+    coherent : array_like of bool, shape [N]
+        True for coherent layers; the two semi-infinite media are treated as
+        incoherent whatever their flag.
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm (> 0).
+    xi : array_like, broadcastable to [B, W]
+        In-plane wavevector n_0 sin(theta_0), real.
+    cos0 : complex array_like, shape [B, W], optional
+        cos(theta_0) in the incident medium.
+
+    Returns
+    -------
+    IncoherentSolution
+        R, T [B, W] and the absorbed fraction A [N-2, B, W] of each finite layer, all
+        fractions of the incident power; the coherent elements for the profiles.
+
+    References
+    ----------
+    S. J. Byrnes, arXiv:1603.02720, section 5; E. Centurioni, Appl. Opt. 44, 7532 (2005),
+    doi:10.1364/AO.44.007532.
     """
     n_media, n_batch, n_wl = n.shape
     lam = np.asarray(wavelengths_nm, dtype=float)

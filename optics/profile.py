@@ -52,7 +52,19 @@ class ProfileResult:
     boundaries_nm: np.ndarray
 
     def layer_absorptance(self, layer: int) -> np.ndarray:
-        """Absorptance [W] of one layer from the profile (midpoint rule)."""
+        """Absorptance of one layer from the profile (midpoint rule over its cells).
+
+        Parameters
+        ----------
+        layer : int
+            Stack layer index (0 = first layer after the incident medium).
+
+        Returns
+        -------
+        ndarray, shape [W]
+            Fraction of the incident power absorbed in that layer (0 for a layer that
+            was not resolved).
+        """
         sel = self.layer_index == layer
         return (self.absorption[sel] * self.dz_nm[sel, None]).sum(axis=0)
 
@@ -61,8 +73,12 @@ class ProfileResult:
 class GenerationProfile:
     """Photogeneration rate under a spectrum, one electron-hole pair per absorbed photon.
 
-    z_nm, dz_nm, layer_index : [Z] as in ProfileResult.
-    generation : [Z] photons absorbed per s per cm^3.
+    Attributes
+    ----------
+    z_nm, dz_nm, layer_index : ndarray, shape [Z]
+        As in ``ProfileResult``.
+    generation : ndarray, shape [Z]
+        Photons absorbed per second per cm^3, cm^-3 s^-1.
     """
 
     z_nm: np.ndarray
@@ -95,16 +111,28 @@ def absorption_profile(stack: Stack, wavelengths_nm, dz_nm: float = 1.0, angle_d
     Parameters
     ----------
     stack : optics.Stack
-    wavelengths_nm : [W]
-    dz_nm : target grid step in nm (each layer is cut into equal cells no
-        wider than this).
-    angle_deg, polarization : as ``optics.solve``.
-    layers : iterable of layer indices to resolve (default: every coherent
-        layer). Incoherent layers cannot be resolved.
+        The stack; its coherent layers are resolved.
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm (validated by ``optics.grid.check_wavelengths``).
+    dz_nm : float, default 1.0
+        Target grid step, nm (> 0): each layer is cut into equal cells no wider than this.
+    angle_deg : float, default 0.0
+        Angle of incidence in the incident medium, degrees, [0, 90).
+    polarization : {"s", "p", "unpolarized"}, default "unpolarized"
+        "unpolarized" averages s and p.
+    layers : iterable of int, optional
+        Stack layer indices to resolve (default: every coherent layer). Incoherent
+        layers cannot be resolved (ValueError).
 
     Returns
     -------
-    ProfileResult (absorption per nm, fraction of the incident power).
+    ProfileResult
+        Absorption in nm^-1 (fraction of the incident power per nm) and |E|^2 on the
+        depth grid, shapes [Z, W].
+
+    References
+    ----------
+    S. J. Byrnes, arXiv:1603.02720, eqs. (22)-(23) and section 5.
     """
     wl = check_wavelengths(wavelengths_nm)
     angle = check_angle(angle_deg)
@@ -165,7 +193,8 @@ def generation_profile(stack: Stack, wavelengths_nm, dz_nm: float = 1.0, angle_d
     Parameters
     ----------
     stack, wavelengths_nm, dz_nm, angle_deg, polarization, layers
-        As ``absorption_profile``.
+        As ``absorption_profile``; give ``wavelengths_nm`` increasing (not checked here:
+        a decreasing grid flips the sign of the trapezoid integral).
     spectrum : str or callable, default "AM1.5G"
         A spectrum name (see ``optics.spectra.spectrum_table``: "AM1.5G", "AM1.5D", "AM0"
         or a registered one), or a callable ``spectrum(wavelengths_nm)`` returning the photon
@@ -174,6 +203,8 @@ def generation_profile(stack: Stack, wavelengths_nm, dz_nm: float = 1.0, angle_d
     Returns
     -------
     GenerationProfile
+        G(z), cm^-3 s^-1, on the depth grid of ``absorption_profile``; with a single
+        wavelength, the absorbed photon flux per nm of bandwidth at that wavelength.
     """
     prof = absorption_profile(stack, wavelengths_nm, dz_nm, angle_deg, polarization, layers)
     if callable(spectrum):

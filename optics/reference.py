@@ -18,7 +18,34 @@ def _tmm_lists(n_row, d_row, coherent):
 
 
 def tmm_point(pol: str, n_list, d_list, c_list, theta_rad: float, lam_nm: float):
-    """R, T and per-layer absorption (layers only) from ``tmm`` for one wavelength."""
+    """R, T and per-layer absorption from ``tmm`` for one wavelength and one stack.
+
+    Parameters
+    ----------
+    pol : {"s", "p"}
+        Polarisation.
+    n_list : sequence of complex, length N
+        Indices n + ik (k >= 0), incident medium first, exit medium last.
+    d_list : sequence of float, length N
+        Thicknesses, nm; ``inf`` for the two semi-infinite media.
+    c_list : sequence of {"c", "i"}, length N
+        Coherent / incoherent flag per medium (the ends "i").
+    theta_rad : float
+        Angle of incidence in the incident medium, radians, [0, pi/2).
+    lam_nm : float
+        Vacuum wavelength, nm.
+
+    Returns
+    -------
+    R, T : float
+        Reflected and transmitted power fractions.
+    A : ndarray, shape [N-2]
+        Absorbed fraction in each finite layer.
+
+    References
+    ----------
+    S. J. Byrnes, ``tmm`` (PyPI), ``coh_tmm``/``inc_tmm``; arXiv:1603.02720.
+    """
     import tmm
 
     if all(c == "c" for c in c_list[1:-1]):
@@ -31,7 +58,32 @@ def tmm_point(pol: str, n_list, d_list, c_list, theta_rad: float, lam_nm: float)
 
 
 def tmm_solve_arrays(n, d, coherent, wl, n0, nf, angle_deg, polarization, labels):
-    """``tmm`` loop over stacks and wavelengths; shapes as ``solve_arrays`` (batched)."""
+    """``tmm`` loop over stacks and wavelengths, the reference for ``solve_arrays``.
+
+    Parameters
+    ----------
+    n : complex ndarray, shape [B, L, W]
+        Layer indices n + ik, k >= 0.
+    d : ndarray, shape [B, L]
+        Layer thicknesses, nm (checked by the caller).
+    coherent : sequence of bool, length L
+        Coherent flag per layer.
+    wl : ndarray, shape [W]
+        Vacuum wavelengths, nm.
+    n0, nf : complex ndarray, shape [B, W]
+        Indices of the incident and exit media.
+    angle_deg : float
+        Angle of incidence, degrees, [0, 90).
+    polarization : {"s", "p", "unpolarized"}
+        "unpolarized" averages s and p.
+    labels : sequence of str, length L
+        Layer labels for the result.
+
+    Returns
+    -------
+    OpticsResult
+        R, T [B, W] and A [B, L, W] (always batched), ``engine="tmm"``.
+    """
     from .solver import OpticsResult, check_angle, check_incident_medium
 
     angle = check_angle(angle_deg)

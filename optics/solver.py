@@ -25,13 +25,22 @@ class OpticsResult:
 
     Attributes
     ----------
-    wavelengths_nm : [W]
-    R, T : [W] for one stack, [B, W] for a batch.
-    A : [L, W] (or [B, L, W]): fraction of the incident power absorbed in
-        each layer of the stack, in stack order; the semi-infinite media are
-        excluded, so R + T + A.sum(-2) = 1 for a lossless incident medium.
-    labels : layer labels, length L.
-    angle_deg, polarization, engine : as solved.
+    wavelengths_nm : ndarray, shape [W]
+        Vacuum wavelengths, nm.
+    R, T : ndarray, shape [W] for one stack, [B, W] for a batch
+        Reflected and transmitted power fractions, 0..1.
+    A : ndarray, shape [L, W] (or [B, L, W])
+        Fraction of the incident power absorbed in each layer of the stack, in stack
+        order, 0..1; the semi-infinite media are excluded, so R + T + A.sum(-2) = 1 for
+        a lossless incident medium.
+    labels : tuple of str, length L
+        Layer labels.
+    angle_deg : float
+        Angle of incidence, degrees.
+    polarization : str
+        "s", "p" or "unpolarized".
+    engine : str
+        "native" or "tmm".
     """
 
     wavelengths_nm: np.ndarray
@@ -44,7 +53,14 @@ class OpticsResult:
     engine: str
 
     def to_frame(self):
-        """pandas DataFrame (one stack only): wavelength_nm, R, T and A per layer."""
+        """One stack's result as a pandas DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per wavelength: ``wavelength_nm``, ``R``, ``T`` and one column
+            ``"A[i] label"`` per layer (fractions). ValueError for a batch.
+        """
         import pandas as pd
 
         if self.R.ndim != 1:
@@ -56,8 +72,22 @@ class OpticsResult:
 
 
 def check_angle(angle_deg: float) -> float:
-    """The angle of incidence as a float in [0, 90) degrees, else ValueError (a complex or
-    non-scalar angle is refused, not truncated)."""
+    """The angle of incidence as a float in [0, 90) degrees.
+
+    Parameters
+    ----------
+    angle_deg : float
+        One real angle, degrees; a complex or non-scalar angle is refused, not truncated.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Outside [0, 90), not finite, complex or not a scalar.
+    """
     if np.iscomplexobj(angle_deg) or np.ndim(angle_deg) != 0:
         raise ValueError(f"angle_deg must be one real angle in [0, 90) degrees, got {angle_deg!r}")
     try:
@@ -70,7 +100,18 @@ def check_angle(angle_deg: float) -> float:
 
 
 def check_thicknesses(d: np.ndarray, labels: Sequence[str]) -> None:
-    """Raise ValueError naming the layer for a negative, NaN or infinite thickness."""
+    """Raise ValueError naming the layer for a thickness no solver can take.
+
+    Refused: negative, NaN or infinite thicknesses, and positive ones below 0.01 nm
+    (a grid in metres or micrometres, far below one atomic layer). 0 is allowed.
+
+    Parameters
+    ----------
+    d : ndarray, shape [L] or [B, L]
+        Thicknesses, nm.
+    labels : sequence of str, length L
+        Layer labels for the message.
+    """
     bad = ~np.isfinite(d) | (d < 0)
     if np.any(bad):
         idx = np.argwhere(bad)[0]
@@ -89,7 +130,18 @@ def check_thicknesses(d: np.ndarray, labels: Sequence[str]) -> None:
 
 
 def check_incident_medium(n0, angle: float) -> None:
-    """Refuse oblique incidence (angle > 0 degrees) from an absorbing incident medium n0 (any shape)."""
+    """Refuse oblique incidence from an absorbing incident medium.
+
+    A plane wave at an angle is not defined in an absorbing medium (its amplitude would
+    vary along the interface), so ValueError for angle > 0 with any Im(n0) > 0.
+
+    Parameters
+    ----------
+    n0 : complex array_like, any shape
+        Index of the incident medium.
+    angle : float
+        Angle of incidence, degrees.
+    """
     if angle > 0 and np.any(np.asarray(n0).imag > 0):
         raise ValueError(
             "incident medium absorbs (k > 0): oblique incidence from an absorbing medium is not "
@@ -100,9 +152,29 @@ def check_incident_medium(n0, angle: float) -> None:
 def full_media(n_layers, d, coherent, n0, nf, angle: float):
     """Media arrays with the semi-infinite media added, as the solvers take them.
 
-    n_layers [B, L, W], d [B, L] nm, coherent [L], n0 / nf [B, W], angle in degrees.
-    Returns n [L+2, B, W], d [L+2, B], coherent [L+2], xi = n0 sin(theta0) [B, W]
-    and cos(theta0) [B, W]. Oblique incidence from an absorbing medium is refused.
+    Parameters
+    ----------
+    n_layers : complex ndarray, shape [B, L, W]
+        Layer indices.
+    d : ndarray, shape [B, L]
+        Layer thicknesses, nm.
+    coherent : array_like of bool, shape [L]
+    n0, nf : complex ndarray, shape [B, W]
+        Incident and exit media.
+    angle : float
+        Angle of incidence, degrees (oblique incidence from an absorbing n0 is refused).
+
+    Returns
+    -------
+    n : complex ndarray, shape [L+2, B, W]
+        Media on the leading axis (layer-first layout of ``optics.tmm``).
+    d : ndarray, shape [L+2, B]
+        Thicknesses, nm, 0 for the semi-infinite media.
+    coherent : ndarray of bool, shape [L+2]
+    xi : ndarray, shape [B, W]
+        n0 sin(theta0), the conserved in-plane wavevector.
+    cos0 : complex ndarray, shape [B, W]
+        cos(theta0).
     """
     check_incident_medium(n0, angle)
     n_batch = n_layers.shape[0]
@@ -116,7 +188,20 @@ def full_media(n_layers, d, coherent, n0, nf, angle: float):
 
 
 def solved_polarizations(angle: float, polarization: str) -> tuple[str, ...]:
-    """Polarisations to solve and average: s alone at normal incidence, where s and p coincide."""
+    """Polarisations to solve and average.
+
+    s alone at normal incidence, where s and p give the same R, T and A.
+
+    Parameters
+    ----------
+    angle : float
+        Angle of incidence, degrees.
+    polarization : {"s", "p", "unpolarized"}
+
+    Returns
+    -------
+    tuple of str
+    """
     if angle == 0:
         return ("s",)
     return ("s", "p") if polarization == "unpolarized" else (polarization,)
@@ -129,25 +214,42 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
 
     Parameters
     ----------
-    n_layers : complex array [L, W] (one stack) or [B, L, W] (batch)
-        n + ik of each layer at each wavelength, k >= 0.
-    thicknesses_nm : [L] or [B, L]
-    coherent : sequence of bool, length L (the same for the whole batch).
-    wavelengths_nm : [W]
-    n_incident, n_exit : scalar, [W] or [B, W] indices of the semi-infinite media.
-    angle_deg : angle of incidence in the incident medium, 0 <= angle < 90.
-    polarization : "s", "p" or "unpolarized" (mean of s and p).
-    labels : optional layer names for error messages.
-    validate : check the wavelengths and every index for NaN, n <= 0 and k < 0
-        (skip only when they come from ``optics.solve``, which has checked them).
+    n_layers : complex array_like, shape [L, W] (one stack) or [B, L, W] (batch)
+        n + ik of each layer at each wavelength, k >= 0, n > 0.
+    thicknesses_nm : array_like, shape [L] or [B, L]
+        Layer thicknesses, nm: finite, >= 0, and 0 or >= 0.01 nm.
+    coherent : sequence of bool, length L
+        True for thin films, False for thick (incoherent) layers; the same for the
+        whole batch.
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm.
+    n_incident, n_exit : complex scalar or array_like, shape [W] or [B, W], default 1.0
+        Indices of the semi-infinite media; the incident one must be lossless for
+        angle_deg > 0.
+    angle_deg : float, default 0.0
+        Angle of incidence in the incident medium, degrees, [0, 90).
+    polarization : {"s", "p", "unpolarized"}, default "unpolarized"
+        "unpolarized" is the mean of s and p.
+    labels : sequence of str, length L, optional
+        Layer names for error messages and ``OpticsResult.labels``.
+    validate : bool, default True
+        Check the wavelengths and every index for NaN, n <= 0 and k < 0 (skip only
+        when they come from ``optics.solve``, which has checked them).
 
     Returns
     -------
-    OpticsResult with R, T [W] / [B, W] and A [L, W] / [B, L, W].
+    OpticsResult
+        R, T [W] and A [L, W] for one stack; [B, W] and [B, L, W] for a batch.
+
+    Raises
+    ------
+    ValueError
+        One line naming the argument, layer or medium at fault.
 
     References
     ----------
-    Byrnes, arXiv:1603.02720; see ``optics.tmm`` and ``optics.incoherent``.
+    S. J. Byrnes, "Multilayer optical calculations", arXiv:1603.02720 (2016); see
+    ``optics.tmm`` and ``optics.incoherent`` for the numerics.
     """
     wl = check_wavelengths(wavelengths_nm) if validate else np.asarray(wavelengths_nm, dtype=float)
     angle = check_angle(angle_deg)
@@ -223,7 +325,25 @@ def _as_stacks(stack_or_stacks) -> tuple[list[Stack], bool]:
 
 
 def stack_arrays(stacks: Sequence[Stack], wl: np.ndarray):
-    """Evaluate every material of a batch: n [B, L, W], n0 [B, W], nf [B, W], d [B, L]."""
+    """Evaluate every material of a batch of stacks on one wavelength grid.
+
+    A material shared by several layers or stacks is evaluated once.
+
+    Parameters
+    ----------
+    stacks : sequence of Stack, length B
+        Stacks with the same layer count L.
+    wl : ndarray, shape [W]
+        Vacuum wavelengths, nm (already validated).
+
+    Returns
+    -------
+    n : complex ndarray, shape [B, L, W]
+    n0, nf : complex ndarray, shape [B, W]
+        Incident and exit media.
+    d : ndarray, shape [B, L]
+        Thicknesses, nm.
+    """
     cache: dict[int, np.ndarray] = {}
 
     def index_of(material, where):
@@ -250,18 +370,35 @@ def solve(stack, wavelengths_nm, angle_deg: float = 0.0, polarization: str = "un
 
     Parameters
     ----------
-    stack : optics.Stack, or a sequence of Stacks with the same layer count
-        and coherence pattern (thicknesses and materials may differ).
-    wavelengths_nm : array [W], vacuum wavelengths in nm.
-    angle_deg : angle of incidence in the incident medium, degrees, [0, 90).
-    polarization : "s", "p" or "unpolarized".
-    engine : "native" (vectorised, default) or "tmm" (the ``tmm`` package's
-        coh_tmm / inc_tmm, one wavelength at a time: a cross-check).
+    stack : optics.Stack or sequence of Stack
+        One stack, or B stacks with the same layer count and coherence pattern
+        (thicknesses and materials may differ).
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm (> 0; a grid in micrometres or metres is refused).
+    angle_deg : float, default 0.0
+        Angle of incidence in the incident medium, degrees, [0, 90).
+    polarization : {"s", "p", "unpolarized"}, default "unpolarized"
+        "unpolarized" is the mean of s and p.
+    engine : {"native", "tmm"}, default "native"
+        "native": vectorised over stacks and wavelengths; "tmm": the ``tmm``
+        package's coh_tmm / inc_tmm, one wavelength at a time (a cross-check; needs
+        the optional ``tmm`` package).
 
     Returns
     -------
-    OpticsResult: R, T [W] and A [L, W] for one stack; [B, W] and [B, L, W]
-    for a batch of B stacks.
+    OpticsResult
+        R, T [W] and A [L, W] for one stack; [B, W] and [B, L, W] for a batch of B
+        stacks. Fractions of the incident power.
+
+    Raises
+    ------
+    ValueError
+        One line naming the layer, medium or argument at fault (index with k < 0,
+        thickness in the wrong unit, angle outside [0, 90), ...).
+
+    References
+    ----------
+    S. J. Byrnes, "Multilayer optical calculations", arXiv:1603.02720 (2016).
 
     Examples
     --------

@@ -93,6 +93,11 @@ def register_spectrum(name: str, wavelengths_nm, irradiance_w_m2_nm) -> None:
         Strictly increasing wavelengths, nm.
     irradiance_w_m2_nm : array_like, shape [N]
         Spectral irradiance, W m^-2 nm^-1, finite and >= 0. Zero outside the given range.
+
+    Raises
+    ------
+    ValueError
+        For a built-in name, a bad grid or a bad irradiance, naming the spectrum.
     """
     wl = check_wavelengths(wavelengths_nm, increasing=True, min_points=2,
                            what=f"spectrum {name!r}: wavelengths_nm")
@@ -112,12 +117,19 @@ def register_spectrum(name: str, wavelengths_nm, irradiance_w_m2_nm) -> None:
 
 
 def spectrum_table(spectrum: str = "AM1.5G") -> tuple[np.ndarray, np.ndarray]:
-    """(wavelengths_nm [N], irradiance W m^-2 nm^-1 [N]) of a named spectrum on its native grid.
+    """A named spectrum on its native grid.
 
     Parameters
     ----------
     spectrum : str
         "AM1.5G" (default), "AM1.5D", "AM0" or a name given to ``register_spectrum``.
+
+    Returns
+    -------
+    wavelengths_nm : ndarray, shape [N], read-only
+        Strictly increasing wavelengths, nm.
+    irradiance : ndarray, shape [N], read-only
+        Spectral irradiance, W m^-2 nm^-1.
 
     Raises
     ------
@@ -135,16 +147,38 @@ def spectrum_table(spectrum: str = "AM1.5G") -> tuple[np.ndarray, np.ndarray]:
 def incident_power_mw_cm2(spectrum: str = "AM1.5G") -> float:
     """Integrated irradiance of ``spectrum`` on its native grid (trapezoid rule), mW/cm^2.
 
-    AM1.5G: 100.037 mW/cm^2. PCE is relative to this.
+    AM1.5G: 100.037 mW/cm^2. Every PCE of the project is relative to this.
+
+    Parameters
+    ----------
+    spectrum : str
+        A name accepted by ``spectrum_table``.
+
+    Returns
+    -------
+    float
+        Irradiance, mW/cm^2 (1 mW/cm^2 = 10 W/m^2).
     """
     wl, irr = spectrum_table(spectrum)
     return float(np.trapezoid(irr, wl)) * 0.1
 
 
 def irradiance(wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
-    """Spectral irradiance (W m^-2 nm^-1) of ``spectrum`` at ``wavelengths_nm`` [W] (nm).
+    """Spectral irradiance of ``spectrum`` at given wavelengths.
 
     Linearly interpolated from the native table; zero outside it.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm (any order).
+    spectrum : str
+        A name accepted by ``spectrum_table``.
+
+    Returns
+    -------
+    ndarray, shape [W]
+        W m^-2 nm^-1.
     """
     wl = check_wavelengths(wavelengths_nm)
     ref_wl, ref_irr = spectrum_table(spectrum)
@@ -152,26 +186,71 @@ def irradiance(wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
 
 
 def photon_flux(wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
-    """Spectral photon flux (photons s^-1 m^-2 nm^-1) of ``spectrum`` at ``wavelengths_nm`` [W] (nm).
+    """Spectral photon flux of ``spectrum`` at given wavelengths.
 
     Phi(lambda) = E(lambda) lambda / (h c), lambda in metres; zero outside the table.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm.
+    spectrum : str
+        A name accepted by ``spectrum_table``.
+
+    Returns
+    -------
+    ndarray, shape [W]
+        Photons s^-1 m^-2 nm^-1.
     """
     wl = check_wavelengths(wavelengths_nm)
     return irradiance(wl, spectrum) * wl * 1e-9 / (H_PLANCK * C_LIGHT)
 
 
 def am15g_irradiance(wavelengths_nm) -> np.ndarray:
-    """AM1.5G spectral irradiance in W m^-2 nm^-1: ``irradiance(wavelengths_nm, "AM1.5G")``."""
+    """AM1.5G spectral irradiance: ``irradiance(wavelengths_nm, "AM1.5G")``.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm.
+
+    Returns
+    -------
+    ndarray, shape [W]
+        W m^-2 nm^-1 (ASTM G173-03 global tilt; 0 outside 280-4000 nm).
+    """
     return irradiance(wavelengths_nm, "AM1.5G")
 
 
 def am15g_photon_flux(wavelengths_nm) -> np.ndarray:
-    """AM1.5G photon flux in photons s^-1 m^-2 nm^-1: ``photon_flux(wavelengths_nm, "AM1.5G")``."""
+    """AM1.5G photon flux: ``photon_flux(wavelengths_nm, "AM1.5G")``.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm.
+
+    Returns
+    -------
+    ndarray, shape [W]
+        Photons s^-1 m^-2 nm^-1 (0 outside 280-4000 nm).
+    """
     return photon_flux(wavelengths_nm, "AM1.5G")
 
 
 def photon_energy_ev(wavelengths_nm) -> np.ndarray:
-    """Photon energy in eV for vacuum wavelengths in nm (E = hc / lambda)."""
+    """Photon energy E = hc / lambda.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, any shape
+        Vacuum wavelengths, nm (> 0; not checked).
+
+    Returns
+    -------
+    ndarray, shaped like ``wavelengths_nm``
+        Photon energy, eV.
+    """
     return HC_EV_NM / np.asarray(wavelengths_nm, dtype=float)
 
 
@@ -250,7 +329,7 @@ def jsc(absorptance, wavelengths_nm, iqe=1.0, spectrum: str | Callable | None = 
     >>> import numpy as np
     >>> wl = np.arange(300.0, 1101.0, 5.0)
     >>> round(float(jsc(np.ones_like(wl), wl)), 1)  # every photon 300-1100 nm
-    43.9
+    43.5
     """
     wl = check_wavelengths(wavelengths_nm, increasing=True)
     a = np.asarray(absorptance, dtype=float) * np.asarray(iqe, dtype=float)
@@ -278,12 +357,24 @@ def _cumulative_flux(spectrum: str):
 
 
 def photocurrent_below(wavelength_nm, spectrum: str = "AM1.5G") -> np.ndarray:
-    """Current density (mA/cm^2) of all photons of ``spectrum`` shorter than ``wavelength_nm``.
+    """Current density of all photons of ``spectrum`` shorter than ``wavelength_nm``.
 
     The photocurrent of an ideal step absorber with its edge at ``wavelength_nm``: the
     linear interpolant of the tabulated photon flux integrated exactly from the start of
     the table up to the edge (the trapezoid rule on the native grid, plus the partial
-    interval). Vectorised over ``wavelength_nm`` (nm, any shape; clipped to the table).
+    interval).
+
+    Parameters
+    ----------
+    wavelength_nm : array_like, any shape
+        Absorption-edge wavelength, nm; clipped to the table (280-4000 nm for G173).
+    spectrum : str
+        A name accepted by ``spectrum_table``.
+
+    Returns
+    -------
+    ndarray, shaped like ``wavelength_nm``
+        mA/cm^2 (one electron per photon).
     """
     wl, phi, cum = _cumulative_flux(spectrum)
     lam = np.clip(np.asarray(wavelength_nm, dtype=float), wl[0], wl[-1])
@@ -302,6 +393,11 @@ def eqe(absorptance, iqe=1.0) -> np.ndarray:
         Absorptance of the photo-active layer(s), 0..1.
     iqe : float or array_like broadcastable to ``absorptance``
         Internal quantum efficiency, 0..1 (ValueError otherwise).
+
+    Returns
+    -------
+    ndarray, broadcast shape of ``absorptance`` and ``iqe``
+        EQE, 0..1.
     """
     iqe = np.asarray(iqe, dtype=float)
     if np.any((iqe < 0) | (iqe > 1)):
@@ -351,9 +447,17 @@ def spectral_kernel(wavelengths_nm, spectrum_wavelengths_nm, quantity: str = "ph
 
     Parameters
     ----------
-    wavelengths_nm : array_like, shape [W], W >= 2, strictly increasing, nm
-    spectrum_wavelengths_nm : array_like, shape [S], S >= 2, strictly increasing, nm
-    quantity : "photocurrent" or "power"
+    wavelengths_nm : array_like, shape [W], W >= 2
+        Strictly increasing wavelengths of the response, nm.
+    spectrum_wavelengths_nm : array_like, shape [S], S >= 2
+        Strictly increasing wavelengths of the spectra, nm.
+    quantity : {"photocurrent", "power"}, default "photocurrent"
+        What ``E @ K @ R`` gives: mA/cm^2 of one electron per photon, or W/m^2.
+
+    Returns
+    -------
+    ndarray, shape [S, W], read-only
+        (mA/cm^2 or W/m^2) per (W m^-2 nm^-1 of irradiance x unit response).
     """
     if quantity not in ("photocurrent", "power"):
         raise ValueError(f"quantity must be 'photocurrent' or 'power', got {quantity!r}")

@@ -13,7 +13,7 @@ A material is anything that gives the complex refractive index n + ik
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -37,7 +37,8 @@ class Layer:
     material : number, array, callable or object with ``nk(wavelengths_nm)``
         Complex refractive index n + ik, k >= 0.
     thickness_nm : float
-        Physical thickness in nm, >= 0 and finite.
+        Physical thickness in nm, >= 0 and finite; a positive value below 0.01 nm is
+        refused when solving (a thickness in metres or micrometres).
     coherent : bool
         True for thin films (interference kept); False for thick layers
         (glass, wafers, encapsulants) whose phase is averaged out.
@@ -60,9 +61,16 @@ class Layer:
 class Stack:
     """A stack of layers between two semi-infinite media.
 
-    Light enters from ``incident`` (layer order = order along the light path)
-    and leaves into ``exit``. Both media are materials as for ``Layer``; the
-    incident medium must be non-absorbing for oblique incidence.
+    Parameters
+    ----------
+    layers : sequence of Layer
+        In the order light meets them, front (incident side) first; TypeError for
+        anything but ``optics.Layer``.
+    incident : material, default 1.0
+        Semi-infinite medium light arrives from (a material as for ``Layer``); it
+        must not absorb (k = 0) for oblique incidence.
+    exit : material, default 1.0
+        Semi-infinite medium behind the last layer.
     """
 
     layers: tuple[Layer, ...]
@@ -88,7 +96,17 @@ class Stack:
         return tuple(layer.label for layer in self.layers)
 
     def replace_thicknesses(self, thicknesses_nm: Sequence[float]) -> "Stack":
-        """A copy of the stack with new layer thicknesses (nm)."""
+        """A copy of the stack with new layer thicknesses.
+
+        Parameters
+        ----------
+        thicknesses_nm : sequence of float, length L
+            One thickness per layer, nm (checked when the stack is solved).
+
+        Returns
+        -------
+        Stack
+        """
         if len(thicknesses_nm) != len(self.layers):
             raise ValueError(
                 f"got {len(thicknesses_nm)} thicknesses for a stack of {len(self.layers)} layers"
@@ -103,9 +121,24 @@ class Stack:
 def refractive_index(material: Any, wavelengths_nm: np.ndarray, where: str = "material") -> np.ndarray:
     """Evaluate a material's complex index n + ik on ``wavelengths_nm``.
 
-    Returns a complex array of shape [n_wavelengths]. Raises ValueError naming
-    ``where`` when the values are not finite, n <= 0, or k < 0 (gain, or data
-    in the n - ik convention).
+    Parameters
+    ----------
+    material : number, array, callable or object with ``nk(wavelengths_nm)``
+        See the module docstring; an array must have shape [W].
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm.
+    where : str
+        Name used in the error messages (e.g. "layer 2 ('ITO')").
+
+    Returns
+    -------
+    complex ndarray, shape [W]
+
+    Raises
+    ------
+    ValueError
+        Naming ``where``, for a shape mismatch, non-finite values, n <= 0, or k < 0
+        (gain, or data in the n - ik convention).
     """
     wl = np.asarray(wavelengths_nm, dtype=float)
     if isinstance(material, (int, float, complex, np.number)):
@@ -126,7 +159,17 @@ def refractive_index(material: Any, wavelengths_nm: np.ndarray, where: str = "ma
 
 
 def check_index(nk: np.ndarray, wavelengths_nm: np.ndarray, where: str) -> None:
-    """Raise ValueError naming ``where`` if n + ik is not finite, n <= 0, or k < 0."""
+    """Raise ValueError naming ``where`` if n + ik is not finite, n <= 0, or k < 0.
+
+    Parameters
+    ----------
+    nk : complex ndarray, any shape
+        Complex indices.
+    wavelengths_nm : array_like, broadcastable to ``nk``
+        Their wavelengths, nm (quoted in the k < 0 message).
+    where : str
+        Layer or medium named in the message.
+    """
     if not np.all(np.isfinite(nk)):
         raise ValueError(f"{where}: refractive index is NaN or infinite")
     bad_k = nk.imag < 0

@@ -82,17 +82,33 @@ class CoherentSolution:
     power_entering: np.ndarray
 
     def flux_norm(self) -> np.ndarray:
-        """Re(n_0 cos theta_0) (s) or Re(n_0 conj(cos theta_0)) (p), [B, W]."""
+        """Incident Poynting-flux normalisation, shape [B, W].
+
+        Re(n_0 cos theta_0) for s, Re(n_0 conj(cos theta_0)) for p (Byrnes eq. 21 for the
+        incident wave); +inf where it is 0 (an evanescent incident medium carries no power,
+        so every normalised flux is 0 there).
+        """
         c0 = self.cos_theta[0] if self.pol == "s" else np.conj(self.cos_theta[0])
         norm = (self.n[0] * c0).real
         return np.where(norm == 0, np.inf, norm)
 
     def fields(self, j: int, z_nm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Forward and backward field amplitudes at depth z (nm) in medium j.
+        """Forward and backward field amplitudes at depth z in medium j.
 
-        ``z_nm`` has shape [Z]; returns two arrays [Z, B, W]. Depth is measured
-        from the front face of medium j; both waves are written with bounded
-        exponentials: Eb(z) = v rho exp(i kz (2d - z)).
+        Both waves are written with bounded exponentials, Ef(z) = v exp(i kz z) and
+        Eb(z) = v rho exp(i kz (2d - z)), so that a thick absorbing layer cannot overflow.
+
+        Parameters
+        ----------
+        j : int
+            Medium index, 0 <= j < N (incident medium 0).
+        z_nm : array_like, shape [Z]
+            Depth from the front face of medium j, nm (0 <= z <= d_j for a finite layer).
+
+        Returns
+        -------
+        ef, eb : complex ndarray, shape [Z, B, W]
+            Forward and backward amplitudes relative to the incident field.
         """
         z = np.asarray(z_nm, dtype=float)[:, None, None]
         kz, v = self.kz[j], self.v[j]
@@ -102,8 +118,20 @@ class CoherentSolution:
         return ef, eb
 
     def poynting(self, j, ef: np.ndarray, eb: np.ndarray) -> np.ndarray:
-        """Normal Poynting flux in medium j (an index or a slice of media) for
-        given Ef, Eb (Byrnes eq. 21)."""
+        """Normal Poynting flux for given forward/backward amplitudes (Byrnes eq. 21).
+
+        Parameters
+        ----------
+        j : int or slice
+            Medium index, or a slice of media (then ``ef``/``eb`` carry that leading axis).
+        ef, eb : complex ndarray, broadcastable to [B, W] (or [M, B, W] for a slice)
+            Forward and backward amplitudes, as from ``fields``.
+
+        Returns
+        -------
+        ndarray
+            Flux as a fraction of the incident power (1 = the incident flux).
+        """
         n, c = self.n[j], self.cos_theta[j]
         if self.pol == "s":
             s = (n * c * np.conj(ef + eb) * (ef - eb)).real
@@ -112,7 +140,21 @@ class CoherentSolution:
         return s / self.flux_norm()
 
     def absorption_density(self, j: int, ef: np.ndarray, eb: np.ndarray) -> np.ndarray:
-        """Absorbed power per nm (fraction of incident) in medium j (Byrnes eq. 22-23)."""
+        """Absorbed power density in medium j (Byrnes eqs. 22-23).
+
+        Parameters
+        ----------
+        j : int
+            Medium index.
+        ef, eb : complex ndarray, shape [Z, B, W]
+            Amplitudes from ``fields``.
+
+        Returns
+        -------
+        ndarray, shape [Z, B, W]
+            Fraction of the incident power absorbed per nm of depth, nm^-1 (>= 0; round-off
+            negatives are clipped).
+        """
         n, c, kz = self.n[j], self.cos_theta[j], self.kz[j]
         if self.pol == "s":
             a = (n * c * kz * np.abs(ef + eb) ** 2).imag
@@ -121,7 +163,22 @@ class CoherentSolution:
         return np.maximum(a / self.flux_norm(), 0.0)
 
     def field_intensity(self, j: int, ef: np.ndarray, eb: np.ndarray, xi: np.ndarray) -> np.ndarray:
-        """|E|^2 relative to the incident field, in medium j."""
+        """|E|^2 in medium j relative to the incident plane wave's |E_0|^2.
+
+        Parameters
+        ----------
+        j : int
+            Medium index.
+        ef, eb : complex ndarray, shape [Z, B, W]
+            Amplitudes from ``fields``.
+        xi : ndarray, broadcastable to [B, W]
+            In-plane wavevector n_0 sin(theta_0) (for the normal field component of p).
+
+        Returns
+        -------
+        ndarray, shape [Z, B, W]
+            Dimensionless field intensity (s: |Ey|^2; p: |Ex|^2 + |Ez|^2).
+        """
         if self.pol == "s":
             return np.abs(ef + eb) ** 2
         sin_t = xi / self.n[j]
@@ -154,7 +211,22 @@ def forward_cos(n: np.ndarray, xi: np.ndarray) -> np.ndarray:
 
     cos(theta) = sqrt(1 - (xi/n)^2), with the sign chosen so that the wave
     decays (Im(n cos theta) > 0) or, for a lossless propagating wave, carries
-    power forward (Re(n cos theta) > 0); Byrnes appendix D.
+    power forward (Re(n cos theta) > 0).
+
+    Parameters
+    ----------
+    n : complex array_like
+        Complex index n + ik, k >= 0, any shape.
+    xi : array_like, broadcastable to ``n``
+        Conserved in-plane wavevector n_0 sin(theta_0) (dimensionless, real).
+
+    Returns
+    -------
+    complex ndarray, broadcast shape of ``n`` and ``xi``
+
+    References
+    ----------
+    S. J. Byrnes, "Multilayer optical calculations", arXiv:1603.02720, appendix D.
     """
     cos_t = np.sqrt(1 - (xi / n) ** 2 + 0j)
     nc = n * cos_t
@@ -163,10 +235,26 @@ def forward_cos(n: np.ndarray, xi: np.ndarray) -> np.ndarray:
 
 
 def interface_coefficients(pol: str, n_i, n_f, c_i, c_f) -> tuple[np.ndarray, np.ndarray]:
-    """Fresnel amplitude coefficients r, t from medium i to f (Byrnes eqs. 9-12).
+    """Fresnel amplitude coefficients r, t from medium i to medium f.
 
-    ``c_i = c_f = None`` means normal incidence (cos = 1); r_p = -r_s there, in the
-    convention of Byrnes and the ``tmm`` package.
+    Parameters
+    ----------
+    pol : {"s", "p"}
+        Polarisation.
+    n_i, n_f : complex array_like
+        Indices of the media before and after the interface (broadcast together).
+    c_i, c_f : complex array_like or None
+        cos(theta) in each medium (``forward_cos``); ``None`` for both means normal
+        incidence (cos = 1), where r_p = -r_s in the convention of Byrnes and ``tmm``.
+
+    Returns
+    -------
+    r, t : complex ndarray
+        Amplitude reflection and transmission coefficients.
+
+    References
+    ----------
+    S. J. Byrnes, arXiv:1603.02720, eqs. (9)-(12).
     """
     if c_i is None:
         inv = 1 / (n_i + n_f)  # one complex division, reused
@@ -187,17 +275,28 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
 
     Parameters
     ----------
-    pol : "s" or "p"
-    n : complex ndarray [N, B, W]   indices, incident medium first.
-    d : float ndarray [N, B]        thicknesses in nm (ends ignored).
-    wavelengths_nm : [W]
-    xi : [B, W] or broadcastable    n_0 sin(theta_0), real.
-    cos0 : optional [B, W]          cos(theta_0) in the incident medium, to
-        keep the exact value for a real angle (else from ``forward_cos``).
+    pol : {"s", "p"}
+        Polarisation (ValueError otherwise).
+    n : complex array_like, shape [N, B, W]
+        Indices n + ik (k >= 0) of the N >= 2 media, incident medium first, exit medium last.
+    d : array_like, shape [N, B]
+        Thicknesses, nm (>= 0); the entries of the two semi-infinite media are ignored.
+    wavelengths_nm : array_like, shape [W]
+        Vacuum wavelengths, nm (> 0; not re-checked here, the callers validate them).
+    xi : array_like, broadcastable to [B, W]
+        In-plane wavevector n_0 sin(theta_0), real (0 at normal incidence).
+    cos0 : complex array_like, shape [B, W], optional
+        cos(theta_0) in the incident medium, to keep the exact value of a real angle
+        (else from ``forward_cos``).
 
     Returns
     -------
     CoherentSolution
+        Amplitudes and R, T, absorption of every medium for this polarisation.
+
+    References
+    ----------
+    S. J. Byrnes, "Multilayer optical calculations", arXiv:1603.02720 (2016).
     """
     if pol not in ("s", "p"):
         raise ValueError(f"polarization must be 's' or 'p', got {pol!r}")
