@@ -7,10 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 import warnings
 from pathlib import Path
 
@@ -32,16 +28,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 COARSE_GRID = {"start": 300, "stop": 1200, "step": 20}
 
 
-def _example(base: str, tmp: Path, name: str, max_mismatch: float | None = None, **study) -> Path:
-    raw = tomllib.loads((EXAMPLES / base).read_text())
-    raw["study"]["name"] = name
+def _example(study_file, base: str, tmp: Path, name: str, max_mismatch: float | None = None, **study) -> Path:
+    """A study file from ``base`` on the coarse optical grid, optionally with |mismatch| <= max_mismatch."""
     if max_mismatch is not None:
-        raw["study"]["constraints"] = [{"metric": "abs_mismatch_ma_cm2", "max": max_mismatch}]
-    raw["study"].update(study)
-    raw["device"]["wavelengths_nm"] = dict(COARSE_GRID)
-    path = tmp / f"{name}.toml"
-    path.write_text(dumps_toml(raw))
-    return path
+        study["constraints"] = [{"metric": "abs_mismatch_ma_cm2", "max": max_mismatch}]
+    return study_file(tmp, name, base, device={"wavelengths_nm": dict(COARSE_GRID)}, **study)
 
 
 def _run(path: Path) -> str:
@@ -52,18 +43,18 @@ def _run(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def quick_study(tmp_path_factory):
+def quick_study(study_file, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("quick")
-    path = _example("quick.toml", tmp, "q", max_mismatch=2.0, n_trials=12, batch_size=12, seed=3)
+    path = _example(study_file, "quick.toml", tmp, "q", max_mismatch=2.0, n_trials=12, batch_size=12, seed=3)
     url = _run(path)
     out = rep.write_report(path, out_dir=tmp / "report")
     return path, url, out
 
 
 @pytest.fixture(scope="module")
-def window_study(tmp_path_factory):
+def window_study(study_file, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("window")
-    path = _example("cspbi3qd_window_st.toml", tmp, "w", n_trials=16, batch_size=8, seed=2,
+    path = _example(study_file, "cspbi3qd_window_st.toml", tmp, "w", n_trials=16, batch_size=8, seed=2,
                     sampler_options={"population_size": 8})
     _run(path)
     out = rep.write_report(path, out_dir=tmp / "report")
@@ -189,6 +180,7 @@ def test_design_file_reproduces(simulate_report, tmp_path):
     assert tandem.evaluate(d).pce_pct == out.data["headline"]["pce_pct"]
 
 
+@pytest.mark.slow
 def test_html_is_offline(simulate_report, quick_study):
     for out in (simulate_report[1], quick_study[2]):
         _no_remote_resources(out.files["html"].read_text())
@@ -216,6 +208,7 @@ def test_generation_map_axis_collapses_incoherent_layers(simulate_report):
 # --------------------------------------------------------------------------- studies
 
 
+@pytest.mark.slow
 def test_study_report_sections_and_numbers(quick_study):
     path, url, out = quick_study
     spec = load(path)
@@ -235,6 +228,7 @@ def test_study_report_sections_and_numbers(quick_study):
     assert set(st["importances"]["pce_pct"]) == set(spec.parameters)
 
 
+@pytest.mark.slow
 def test_sensitivity_is_pce_of_perturbed_designs(quick_study):
     path, _, out = quick_study
     spec = load(path)
@@ -259,6 +253,7 @@ def test_sensitivity_is_pce_of_perturbed_designs(quick_study):
     assert all(1.7 - 1e-12 <= v <= 1.85 + 1e-12 for v in g["values"])     # CsPbI3_QD tunable range
 
 
+@pytest.mark.slow
 def test_report_from_storage_and_name_only(quick_study, tmp_path):
     path, url, out = quick_study
     assert main(["report", "--storage", url, "--study", "q", "--out", str(tmp_path / "r")]) == 0
@@ -272,6 +267,7 @@ def test_report_from_storage_and_name_only(quick_study, tmp_path):
     assert data2["headline"]["pce_pct"] == out.data["headline"]["pce_pct"]
 
 
+@pytest.mark.slow
 def test_report_of_chosen_trial(quick_study, tmp_path):
     path, url, _ = quick_study
     out = rep.write_report(path, trial=0, out_dir=tmp_path / "t0")
@@ -281,8 +277,9 @@ def test_report_of_chosen_trial(quick_study, tmp_path):
     assert out.data["headline"]["pce_pct"] == tandem.evaluate(load(path).design(t0.params)).pce_pct
 
 
-def test_study_without_feasible_design_reports_best_infeasible_with_warning(tmp_path):
-    path = _example("quick.toml", tmp_path, "nf", max_mismatch=1e-9, n_trials=4, batch_size=4, seed=1)
+@pytest.mark.slow
+def test_study_without_feasible_design_reports_best_infeasible_with_warning(study_file, tmp_path):
+    path = _example(study_file, "quick.toml", tmp_path, "nf", max_mismatch=1e-9, n_trials=4, batch_size=4, seed=1)
     url = _run(path)
     study = optuna.load_study(study_name="nf", storage=runmod.open_storage(url))
     assert not runmod.best_trials(study)
@@ -293,6 +290,7 @@ def test_study_without_feasible_design_reports_best_infeasible_with_warning(tmp_
     assert "No completed trial satisfies" in out.files["html"].read_text()
 
 
+@pytest.mark.slow
 def test_multi_objective_semitransparent_report(window_study):
     path, out = window_study
     spec = load(path)
@@ -339,26 +337,27 @@ def test_missing_file_is_a_clear_error(capsys, tmp_path):
     _cli_error(capsys, ["report", str(tmp_path / "nope.toml")], "nope.toml", "no such")
 
 
-def test_study_never_run_is_a_clear_error(capsys, tmp_path):
-    path = _example("quick.toml", tmp_path, "never")
+def test_study_never_run_is_a_clear_error(study_file, capsys, tmp_path):
+    path = _example(study_file, "quick.toml", tmp_path, "never")
     _cli_error(capsys, ["report", str(path), "--out", str(tmp_path / "o")], "no study storage", "optimize")
     assert not path.with_suffix(".db").exists()        # reporting creates no storage
     assert not list(tmp_path.glob("*.journal"))
 
 
+@pytest.mark.slow
 def test_unknown_study_name_is_a_clear_error(capsys, quick_study):
     _, url, _ = quick_study
     _cli_error(capsys, ["report", "--storage", url, "--study", "other"], "no study named 'other'", "q")
 
 
-def test_empty_study_is_a_clear_error(capsys, tmp_path):
-    path = _example("quick.toml", tmp_path, "empty")
+def test_empty_study_is_a_clear_error(study_file, capsys, tmp_path):
+    path = _example(study_file, "quick.toml", tmp_path, "empty")
     runmod.open_study(load(path), runmod.storage_url(load(path)))   # created, never run
     _cli_error(capsys, ["report", str(path)], "empty", "no trials")
 
 
-def test_study_without_completed_trials_is_a_clear_error(capsys, tmp_path):
-    path = _example("quick.toml", tmp_path, "failed")
+def test_study_without_completed_trials_is_a_clear_error(study_file, capsys, tmp_path):
+    path = _example(study_file, "quick.toml", tmp_path, "failed")
     url = f"sqlite:///{path.with_suffix('.db')}"
     study = runmod.open_study(load(path), url)
     with warnings.catch_warnings():
@@ -370,6 +369,7 @@ def test_study_without_completed_trials_is_a_clear_error(capsys, tmp_path):
     _cli_error(capsys, ["report", "--storage", url, "--study", "failed"], "no completed trials")
 
 
+@pytest.mark.slow
 def test_other_bad_arguments(capsys, quick_study, simulate_report, tmp_path):
     path, url, _ = quick_study
     _cli_error(capsys, ["report"], "--storage")
@@ -381,6 +381,7 @@ def test_other_bad_arguments(capsys, quick_study, simulate_report, tmp_path):
     _cli_error(capsys, ["report", str(bad)], "bad.toml", "Agg")
 
 
+@pytest.mark.slow
 def test_console_script_exit_code(tmp_path):
     exe = shutil.which("qdtandem")
     cmd = [exe] if exe else [sys.executable, "-m", "studies.cli"]
@@ -400,6 +401,7 @@ def test_storage_password_is_not_shown():
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
 def test_chromium_renders_the_report(quick_study, tmp_path):
     _, _, out = quick_study
@@ -415,6 +417,7 @@ def test_chromium_renders_the_report(quick_study, tmp_path):
 # --------------------------------------------------------------------------- structure
 
 
+@pytest.mark.slow
 def test_html_is_well_formed_and_navigable(quick_study):
     from html.parser import HTMLParser
 
@@ -449,6 +452,7 @@ def test_html_is_well_formed_and_navigable(quick_study):
         assert href.startswith("#") and href[1:] in c.ids
 
 
+@pytest.mark.slow
 def test_key_findings_quote_the_report_numbers(quick_study):
     _, _, out = quick_study
     data = out.data
@@ -484,8 +488,9 @@ def test_photocurrents_follow_the_design_spectrum(simulate_report):
     assert pc["available"] > rep.photocurrents(r0, "AM1.5G")["available"]    # AM0 is brighter
 
 
-def test_report_of_a_study_in_a_journal_file(tmp_path):
-    path = _example("quick.toml", tmp_path, "jq", n_trials=6, batch_size=6, seed=4)
+@pytest.mark.slow
+def test_report_of_a_study_in_a_journal_file(study_file, tmp_path):
+    path = _example(study_file, "quick.toml", tmp_path, "jq", n_trials=6, batch_size=6, seed=4)
     res = runmod.run_study(load(path), storage=str(tmp_path / "jq.optuna.journal"))
     # the journal beside the study file is found without --storage
     out = rep.write_report(path, out_dir=tmp_path / "report")
@@ -513,6 +518,7 @@ def test_stack_drawing_leader_lines_do_not_cross():
     assert np.all(np.diff(ys, axis=0) > 0), "leader lines cross"
 
 
+@pytest.mark.slow
 def test_sensitivity_scan_and_convergence_remark_stay_inside_the_bounds(quick_study):
     path, _, out = quick_study
     spec = load(path)
@@ -555,6 +561,7 @@ def test_cri_names_its_reference_illuminant(xy, reference, cct):
     assert c["test_light"] == "AM1.5G through the device"
 
 
+@pytest.mark.slow
 def test_semitransparent_report_cri_row_names_the_reference(window_study):
     _, out = window_study
     label = next(lab for lab, key, _ in rep.headline_rows(out.data) if key == "cri")

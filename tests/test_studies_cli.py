@@ -28,13 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "studies" / "examples"
 
 
-def make_study(tmp_path: Path, name="c", **study) -> Path:
-    raw = tomllib.loads((EXAMPLES / "quick.toml").read_text())
-    raw["study"]["name"] = name
-    raw["study"].update(study)
-    path = tmp_path / f"{name}.toml"
-    path.write_text(dumps_toml(raw))
-    return path
 
 
 def test_parser_lists_subcommands_and_extensions(monkeypatch):
@@ -49,10 +42,11 @@ def test_parser_lists_subcommands_and_extensions(monkeypatch):
     assert cli.main(["fakecmd", "go"]) == 7
 
 
-def test_optimize_then_simulate_best_design(tmp_path, capsys):
+@pytest.mark.slow
+def test_optimize_then_simulate_best_design(study_file, tmp_path, capsys):
     import tandem
 
-    path = make_study(tmp_path, n_trials=12, batch_size=6)
+    path = study_file(tmp_path, "c", n_trials=12, batch_size=6)
     out = tmp_path / "out"
     assert cli.main(["optimize", str(path), "--out", str(out)]) == 0
     captured = capsys.readouterr()
@@ -73,7 +67,7 @@ def test_optimize_then_simulate_best_design(tmp_path, capsys):
     assert len(study.get_trials()) == 12
 
     # a study without constraints always has a best design, written as a simulate file
-    path2 = make_study(tmp_path, name="c2", n_trials=8, batch_size=8, constraints=[])
+    path2 = study_file(tmp_path, name="c2", n_trials=8, batch_size=8, constraints=[])
     assert cli.main(["optimize", str(path2), "--out", str(out / "2"), "--no-progress",
                      "--seed", "3"]) == 0
     text = capsys.readouterr().out
@@ -160,9 +154,9 @@ def test_unreachable_database_is_a_one_line_error(capsys):
     assert err.startswith("qdtandem: error: storage:") and err.count("\n") == 1
 
 
-def test_journal_storage_errors_are_one_line(tmp_path, capsys):
+def test_journal_storage_errors_are_one_line(study_file, tmp_path, capsys):
     (tmp_path / "d.journal").mkdir()                   # a directory where the file should be
-    path = make_study(tmp_path, name="j", n_trials=4, batch_size=4)
+    path = study_file(tmp_path, name="j", n_trials=4, batch_size=4)
     assert cli.main(["optimize", str(path), "--storage", str(tmp_path / "d.journal"),
                      "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -230,8 +224,9 @@ def _wait_for(url, name, at_least, proc, timeout=90.0):
     raise AssertionError("optimize made no progress")
 
 
-def test_killed_study_resumes_without_loss_or_duplicates(tmp_path):
-    path = make_study(tmp_path, name="kill", n_trials=100_000, batch_size=4)
+@pytest.mark.slow
+def test_killed_study_resumes_without_loss_or_duplicates(study_file, tmp_path):
+    path = study_file(tmp_path, name="kill", n_trials=100_000, batch_size=4)
     url = runmod.storage_url(load(path))
     out = tmp_path / "out"
 
@@ -270,8 +265,9 @@ def test_killed_study_resumes_without_loss_or_duplicates(tmp_path):
     assert f"{target} finished trials" in stdout
 
 
-def test_interrupting_a_multi_worker_run_stops_all_workers_cleanly(tmp_path):
-    path = make_study(tmp_path, name="mw", n_trials=100_000, batch_size=4)
+@pytest.mark.slow
+def test_interrupting_a_multi_worker_run_stops_all_workers_cleanly(study_file, tmp_path):
+    path = study_file(tmp_path, name="mw", n_trials=100_000, batch_size=4)
     url = runmod.storage_url(load(path))
     p = _start(path, tmp_path / "out", "--workers", "2")
     _wait_for(url, "mw", 8, p)

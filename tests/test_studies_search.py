@@ -19,6 +19,7 @@ from studies.spec import load
 EXAMPLE = Path(__file__).resolve().parents[1] / "studies" / "examples" / "cspbi3qd_si_2t.toml"
 
 
+@pytest.mark.slow
 def test_tpe_study_reaches_differential_evolution_optimum():
     spec = load(EXAMPLE)
     names = list(spec.parameters)
