@@ -22,14 +22,37 @@ __all__ = ["reference_dir", "read_reference", "rms_nk", "fit_oscillators", "FIT_
 
 
 def reference_dir() -> Path | None:
-    """``<repo>/../shared/reference-nk`` if present, else None."""
+    """The directory of measured reference films, ``<repo>/../shared/reference-nk``.
+
+    Returns
+    -------
+    pathlib.Path or None
+        None when it is absent (the reference films are not part of the project).
+    """
     repo = Path(__file__).resolve().parents[1]
     d = repo.parent / "shared" / "reference-nk"
     return d if d.is_dir() else None
 
 
 def read_reference(filename) -> tuple[np.ndarray, np.ndarray]:
-    """(wavelengths_nm, n + ik) of a reference file (header 'lambda n k', wavelength in m)."""
+    """Read a reference film (one header line 'lambda n k', then wavelength in m, n, k).
+
+    Parameters
+    ----------
+    filename : str
+        File name inside ``reference_dir()``.
+
+    Returns
+    -------
+    wavelengths_nm : ndarray, shape [N]
+        Converted from metres to nm.
+    nk : complex ndarray, shape [N]
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``../shared/reference-nk`` is absent.
+    """
     d = reference_dir()
     if d is None:
         raise FileNotFoundError("../shared/reference-nk not found")
@@ -38,7 +61,20 @@ def read_reference(filename) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rms_nk(nk_model, nk_ref, n_only=False) -> float:
-    """RMS distance between complex indices (see module docstring); n_only compares n alone."""
+    """RMS distance between two complex-index spectra (definition in the module docstring).
+
+    Parameters
+    ----------
+    nk_model, nk_ref : complex array_like, same shape
+        Model and reference n + ik on the same wavelengths.
+    n_only : bool, default False
+        Compare n alone.
+
+    Returns
+    -------
+    float
+        Dimensionless.
+    """
     d = np.asarray(nk_model) - np.asarray(nk_ref)
     if n_only:
         return float(np.sqrt(np.mean(d.real**2)))
@@ -76,8 +112,30 @@ def fit_oscillators(wl_nm, nk_ref, start: OscillatorModel, n_only=False, k_weigh
                     bounds=None) -> OscillatorModel:
     """Least-squares fit of an OscillatorModel to n,k (or n only) starting from ``start``.
 
-    Energies/amplitudes are kept positive; TL broadening C < 2 E0 is enforced through the
-    parametrisation bounds and a penalty.
+    Every parameter is kept positive by the bounds (eps_inf >= 1); a parameter set the
+    model refuses (Tauc-Lorentz with C >= 2 E0) or that gives non-finite n,k costs a
+    residual of 1e3 per point instead.
+
+    Parameters
+    ----------
+    wl_nm : ndarray, shape [N]
+        Vacuum wavelengths of the data, nm.
+    nk_ref : complex ndarray, shape [N]
+        Measured n + ik.
+    start : OscillatorModel
+        Starting point; its numbers of oscillators are kept.
+    n_only : bool, default False
+        Fit n alone (for data whose k is not trusted).
+    k_weight : float, default 1.0
+        Weight of the k residuals against the n residuals.
+    bounds : sequence of (lo, hi) or None, optional
+        Per packed parameter, in the order eps_inf, the Tauc-Lorentz (A, E0, C, Eg), the
+        Gaussian (A, En, Br), the Lorentz (f, E0, gamma), then Drude (Ep, gamma); None
+        keeps the default (1e-6, inf).
+
+    Returns
+    -------
+    OscillatorModel
     """
     x0, shape = _pack(start)
     lb = np.full_like(x0, 1e-6)
@@ -108,6 +166,26 @@ def fit_oscillators(wl_nm, nk_ref, start: OscillatorModel, n_only=False, k_weigh
 
 @dataclass(frozen=True)
 class FitSpec:
+    """One fit of ``FIT_SPECS``: what is fitted, to what, from where.
+
+    Attributes
+    ----------
+    name : str
+        Catalogue name of the fitted material.
+    reference : str
+        Reference film in ``reference_dir()`` the RMS is computed against.
+    start : OscillatorModel
+        Starting point (energies in eV).
+    n_only : bool
+        Fit and compare n alone.
+    note : str
+        Why the fit is done this way.
+    bounds : tuple or None
+        As ``fit_oscillators``.
+    page : (shelf, book, page) or None
+        Fit to this refractiveindex.info page instead of the reference film.
+    """
+
     name: str
     reference: str  # reference-nk file
     start: OscillatorModel
@@ -147,7 +225,14 @@ FIT_SPECS = (
 
 
 def fit_data(spec: FitSpec):
-    """(wavelengths_nm, nk) the spec is fitted to."""
+    """The data a spec is fitted to: its refractiveindex.info page on 300-1200 nm (within the
+    page's range) when it names one, else its reference film.
+
+    Returns
+    -------
+    wavelengths_nm : ndarray, shape [N]
+    nk : complex ndarray, shape [N]
+    """
     if spec.page is not None:
         from .refractiveindex_db import load_page
         mat = load_page(*spec.page)
@@ -157,7 +242,16 @@ def fit_data(spec: FitSpec):
 
 
 def run_fit(spec: FitSpec):
-    """Fit one spec; returns (model, rms vs its reference file, reference range nm)."""
+    """Fit one spec.
+
+    Returns
+    -------
+    model : OscillatorModel
+    rms : float
+        RMS against the spec's reference film (``rms_nk``; n only if ``spec.n_only``).
+    range_nm : (float, float)
+        Wavelength span of the reference film, nm.
+    """
     wl, data = fit_data(spec)
     m = fit_oscillators(wl, data, spec.start, n_only=spec.n_only, bounds=spec.bounds)
     wr, ref = read_reference(spec.reference)

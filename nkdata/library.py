@@ -354,14 +354,23 @@ _pbs_build.prepare = _tun.PBS_INVERSE.prepare
 
 _register(_Spec("PbS_QD", "bottom_absorber", _pbs_build, (0.80, 1.50, 1.10)))
 
+#: Tunable absorbers: name -> (lowest, highest) accepted ``bandgap_ev`` (absorption onset), eV.
 TUNABLE: dict[str, tuple[float, float]] = {n: (s.tunable[0], s.tunable[1]) for n, s in _REGISTRY.items()
                                            if s.tunable is not None}
+#: Every oscillator-model entry (fitted and literature), name -> dict with ``model`` and its source.
 MODELS = {**REFERENCE_FITS, **LITERATURE_MODELS}
 
 
 # ----------------------------------------------------------------------------- public API
 def names() -> list[str]:
-    """Names accepted by :func:`get` (refractiveindex.info pages also work as 'shelf/book/page')."""
+    """Names of the catalogued materials.
+
+    Returns
+    -------
+    list of str
+        The names accepted by :func:`get`; refractiveindex.info pages outside the catalogue
+        are also accepted there as 'shelf/book/page'.
+    """
     return list(_REGISTRY)
 
 
@@ -398,9 +407,35 @@ def get(name: str, *, bandgap_ev: float | None = None, extrapolate: bool = False
         ) -> Material:
     """A catalogued material by name, e.g. get("Ag"), get("PbS_QD", bandgap_ev=1.3).
 
-    Tunable absorbers (see TUNABLE) accept bandgap_ev (absorption onset in eV) inside their range;
-    without it they use their default gap. Names of the form 'shelf/book/page' load that
-    refractiveindex.info page. Unknown names raise KeyError listing close matches.
+    Parameters
+    ----------
+    name : str
+        A name of :func:`names` (case-insensitive), or 'shelf/book/page' for any page of the
+        refractiveindex.info database shipped in the ``refractiveindex`` package.
+    bandgap_ev : float, optional
+        Absorption onset of a tunable absorber (see ``TUNABLE`` for the ranges and
+        ``nkdata.tunable`` for the onset convention), eV; without it a tunable absorber
+        uses its default gap. Refused for other materials.
+    extrapolate : bool, default False
+        Evaluate outside the material's wavelength range (tabulated data held at its end
+        values, models evaluated as they are) instead of raising ValueError.
+    category : str, optional
+        Override the material's category (one of ``nkdata.material.CATEGORIES``); a
+        'shelf/book/page' material is an "absorber" unless given.
+
+    Returns
+    -------
+    Material
+        With its provenance (source, DOI, licence) and valid range in nm.
+
+    Raises
+    ------
+    KeyError
+        Unknown name, listing close matches.
+    ValueError
+        ``bandgap_ev`` for a material that is not tunable, or outside its range.
+    TypeError
+        ``name`` is not a string.
     """
     if not isinstance(name, str):
         raise TypeError(f"material name must be a string, got {type(name).__name__}")
@@ -433,7 +468,15 @@ def _rebuild(name, bandgap_ev, extrapolate, category):
 
 
 def catalog():
-    """pandas.DataFrame, one row per catalogued material (default bandgap for tunable ones)."""
+    """The catalogue as a table (tunable absorbers at their default gap).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per material: name, category, kind, source, doi, licence, wl_min_nm,
+        wl_max_nm, tunable, bandgap_min_ev, bandgap_max_ev, bandgap_ev (eV, NaN when not
+        an absorber with a known onset), rms_vs_reference, reference, notes.
+    """
     import pandas as pd
 
     rows = []

@@ -15,8 +15,24 @@ CATEGORIES = ("substrate", "tco", "etl", "absorber", "htl", "electrode", "bottom
 class Provenance:
     """Where a material's n,k come from.
 
-    kind is "measured" (tabulated or fitted-formula data from a measurement) or "modelled"
-    (dispersion model with literature or fitted parameters).
+    Attributes
+    ----------
+    source : str
+        Citation of the data or model (authors, journal, year, database page).
+    doi : str
+        DOI of the source ("" when there is none).
+    licence : str
+        Licence of the data or of the model parameters.
+    kind : {"measured", "modelled"}
+        "measured": tabulated or fitted-formula data from a measurement; "modelled":
+        dispersion model with literature or fitted parameters (ValueError otherwise).
+    notes : str
+        Free text (sample, range, extensions).
+    rms_vs_reference : float
+        RMS |nk_model - nk_ref| over the reference range (see ``nkdata.fitting``), NaN
+        when there is no reference.
+    reference : str
+        What the RMS was computed against.
     """
 
     source: str
@@ -34,11 +50,23 @@ class Provenance:
 
 @dataclass(frozen=True)
 class TabulatedNK:
-    """n,k on a wavelength grid (nm, strictly ascending) with shape-preserving interpolation.
+    """n,k on a wavelength grid with shape-preserving interpolation.
 
     Interpolation is PCHIP (monotone piecewise cubic Hermite, Fritsch-Carlson) separately in
     n and k, so no overshoot between points and k stays >= 0. Outside the grid (reached only
-    with extrapolate=True) the end values are held constant.
+    through a Material with extrapolate=True) the end values are held constant.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, shape [N], N >= 2
+        Strictly ascending vacuum wavelengths, nm.
+    n, k : array_like, shape [N]
+        Refractive index and extinction coefficient (k >= 0).
+
+    References
+    ----------
+    F. N. Fritsch & R. E. Carlson, SIAM J. Numer. Anal. 17, 238 (1980)
+    (``scipy.interpolate.PchipInterpolator``).
     """
 
     wavelengths_nm: np.ndarray
@@ -53,6 +81,7 @@ class TabulatedNK:
         object.__setattr__(self, "_pk", PchipInterpolator(wl, np.asarray(self.k, float), extrapolate=True))
 
     def __call__(self, wavelengths_nm):
+        """n + ik at vacuum wavelengths in nm (any shape, same shape out)."""
         w = np.asarray(self.wavelengths_nm, float)
         wl = np.clip(np.asarray(wavelengths_nm, float), w[0], w[-1])
         n = self._pn(wl)
@@ -67,7 +96,29 @@ class Material:
     ``nk(wl)`` (or calling the material) evaluates it; asking outside
     [wl_min_nm, wl_max_nm] raises ValueError naming the material and its range, unless
     the material was built with ``extrapolate=True`` (then tabulated data is held at its
-    end values and models are evaluated as they are).
+    end values and models are evaluated as they are). Build catalogue materials with
+    ``nkdata.get``.
+
+    Attributes
+    ----------
+    name : str
+    category : str
+        One of ``CATEGORIES`` (ValueError otherwise).
+    provenance : Provenance
+    wl_min_nm, wl_max_nm : float
+        Valid wavelength range, nm, 0 < wl_min_nm < wl_max_nm.
+    func : callable
+        Vacuum wavelength (nm, array) -> n + ik.
+    bandgap_ev : float or None
+        Absorption onset of an absorber, eV (see ``nkdata.tunable``).
+    extrapolate : bool
+        Evaluate outside [wl_min_nm, wl_max_nm] instead of refusing.
+    tunable : bool
+        The catalogue accepts ``bandgap_ev`` for this material.
+    bandgap_range_ev : (float, float) or None
+        Allowed band-gap range of a tunable material, eV.
+    build_args : tuple or None
+        (name, bandgap_ev, extrapolate) to rebuild a catalogue material on unpickling.
     """
 
     name: str
@@ -89,7 +140,23 @@ class Material:
             raise ValueError(f"material {self.name!r}: bad range {self.wl_min_nm}-{self.wl_max_nm} nm")
 
     def nk(self, wavelengths_nm) -> np.ndarray:
-        """Complex index n + ik at wavelengths in nm (any shape; returns the same shape)."""
+        """Complex index n + ik at vacuum wavelengths.
+
+        Parameters
+        ----------
+        wavelengths_nm : array_like, any shape
+            Vacuum wavelengths, nm: finite, > 0 and inside [wl_min_nm, wl_max_nm]
+            unless ``extrapolate``.
+
+        Returns
+        -------
+        complex ndarray, shaped like ``wavelengths_nm``
+
+        Raises
+        ------
+        ValueError
+            Naming the material (and its range when asked outside it).
+        """
         wl = np.asarray(wavelengths_nm, dtype=float)
         if wl.size == 0:
             return np.zeros(wl.shape, complex)
@@ -108,12 +175,13 @@ class Material:
     __call__ = nk
 
     def eps(self, wavelengths_nm) -> np.ndarray:
-        """Complex permittivity (n + ik)^2."""
+        """Relative permittivity (n + ik)^2 at vacuum wavelengths in nm (as ``nk``)."""
         nk = self.nk(wavelengths_nm)
         return nk * nk
 
     @property
     def kind(self) -> str:
+        """``provenance.kind``: "measured" or "modelled"."""
         return self.provenance.kind
 
     def __reduce__(self):

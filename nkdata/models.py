@@ -44,39 +44,117 @@ __all__ = [
 
 
 def ev_to_nm(energy_ev):
-    """Photon energy in eV -> vacuum wavelength in nm."""
+    """Vacuum wavelength of a photon energy, lambda = hc / E.
+
+    Parameters
+    ----------
+    energy_ev : array_like, any shape
+        Photon energy, eV (> 0).
+
+    Returns
+    -------
+    ndarray, shaped like ``energy_ev``
+        Wavelength, nm.
+    """
     return HC_EV_NM / np.asarray(energy_ev, dtype=float)
 
 
 def nm_to_ev(wavelengths_nm):
-    """Vacuum wavelength in nm -> photon energy in eV."""
+    """Photon energy of a vacuum wavelength, E = hc / lambda.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, any shape
+        Vacuum wavelength, nm (> 0).
+
+    Returns
+    -------
+    ndarray, shaped like ``wavelengths_nm``
+        Photon energy, eV.
+    """
     return HC_EV_NM / np.asarray(wavelengths_nm, dtype=float)
 
 
 def eps_to_nk(eps):
-    """Complex permittivity -> complex index n + ik on the branch with k >= 0, n >= 0."""
+    """Complex index n + ik = sqrt(eps) on the branch with k >= 0.
+
+    Parameters
+    ----------
+    eps : complex array_like, any shape
+        Relative permittivity eps1 + i eps2 (dimensionless).
+
+    Returns
+    -------
+    complex ndarray, shaped like ``eps``
+        n + ik with k >= 0; n >= 0 as well wherever eps2 >= 0 (a gain medium, eps2 < 0,
+        comes out with n < 0).
+    """
     nk = np.sqrt(np.asarray(eps, dtype=complex))
     # principal sqrt has Re >= 0; with Im(eps) >= 0 this also gives Im >= 0
     return np.where(nk.imag < 0, -nk, nk)
 
 
 def nk_to_eps(nk):
-    """Complex index n + ik -> complex permittivity (n + ik)^2."""
+    """Relative permittivity eps = (n + ik)^2.
+
+    Parameters
+    ----------
+    nk : complex array_like, any shape
+        Complex index n + ik.
+
+    Returns
+    -------
+    complex ndarray, shaped like ``nk``
+    """
     nk = np.asarray(nk, dtype=complex)
     return nk * nk
 
 
 def absorption_coefficient_cm(nk, wavelengths_nm):
-    """Absorption coefficient alpha = 4 pi k / lambda in cm^-1 (lambda in nm)."""
+    """Absorption coefficient alpha = 4 pi k / lambda.
+
+    Parameters
+    ----------
+    nk : complex array_like
+        Complex index n + ik (only k is used).
+    wavelengths_nm : array_like, broadcastable to ``nk``
+        Vacuum wavelength, nm (> 0).
+
+    Returns
+    -------
+    ndarray
+        alpha, cm^-1.
+    """
     return 4.0 * np.pi * np.imag(nk) / (np.asarray(wavelengths_nm, float) * 1e-7)
 
 
 # ---------------------------------------------------------------- oscillators
 def tauc_lorentz_eps2(E, A, E0, C, Eg):
-    """Imaginary permittivity of one Tauc-Lorentz oscillator (Jellison & Modine 1996).
+    """Imaginary permittivity of one Tauc-Lorentz oscillator.
 
     eps2 = A E0 C (E - Eg)^2 / ((E^2 - E0^2)^2 + C^2 E^2) / E  for E > Eg, else 0.
-    A (eV), E0 peak energy (eV), C broadening (eV), Eg Tauc gap (eV).
+
+    Parameters
+    ----------
+    E : array_like, any shape
+        Photon energy, eV (> 0).
+    A : float
+        Amplitude, eV (>= 0).
+    E0 : float
+        Peak (Lorentz resonance) energy, eV (> 0).
+    C : float
+        Broadening, eV (> 0).
+    Eg : float
+        Tauc gap, eV (>= 0).
+
+    Returns
+    -------
+    ndarray, shaped like ``E``
+        eps2 >= 0 (dimensionless).
+
+    References
+    ----------
+    G. E. Jellison Jr. & F. A. Modine, Appl. Phys. Lett. 69, 371 (1996), doi:10.1063/1.118064.
     """
     E = np.asarray(E, dtype=float)
     Ep = np.where(E > Eg, E, Eg + 1.0)  # avoid 0/0 below the gap
@@ -87,9 +165,25 @@ def tauc_lorentz_eps2(E, A, E0, C, Eg):
 def tauc_lorentz_eps(E, A, E0, C, Eg):
     """Complex permittivity contribution (without eps_inf) of one Tauc-Lorentz oscillator.
 
-    eps1 is the closed-form KK transform of eps2 from Jellison & Modine,
-    Appl. Phys. Lett. 69, 371 (1996), eq. (4) with the published erratum.
-    Valid for C < 2 E0. Shapes follow ``E``.
+    eps1 is the closed-form KK transform of eps2 (``tauc_lorentz_eps2``).
+
+    Parameters
+    ----------
+    E : array_like, any shape
+        Photon energy, eV (> 0).
+    A, E0, C, Eg : float
+        Amplitude, peak energy, broadening and Tauc gap, eV, as in ``tauc_lorentz_eps2``;
+        the closed form needs C < 2 E0, Eg >= 0 and A >= 0 (ValueError otherwise).
+
+    Returns
+    -------
+    complex ndarray, shaped like ``E``
+        eps1 + i eps2 of the oscillator (dimensionless).
+
+    References
+    ----------
+    G. E. Jellison Jr. & F. A. Modine, Appl. Phys. Lett. 69, 371 (1996), eq. (4),
+    doi:10.1063/1.118064, and its erratum, Appl. Phys. Lett. 69, 2137 (1996).
     """
     E = np.asarray(E, dtype=float)
     if not (C < 2 * E0 and Eg >= 0 and A >= 0):
@@ -117,10 +211,31 @@ def tauc_lorentz_eps(E, A, E0, C, Eg):
 
 
 def gaussian_eps(E, A, En, Br):
-    """Gaussian oscillator: eps2 = A[exp(-((E-En)/s)^2) - exp(-((E+En)/s)^2)], s = Br/(2 sqrt(ln 2)).
+    """Gaussian oscillator, KK consistent.
 
-    Br is the full width at half maximum (eV). eps1 = (2A/sqrt(pi)) [D((E+En)/s) - D((E-En)/s)]
-    with D the Dawson function, the exact Hilbert transform (De Sousa Meneses 2006).
+    eps2 = A [exp(-((E - En)/s)^2) - exp(-((E + En)/s)^2)], s = Br / (2 sqrt(ln 2)), and
+    eps1 = (2A/sqrt(pi)) [D((E + En)/s) - D((E - En)/s)] with D the Dawson function, the
+    exact Hilbert transform of that eps2 (the anti-symmetric term keeps eps2(-E) = -eps2(E)).
+
+    Parameters
+    ----------
+    E : array_like, any shape
+        Photon energy, eV.
+    A : float
+        Amplitude (dimensionless, >= 0).
+    En : float
+        Centre energy, eV (> 0).
+    Br : float
+        Full width at half maximum, eV (> 0).
+
+    Returns
+    -------
+    complex ndarray, shaped like ``E``
+
+    References
+    ----------
+    D. De Sousa Meneses et al., J. Non-Cryst. Solids (2006) (the form used in
+    ellipsometry software).
     """
     E = np.asarray(E, dtype=float)
     s = Br / (2.0 * np.sqrt(np.log(2.0)))
@@ -130,21 +245,72 @@ def gaussian_eps(E, A, En, Br):
 
 
 def lorentz_eps(E, f, E0, gamma):
-    """Lorentz oscillator f E0^2 / (E0^2 - E^2 - i gamma E); f dimensionless strength, E0, gamma in eV."""
+    """Lorentz oscillator f E0^2 / (E0^2 - E^2 - i gamma E).
+
+    Parameters
+    ----------
+    E : array_like, any shape
+        Photon energy, eV.
+    f : float
+        Strength (dimensionless; the oscillator's contribution to eps1 at E = 0).
+    E0 : float
+        Resonance energy, eV (> 0).
+    gamma : float
+        Damping (full width), eV (>= 0).
+
+    Returns
+    -------
+    complex ndarray, shaped like ``E``
+
+    References
+    ----------
+    H. Fujiwara, Spectroscopic Ellipsometry: Principles and Applications (Wiley, 2007), ch. 5.
+    """
     E = np.asarray(E, dtype=float)
     return f * E0**2 / (E0**2 - E**2 - 1j * gamma * E)
 
 
 def drude_eps(E, Ep, gamma):
-    """Free-carrier (Drude) term -Ep^2 / (E^2 + i gamma E); Ep plasma energy, gamma damping (eV)."""
+    """Free-carrier (Drude) term -Ep^2 / (E^2 + i gamma E).
+
+    Parameters
+    ----------
+    E : array_like, any shape
+        Photon energy, eV (> 0).
+    Ep : float
+        Plasma energy hbar omega_p, eV (see ``drude_plasma_energy_ev``).
+    gamma : float
+        Damping hbar / tau, eV (> 0).
+
+    Returns
+    -------
+    complex ndarray, shaped like ``E``
+
+    References
+    ----------
+    H. Fujiwara, Spectroscopic Ellipsometry: Principles and Applications (Wiley, 2007), ch. 5.
+    """
     E = np.asarray(E, dtype=float)
     return -(Ep**2) / (E**2 + 1j * gamma * E)
 
 
 def drude_plasma_energy_ev(carrier_density_cm3, effective_mass_ratio, eps_inf=1.0):
-    """Unscreened plasma energy hbar*omega_p (eV) for a carrier density (cm^-3) and m*/m0.
+    """Unscreened plasma energy Ep = hbar sqrt(N e^2 / (eps0 m*)).
 
-    Ep = hbar sqrt(N e^2 / (eps0 m*)); divide Ep^2 by eps_inf for the screened value.
+    Parameters
+    ----------
+    carrier_density_cm3 : array_like
+        Free-carrier density N, cm^-3 (>= 0).
+    effective_mass_ratio : array_like
+        Effective mass m*/m0 (> 0).
+    eps_inf : float, optional
+        Not used: the result is always the unscreened value (the screened plasma
+        energy is Ep / sqrt(eps_inf)).
+
+    Returns
+    -------
+    ndarray
+        Ep, eV, the ``Ep`` of ``drude_eps``.
     """
     e, eps0, m0, hbar = 1.602176634e-19, 8.8541878128e-12, 9.1093837015e-31, 1.054571817e-34
     wp = np.sqrt(carrier_density_cm3 * 1e6 * e**2 / (eps0 * effective_mass_ratio * m0))
@@ -153,31 +319,97 @@ def drude_plasma_energy_ev(carrier_density_cm3, effective_mass_ratio, eps_inf=1.
 
 # --------------------------------------------------- Cauchy/Sellmeier + Urbach
 def cauchy_n(wavelengths_nm, A, B=0.0, C=0.0):
-    """Cauchy index n = A + B/lambda^2 + C/lambda^4 with lambda in um."""
+    """Cauchy index n = A + B/lambda^2 + C/lambda^4, lambda in um.
+
+    For transparent dielectrics far from their absorption bands.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, any shape
+        Vacuum wavelength, nm (converted to um inside).
+    A : float
+        Dimensionless.
+    B : float, default 0
+        um^2.
+    C : float, default 0
+        um^4.
+
+    Returns
+    -------
+    ndarray, shaped like ``wavelengths_nm``
+    """
     lam = np.asarray(wavelengths_nm, float) * 1e-3
     return A + B / lam**2 + C / lam**4
 
 
 def sellmeier_n(wavelengths_nm, B, Cum):
-    """Sellmeier index n^2 = 1 + sum B_i lambda^2 / (lambda^2 - C_i^2), lambda and C_i in um."""
+    """Sellmeier index n^2 = 1 + sum_i B_i lambda^2 / (lambda^2 - C_i^2), lambda in um.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, any shape
+        Vacuum wavelength, nm, away from the poles C_i.
+    B : sequence of float
+        Dimensionless strengths B_i.
+    Cum : sequence of float, same length as ``B``
+        Resonance wavelengths C_i, um.
+
+    Returns
+    -------
+    ndarray, shaped like ``wavelengths_nm``
+    """
     lam2 = (np.asarray(wavelengths_nm, float) * 1e-3) ** 2
     n2 = 1.0 + sum(b * lam2 / (lam2 - c**2) for b, c in zip(B, Cum))
     return np.sqrt(n2)
 
 
 def urbach_k(wavelengths_nm, k0, Eg, Eu):
-    """Urbach absorption tail k = k0 exp((E - Eg)/Eu) for E < Eg, k0 above (E, Eg, Eu in eV).
+    """Urbach absorption tail k = k0 exp((E - Eg)/Eu) for E < Eg, k0 above.
 
     Sub-gap tail only: a transparent-layer approximation, not KK consistent on its own
     (its contribution to n is below 1e-3 for k0 <= 0.01, which is why it is used only
     for weakly absorbing layers).
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, any shape
+        Vacuum wavelength, nm.
+    k0 : float
+        Extinction coefficient at and above the gap (>= 0).
+    Eg : float
+        Gap, eV.
+    Eu : float
+        Urbach energy, eV (> 0).
+
+    Returns
+    -------
+    ndarray, shaped like ``wavelengths_nm``
+
+    References
+    ----------
+    F. Urbach, Phys. Rev. 92, 1324 (1953), doi:10.1103/PhysRev.92.1324.
     """
     E = nm_to_ev(wavelengths_nm)
     return k0 * np.exp(np.minimum(E - Eg, 0.0) / Eu)
 
 
 def cauchy_urbach_nk(wavelengths_nm, A, B, C, k0, Eg, Eu):
-    """Cauchy n with an Urbach k tail (transparent dielectrics with a weak absorption edge)."""
+    """Cauchy n with an Urbach k tail (transparent dielectrics with a weak absorption edge).
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, any shape
+        Vacuum wavelength, nm.
+    A, B, C : float
+        Cauchy coefficients (dimensionless, um^2, um^4), see ``cauchy_n``.
+    k0, Eg, Eu : float
+        Urbach tail (k0 dimensionless, Eg and Eu in eV), see ``urbach_k``.
+
+    Returns
+    -------
+    complex ndarray, shaped like ``wavelengths_nm``
+        n + ik.
+    """
     return cauchy_n(wavelengths_nm, A, B, C) + 1j * urbach_k(wavelengths_nm, k0, Eg, Eu)
 
 
@@ -187,7 +419,23 @@ def bruggeman_eps(eps_a, eps_b, fraction_a):
 
     Solves f (ea - e)/(ea + 2e) + (1-f)(eb - e)/(eb + 2e) = 0, i.e.
     2 e^2 - b e - ea eb = 0 with b = (3f - 1) ea + (2 - 3f) eb, and picks the root
-    with Im(e) >= 0 (and Re > 0 for lossless inputs). Arrays broadcast.
+    with the larger Im(e) (the physical one, Im(e) >= 0 for absorbing inputs; on a tie,
+    as for lossless inputs, the larger Re(e)).
+
+    Parameters
+    ----------
+    eps_a, eps_b : complex array_like
+        Permittivities of the two components (dimensionless).
+    fraction_a : array_like
+        Volume fraction of component a, [0, 1] (ValueError otherwise). All broadcast.
+
+    Returns
+    -------
+    complex ndarray
+
+    References
+    ----------
+    D. A. G. Bruggeman, Ann. Phys. 416, 636 (1935), doi:10.1002/andp.19354160705.
     """
     f = np.asarray(fraction_a, dtype=float)
     if np.any((f < 0) | (f > 1)):
@@ -208,10 +456,20 @@ def bruggeman_eps(eps_a, eps_b, fraction_a):
 def kk_matrix(E_out, E_grid):
     """Matrix K with K @ eps2_grid = (2/pi) P int E' eps2(E')/(E'^2 - E^2) dE' at E_out.
 
-    eps2 is taken piecewise linear on ``E_grid`` (eV, ascending) and zero outside; each
-    segment is integrated analytically, so the principal value is exact for that
-    interpolant (singular logs at a grid node cancel between neighbouring segments).
-    Shape [len(E_out), len(E_grid)].
+    eps2 is taken piecewise linear on ``E_grid`` and zero outside; each segment is
+    integrated analytically, so the principal value is exact for that interpolant
+    (singular logs at a grid node cancel between neighbouring segments).
+
+    Parameters
+    ----------
+    E_out : array_like, shape [M]
+        Energies at which eps1 - eps_inf is wanted, eV.
+    E_grid : array_like, shape [N], N >= 2
+        Strictly ascending energies of the eps2 samples, eV.
+
+    Returns
+    -------
+    ndarray, shape [M, N]
     """
     E_all = np.asarray(E_out, float)
     x = np.asarray(E_grid, float)
@@ -234,10 +492,24 @@ def kk_matrix(E_out, E_grid):
 def kk_eps1(E_out, E_grid, eps2_grid):
     """Numerical KK transform: (2/pi) P int E' eps2(E') / (E'^2 - E^2) dE' (without eps_inf).
 
-    eps2 is taken as piecewise linear on ``E_grid`` (eV, ascending, dense) and zero outside.
-    The principal value is handled by integrating each linear segment analytically
-    (Maclaurin-free, exact for piecewise-linear eps2), so the error is the interpolation error
-    of eps2 only. Returns an array shaped like ``E_out``.
+    eps2 is taken as piecewise linear on ``E_grid`` and zero outside. The principal value
+    is handled by integrating each linear segment analytically (exact for piecewise-linear
+    eps2), so the error is the interpolation error of eps2 only. A loop over ``E_out``:
+    for checks; ``kk_matrix`` is the fast form.
+
+    Parameters
+    ----------
+    E_out : array_like, any shape
+        Energies, eV.
+    E_grid : array_like, shape [N], N >= 2
+        Strictly ascending, dense energies of the samples, eV.
+    eps2_grid : array_like, shape [N]
+        eps2 at ``E_grid``.
+
+    Returns
+    -------
+    ndarray, shaped like ``E_out`` (at least 1-D)
+        eps1 - eps_inf.
     """
     E_out = np.atleast_1d(np.asarray(E_out, float))
     x = np.asarray(E_grid, float)
@@ -266,8 +538,18 @@ def kk_eps1(E_out, E_grid, eps2_grid):
 class OscillatorModel:
     """eps(E) = eps_inf + sum TL + sum Gaussian + sum Lorentz + Drude (all KK consistent).
 
-    tauc_lorentz: tuple of (A, E0, C, Eg) in eV; gaussians: tuple of (A, En, Br);
-    lorentz: tuple of (f, E0, gamma); drude: (Ep, gamma) or None. Energies in eV.
+    Parameters
+    ----------
+    eps_inf : float
+        High-frequency permittivity (>= 1 in the fits).
+    tauc_lorentz : tuple of (A, E0, C, Eg)
+        Tauc-Lorentz oscillators, all eV (``tauc_lorentz_eps``).
+    gaussians : tuple of (A, En, Br)
+        Gaussian oscillators: A dimensionless, En and Br (FWHM) in eV (``gaussian_eps``).
+    lorentz : tuple of (f, E0, gamma)
+        Lorentz oscillators: f dimensionless, E0 and gamma in eV (``lorentz_eps``).
+    drude : (Ep, gamma) or None
+        Free-carrier term, eV (``drude_eps``).
     """
 
     eps_inf: float
@@ -277,6 +559,7 @@ class OscillatorModel:
     drude: tuple | None = None
 
     def eps(self, E):
+        """Complex permittivity at photon energies ``E`` (eV, any shape), shaped like ``E``."""
         E = np.asarray(E, dtype=float)
         out = np.full(E.shape, complex(self.eps_inf))
         for p in self.tauc_lorentz:
@@ -290,12 +573,14 @@ class OscillatorModel:
         return out
 
     def eps2(self, E):
+        """Imaginary permittivity at photon energies ``E`` (eV), shaped like ``E``."""
         return self.eps(E).imag
 
     def nk(self, wavelengths_nm):
-        """Complex index n + ik at wavelengths in nm."""
+        """Complex index n + ik (k >= 0) at vacuum wavelengths in nm (any shape, same shape out)."""
         return eps_to_nk(self.eps(nm_to_ev(wavelengths_nm)))
 
     def as_params(self) -> dict:
+        """The model's parameters by name, as the constructor takes them."""
         return {"eps_inf": self.eps_inf, "tauc_lorentz": self.tauc_lorentz,
                 "gaussians": self.gaussians, "lorentz": self.lorentz, "drude": self.drude}

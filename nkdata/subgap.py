@@ -32,7 +32,25 @@ __all__ = ["CauchyJoin", "fit_cauchy_join", "extend_below_gap"]
 
 @dataclass(frozen=True)
 class CauchyJoin:
-    """Sub-gap continuation beyond ``wl_join_nm``: Cauchy n (continuous at the join) + Urbach k."""
+    """Sub-gap continuation beyond ``wl_join_nm``: Cauchy n (continuous at the join) + Urbach k.
+
+    Attributes
+    ----------
+    wl_join_nm : float
+        Last tabulated wavelength, nm, where the continuation starts.
+    A, B, C : float
+        Cauchy coefficients: dimensionless, um^2, um^4 (``nkdata.models.cauchy_n``).
+    k_join : float
+        k of the table at the join (>= 0).
+    urbach_ev : float
+        Urbach energy of the k tail, eV (> 0).
+    fit_rms : float
+        RMS of the Cauchy fit to the table's n over its fit span (dimensionless).
+
+    References
+    ----------
+    F. Urbach, Phys. Rev. 92, 1324 (1953), doi:10.1103/PhysRev.92.1324 (the k tail).
+    """
 
     wl_join_nm: float
     A: float
@@ -43,16 +61,36 @@ class CauchyJoin:
     fit_rms: float  # RMS of the Cauchy fit to the table over its fit span
 
     def n(self, wavelengths_nm):
+        """Refractive index n at vacuum wavelengths in nm (any shape)."""
         lam = np.asarray(wavelengths_nm, float) * 1e-3
         return self.A + self.B / lam**2 + self.C / lam**4
 
     def k(self, wavelengths_nm):
+        """Extinction coefficient k at vacuum wavelengths in nm (k_join at and before the join)."""
         dE = nm_to_ev(wavelengths_nm) - nm_to_ev(self.wl_join_nm)  # <= 0 beyond the join
         return self.k_join * np.exp(np.minimum(dE, 0.0) / self.urbach_ev)
 
 
 def fit_cauchy_join(func, wl_join_nm, fit_from_nm, urbach_ev=0.03, samples=61) -> CauchyJoin:
-    """Fit :class:`CauchyJoin` to ``func`` (wavelength nm -> n + ik) over [fit_from_nm, wl_join_nm]."""
+    """Fit :class:`CauchyJoin` to a tabulated material over [fit_from_nm, wl_join_nm].
+
+    Parameters
+    ----------
+    func : callable
+        Vacuum wavelength (nm, array) -> n + ik; k should be negligible over the fit span.
+    wl_join_nm : float
+        Join wavelength, nm (the end of the table).
+    fit_from_nm : float
+        Start of the fit span, nm, 0 < fit_from_nm < wl_join_nm (ValueError otherwise).
+    urbach_ev : float, default 0.03
+        Urbach energy of the k tail, eV (> 0).
+    samples : int, default 61
+        Points of the least-squares fit over the span.
+
+    Returns
+    -------
+    CauchyJoin
+    """
     if not (0 < fit_from_nm < wl_join_nm):
         raise ValueError(f"fit_cauchy_join: need 0 < fit_from_nm < wl_join_nm, got {fit_from_nm}, {wl_join_nm}")
     wl = np.linspace(fit_from_nm, wl_join_nm, samples)
@@ -69,7 +107,23 @@ def fit_cauchy_join(func, wl_join_nm, fit_from_nm, urbach_ev=0.03, samples=61) -
 
 
 def extend_below_gap(func, wl_join_nm, fit_from_nm, urbach_ev=0.03):
-    """(new_func, CauchyJoin): ``func`` up to wl_join_nm, the sub-gap continuation beyond it."""
+    """Continue a tabulated material beyond ``wl_join_nm`` into its transparent region.
+
+    Parameters
+    ----------
+    func : callable
+        Vacuum wavelength (nm, array) -> n + ik, valid up to ``wl_join_nm``.
+    wl_join_nm, fit_from_nm, urbach_ev
+        As ``fit_cauchy_join``.
+
+    Returns
+    -------
+    extended : callable
+        Wavelength (nm, any shape) -> n + ik (complex, same shape): ``func`` up to the
+        join, the continuation beyond it.
+    join : CauchyJoin
+        The fitted continuation.
+    """
     join = fit_cauchy_join(func, wl_join_nm, fit_from_nm, urbach_ev)
 
     def extended(wavelengths_nm):

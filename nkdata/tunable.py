@@ -56,15 +56,40 @@ __all__ = ["absorption_onset_ev", "EdgeShiftModel", "moreels_peak_ev", "moreels_
            "pbs_qd_eps", "pbs_exciton_peak_ev", "pbs_diameter_nm", "PBS_QD_FRACTION", "LIGAND_EPS",
            "OnsetInverse", "PBS_INVERSE"]
 
-LIGAND_EPS = 1.46**2  # oleic acid / oleylamine-like ligand shell, n ~ 1.46 (refractiveindex.info organic/oleic_acid)
+#: Permittivity of the organic ligand matrix of QD films: n ~ 1.46, oleic acid / oleylamine-like
+#: (refractiveindex.info organic/oleic_acid).
+LIGAND_EPS = 1.46**2
+#: QD volume fraction of the PbS film model (Bruggeman mix with LIGAND_EPS).
 PBS_QD_FRACTION = 0.45
 
 
 def absorption_onset_ev(energy_ev, alpha, guess_ev, window=(-0.2, 0.1)):
-    """Optical absorption onset (eV) from alpha(E): tangent to (alpha E)^2 at its steepest rise.
+    """Optical absorption onset from alpha(E): tangent to (alpha E)^2 at its steepest rise.
 
-    energy_ev ascending [N]; alpha [N] (any unit); the steepest point is searched in
-    guess_ev + window. Returns the tangent's zero crossing.
+    The direct-gap Tauc construction (the bandgap convention of every tunable absorber, see
+    the module docstring).
+
+    Parameters
+    ----------
+    energy_ev : array_like, shape [N]
+        Ascending photon energies, eV.
+    alpha : array_like, shape [N]
+        Absorption coefficient (any unit; the onset does not depend on it).
+    guess_ev : float
+        Rough onset, eV.
+    window : (float, float), default (-0.2, 0.1)
+        The steepest point is searched in [guess_ev + window[0], guess_ev + window[1]], eV;
+        it must hold at least 5 points and a rising edge (ValueError otherwise).
+
+    Returns
+    -------
+    float
+        Zero crossing of the tangent, eV.
+
+    References
+    ----------
+    J. Tauc, R. Grigorovici & A. Vancu, Phys. Status Solidi 15, 627 (1966), here in the
+    direct-allowed form (alpha E)^2.
     """
     E = np.asarray(energy_ev, float)
     y = (np.asarray(alpha, float) * E) ** 2
@@ -80,7 +105,24 @@ def absorption_onset_ev(energy_ev, alpha, guess_ev, window=(-0.2, 0.1)):
 
 
 def onset_of(nk_func, guess_ev, window=(-0.2, 0.1), step_ev=0.001):
-    """Onset (eV) of a wavelength-nm -> n+ik function, on a 1 meV grid around guess."""
+    """Absorption onset of a material, from k on a fine energy grid around ``guess_ev``.
+
+    Parameters
+    ----------
+    nk_func : callable
+        Vacuum wavelength (nm, array) -> n + ik.
+    guess_ev : float
+        Rough onset, eV.
+    window : (float, float), default (-0.2, 0.1)
+        As ``absorption_onset_ev``, eV.
+    step_ev : float, default 0.001
+        Energy step of the grid, eV.
+
+    Returns
+    -------
+    float
+        Onset, eV (``absorption_onset_ev`` of alpha = 4 pi k / lambda).
+    """
     E = np.arange(guess_ev + window[0] - 0.01, guess_ev + window[1] + 0.01, step_ev)
     wl = HC_EV_NM / E
     k = np.imag(nk_func(wl))
@@ -95,6 +137,19 @@ class OnsetInverse:
     models here have onset(p) = p + (slowly varying), so with 5-meV nodes the interpolation error
     in the onset is below 0.5 meV (tests compare with the onset actually measured), and a new gap
     costs two dictionary look-ups once its neighbouring nodes exist.
+
+    Parameters
+    ----------
+    onset_fn : callable
+        Model parameter p (eV: an edge shift or a 1S peak energy) -> onset, eV; monotonic
+        increasing in p.
+    guess_fn : callable
+        Requested gap (eV) -> rough p, to start the bracketing.
+    step : float, default 0.005
+        Node spacing in p, eV.
+
+    Calling the object with a gap (eV) returns p (eV); ValueError if no node pair within
+    200 steps of the guess brackets it.
     """
 
     def __init__(self, onset_fn, guess_fn, step=0.005):
@@ -108,7 +163,7 @@ class OnsetInverse:
         return v
 
     def prepare(self, gap_lo, gap_hi):
-        """Evaluate every node needed for gaps in [gap_lo, gap_hi] (eV)."""
+        """Evaluate every node needed for gaps in [gap_lo, gap_hi] (eV), so later calls are look-ups."""
         for g in np.arange(gap_lo, gap_hi + self.step, self.step):
             self(min(g, gap_hi))
 
@@ -182,8 +237,19 @@ class _ShiftedNK:
 class EdgeShiftModel:
     """Band-edge-shifted, KK-consistent permittivity built from a base eps(E).
 
-    base_eps: callable E (eV) -> complex eps, defined on [e_min, e_max];
-    native_guess_ev: rough onset of the base, to start the onset search.
+    The model of the module docstring: eps2(E) = eps2_b(E - s(E)) with a tapered shift s,
+    eps1 = eps1_b + KK[eps2 - eps2_b].
+
+    Parameters
+    ----------
+    base_eps : callable
+        Photon energy (eV, array) -> complex permittivity of the unshifted material,
+        defined on [e_min, e_max].
+    e_min, e_max : float
+        Energy span of the model grid (2 meV steps), eV; the material is valid at the
+        wavelengths hc/e_max .. hc/e_min.
+    native_guess_ev : float
+        Rough onset of the base, eV, to start the onset search.
 
     Speed: the KK kernel is one matrix per energy grid (shared by all models on it); the shift
     that gives a requested onset comes from :class:`OnsetInverse` (onsets measured on 5-meV shift
@@ -248,7 +314,7 @@ class EdgeShiftModel:
         return e2, d2, max(nz[0] - 1, 0), min(nz[-1] + 2, E.size)
 
     def shifted_eps(self, delta_ev):
-        """Permittivity on self.E for an edge shift delta (eV)."""
+        """Permittivity on the model grid ``self.E`` for an edge shift ``delta_ev`` (eV), complex [E]."""
         e2, d2, lo, hi = self._shifted_e2(delta_ev)
         e1 = self.eps_b.real.copy()
         if hi > lo:
@@ -272,22 +338,65 @@ class EdgeShiftModel:
         return _ShiftedNK(self, e2, d2[lo:hi].astype(np.float32), lo, hi), delta
 
     def nk_func(self, bandgap_ev):
-        """wavelength (nm) -> n + ik for the requested onset; cached per 0.1 meV."""
+        """The material whose absorption onset is ``bandgap_ev``.
+
+        Parameters
+        ----------
+        bandgap_ev : float
+            Requested onset, eV (within about +-0.55 eV of ``native_onset_ev``); rounded to
+            0.1 meV, and cached per value.
+
+        Returns
+        -------
+        callable
+            Vacuum wavelength (nm, any shape) -> n + ik (same shape).
+        """
         return self._cache(int(round(bandgap_ev * 1e4)))[0]
 
     def shift_ev(self, bandgap_ev):
+        """Edge shift Delta (eV) that puts the onset on ``bandgap_ev`` (eV)."""
         return self._cache(int(round(bandgap_ev * 1e4)))[1]
 
 
 # ---------------------------------------------------------------- PbS quantum dots
 def moreels_peak_ev(diameter_nm):
-    """First excitonic (1S) peak energy of PbS QDs vs diameter, Moreels et al. ACS Nano 2009."""
+    """First excitonic (1S) peak energy of PbS QDs, E_1S = 0.41 + 1/(0.0252 d^2 + 0.283 d).
+
+    Parameters
+    ----------
+    diameter_nm : array_like
+        QD diameter d, nm (> 0; the fit covers about 2.5-10 nm).
+
+    Returns
+    -------
+    ndarray, shaped like ``diameter_nm``
+        E_1S, eV (0.41 eV is the bulk PbS gap).
+
+    References
+    ----------
+    I. Moreels et al., ACS Nano 3, 3023 (2009), doi:10.1021/nn900863a.
+    """
     d = np.asarray(diameter_nm, float)
     return 0.41 + 1.0 / (0.0252 * d**2 + 0.283 * d)
 
 
 def moreels_diameter_nm(peak_ev):
-    """Inverse of :func:`moreels_peak_ev` (valid for peaks above the 0.41 eV bulk gap)."""
+    """QD diameter for a 1S peak energy: the inverse of :func:`moreels_peak_ev`.
+
+    Parameters
+    ----------
+    peak_ev : array_like
+        1S peak energy, eV (> 0.41 eV, the bulk gap; ValueError otherwise).
+
+    Returns
+    -------
+    ndarray, shaped like ``peak_ev``
+        Diameter, nm.
+
+    References
+    ----------
+    I. Moreels et al., ACS Nano 3, 3023 (2009), doi:10.1021/nn900863a.
+    """
     x = 1.0 / (np.asarray(peak_ev, float) - 0.41)
     if np.any(~np.isfinite(x)) or np.any(x <= 0):
         raise ValueError(f"PbS 1S peak must exceed 0.41 eV (bulk gap), got {peak_ev}")
@@ -304,7 +413,29 @@ def _pbs_dot_eps(E, peak_ev):
 
 
 def pbs_qd_eps(E, peak_ev, fraction=PBS_QD_FRACTION):
-    """Complex permittivity of a PbS QD film (Bruggeman mix of dots and ligand), E in eV."""
+    """Complex permittivity of a PbS QD film: Bruggeman mix of dots and ligand.
+
+    The dot permittivity is the model of the module docstring (Gaussian 1S and 1P-1P
+    transitions and a Tauc-Lorentz continuum, representative parameters).
+
+    Parameters
+    ----------
+    E : array_like, any shape
+        Photon energy, eV.
+    peak_ev : float
+        1S excitonic peak of the dots, eV (0.83-1.56 eV for the valid onsets 0.8-1.5 eV).
+    fraction : float, default PBS_QD_FRACTION (0.45)
+        QD volume fraction, [0, 1].
+
+    Returns
+    -------
+    complex ndarray, shaped like ``E``
+
+    References
+    ----------
+    I. Moreels et al., ACS Nano 3, 3023 (2009), doi:10.1021/nn900863a (1S peak vs size);
+    D. A. G. Bruggeman, Ann. Phys. 416, 636 (1935), doi:10.1002/andp.19354160705.
+    """
     return bruggeman_eps(_pbs_dot_eps(np.asarray(E, float), peak_ev), LIGAND_EPS, fraction)
 
 
@@ -334,7 +465,18 @@ class _PbsNK:
 
 
 def pbs_nk_func(bandgap_ev):
-    """wavelength (nm) -> n + ik of the PbS QD film whose absorption onset is bandgap_ev (eV)."""
+    """The PbS QD film whose absorption onset is ``bandgap_ev``.
+
+    Parameters
+    ----------
+    bandgap_ev : float
+        Absorption onset, eV (0.80-1.50).
+
+    Returns
+    -------
+    callable
+        Vacuum wavelength (nm, any shape) -> n + ik (same shape), valid 300-2500 nm.
+    """
     return _PbsNK(pbs_exciton_peak_ev(bandgap_ev))
 
 
@@ -344,10 +486,36 @@ def _pbs_peak_for_gap(gap_key):
 
 
 def pbs_exciton_peak_ev(bandgap_ev):
-    """1S excitonic peak (eV) of the PbS QD film model whose absorption onset is bandgap_ev."""
+    """1S excitonic peak of the PbS QD film model whose absorption onset is ``bandgap_ev``.
+
+    Parameters
+    ----------
+    bandgap_ev : float
+        Absorption onset, eV (0.80-1.50); rounded to 0.1 meV and cached.
+
+    Returns
+    -------
+    float
+        1S peak, eV (above the onset).
+    """
     return float(_pbs_peak_for_gap(int(round(bandgap_ev * 1e4))))
 
 
 def pbs_diameter_nm(bandgap_ev):
-    """QD diameter (nm) for an onset bandgap, via the 1S peak and the Moreels 2009 sizing curve."""
+    """QD diameter for an onset band gap, via the 1S peak and the Moreels 2009 sizing curve.
+
+    Parameters
+    ----------
+    bandgap_ev : float
+        Absorption onset, eV (0.80-1.50).
+
+    Returns
+    -------
+    float
+        Diameter, nm.
+
+    References
+    ----------
+    I. Moreels et al., ACS Nano 3, 3023 (2009), doi:10.1021/nn900863a.
+    """
     return float(moreels_diameter_nm(pbs_exciton_peak_ev(bandgap_ev)))
