@@ -1,7 +1,7 @@
 """Detailed balance from the computed EQE: photocurrent, radiative J0 by reciprocity, Voc,rad.
 
 The radiative dark saturation current follows from the EQE by Rau's reciprocity
-[Rau, Phys. Rev. B 76, 085303 (2007), eq. (8)]::
+[Rau, Phys. Rev. B 76, 085303 (2007), eq. (8), doi:10.1103/PhysRevB.76.085303]::
 
     J0,rad = q * integral EQE(E) * phi_bb(E) dE,
     phi_bb(E) = 2 pi E^2 / (h^3 c^2) / (exp(E / kT) - 1)
@@ -41,6 +41,11 @@ def thermal_voltage(temperature_k) -> np.ndarray:
     ----------
     temperature_k : array_like
         Temperature, K, any shape.
+
+    Returns
+    -------
+    ndarray, shaped like ``temperature_k``
+        kT/q, V.
     """
     return K_B * np.asarray(temperature_k, dtype=float) / Q_E
 
@@ -76,7 +81,20 @@ def _check_grid(wl) -> np.ndarray:
 
 
 def sun_weights(wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
-    """Weights w [W] with Jsc (mA/cm^2) = EQE @ w under ``spectrum``: ``optics.spectra.jsc_weights``."""
+    """Weights w [W] with Jsc (mA/cm^2) = EQE @ w under ``spectrum``: ``optics.spectra.jsc_weights``.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, shape [W], W >= 2
+        Strictly increasing wavelengths, nm.
+    spectrum : str, default "AM1.5G"
+        A name accepted by ``optics.spectra.spectrum_table``.
+
+    Returns
+    -------
+    ndarray, shape [W], read-only
+        mA/cm^2 per unit EQE at each grid point.
+    """
     return jsc_weights(wavelengths_nm, spectrum)
 
 
@@ -110,8 +128,8 @@ def reciprocity_weights(wavelengths_nm, temperature_k: float = 298.15, oversampl
         Strictly increasing wavelengths, nm.
     temperature_k : float
         Cell temperature, K (> 0).
-    oversample : int
-        Sub-points per grid interval.
+    oversample : int, default 16
+        Sub-points per grid interval (>= 1).
 
     Returns
     -------
@@ -120,7 +138,7 @@ def reciprocity_weights(wavelengths_nm, temperature_k: float = 298.15, oversampl
 
     References
     ----------
-    Rau, Phys. Rev. B 76, 085303 (2007), eq. (8).
+    U. Rau, Phys. Rev. B 76, 085303 (2007), eq. (8), doi:10.1103/PhysRevB.76.085303.
     """
     wl = _check_grid(wavelengths_nm)
     if not np.isfinite(temperature_k) or temperature_k <= 0:
@@ -143,6 +161,7 @@ def jsc_from_eqe(eqe, wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
     Returns
     -------
     ndarray, shape [...]
+        Jsc, mA/cm^2.
     """
     return np.asarray(eqe, dtype=float) @ jsc_weights(wavelengths_nm, spectrum)
 
@@ -162,10 +181,11 @@ def j0_rad_from_eqe(eqe, wavelengths_nm, temperature_k: float = 298.15) -> np.nd
     Returns
     -------
     ndarray, shape [...]
+        J0,rad, mA/cm^2.
 
     References
     ----------
-    Rau, Phys. Rev. B 76, 085303 (2007), eq. (8).
+    U. Rau, Phys. Rev. B 76, 085303 (2007), eq. (8), doi:10.1103/PhysRevB.76.085303.
     """
     return np.asarray(eqe, dtype=float) @ reciprocity_weights(wavelengths_nm, temperature_k)
 
@@ -177,12 +197,18 @@ def voc_rad(jsc_ma_cm2, j0_rad_ma_cm2, temperature_k=298.15) -> np.ndarray:
     ----------
     jsc_ma_cm2, j0_rad_ma_cm2 : array_like
         Photocurrent and radiative saturation current, mA/cm^2.
-    temperature_k : float or array_like
-        Cell temperature, K (> 0). All broadcast together.
+    temperature_k : float or array_like, default 298.15
+        Cell temperature, K (> 0; ValueError otherwise). All broadcast together.
+
+    Returns
+    -------
+    ndarray, broadcast shape of the inputs
+        Voc,rad, V; 0 where Jsc or J0,rad is not > 0.
 
     References
     ----------
-    Shockley & Queisser, J. Appl. Phys. 32, 510 (1961); Rau, Phys. Rev. B 76, 085303 (2007).
+    W. Shockley & H. J. Queisser, J. Appl. Phys. 32, 510 (1961), doi:10.1063/1.1736034;
+    U. Rau, Phys. Rev. B 76, 085303 (2007), doi:10.1103/PhysRevB.76.085303.
     """
     jsc = np.asarray(jsc_ma_cm2, dtype=float)
     j0 = np.asarray(j0_rad_ma_cm2, dtype=float)

@@ -1,6 +1,7 @@
 """Detailed-balance limits for step absorbers: Shockley-Queisser and 2T/4T tandems.
 
-Assumptions (Shockley & Queisser, J. Appl. Phys. 32, 510 (1961); De Vos, J. Phys. D 13, 839 (1980)):
+Assumptions (Shockley & Queisser, J. Appl. Phys. 32, 510 (1961), doi:10.1063/1.1736034;
+De Vos, J. Phys. D 13, 839 (1980)):
 every photon above the gap is absorbed and gives one electron (EQE = step), each cell
 emits black-body radiation above its gap into the front hemisphere only (n = 1, ideal
 rear mirror / no emission into the lower cell, i.e. no luminescent coupling), ERE = 1
@@ -33,7 +34,19 @@ BANDGAP_RANGE_EV = (HC_EV_NM / 4000.0, HC_EV_NM / 280.0)
 
 @dataclass(frozen=True)
 class LimitResult:
-    """Detailed-balance figures (arrays shaped like the band-gap input)."""
+    """Detailed-balance figures, each an array shaped like the band-gap input.
+
+    Attributes
+    ----------
+    pce_pct : ndarray
+        Power-conversion efficiency, % of the spectrum's integrated irradiance.
+    jsc_ma_cm2 : ndarray
+        Short-circuit current density, mA/cm^2.
+    voc_v : ndarray
+        Open-circuit voltage, V.
+    ff_pct : ndarray
+        Fill factor, %.
+    """
 
     pce_pct: np.ndarray
     jsc_ma_cm2: np.ndarray
@@ -50,9 +63,27 @@ def _check_gap(eg, what="bandgap_ev") -> np.ndarray:
 
 
 def step_jsc(bandgap_ev, bandgap_above_ev=None, spectrum: str = "AM1.5G") -> np.ndarray:
-    """Photocurrent (mA/cm^2) of a step absorber of gap Eg under ``spectrum`` (default AM1.5G).
+    """Photocurrent of a step absorber (EQE = 1 above the gap, 0 below).
 
-    With ``bandgap_above_ev`` (a top cell's gap), only photons between the two gaps count.
+    Parameters
+    ----------
+    bandgap_ev : array_like
+        Band gap, eV, inside ``BANDGAP_RANGE_EV`` (0.310-4.428 eV, the G173 table;
+        ValueError otherwise).
+    bandgap_above_ev : array_like, optional
+        Gap of a cell in front, eV (same range): only the photons between the two gaps
+        count. Broadcasts with ``bandgap_ev``.
+    spectrum : str, default "AM1.5G"
+        A name accepted by ``optics.spectra.spectrum_table``.
+
+    Returns
+    -------
+    ndarray, broadcast shape of the inputs
+        Jsc, mA/cm^2.
+
+    References
+    ----------
+    W. Shockley & H. J. Queisser, J. Appl. Phys. 32, 510 (1961), doi:10.1063/1.1736034.
     """
     eg = _check_gap(bandgap_ev)
     j = photocurrent_below(HC_EV_NM / eg, spectrum)
@@ -62,7 +93,27 @@ def step_jsc(bandgap_ev, bandgap_above_ev=None, spectrum: str = "AM1.5G") -> np.
 
 
 def step_j0_rad(bandgap_ev, temperature_k: float = 300.0) -> np.ndarray:
-    """Radiative J0 (mA/cm^2) of a step absorber emitting into the front hemisphere (n = 1)."""
+    """Radiative saturation current of a step absorber emitting into the front hemisphere (n = 1).
+
+    J0,rad = q 2 pi / (h^3 c^2) int_Eg^inf E^2 / (exp(E/kT) - 1) dE, by the exact series of
+    the module docstring (black-body emission above the gap, EQE = step).
+
+    Parameters
+    ----------
+    bandgap_ev : array_like
+        Band gap, eV, inside ``BANDGAP_RANGE_EV``.
+    temperature_k : float, default 300.0
+        Cell temperature, K (> 0).
+
+    Returns
+    -------
+    ndarray, shaped like ``bandgap_ev``
+        J0,rad, mA/cm^2.
+
+    References
+    ----------
+    W. Shockley & H. J. Queisser, J. Appl. Phys. 32, 510 (1961), doi:10.1063/1.1736034.
+    """
     eg = _check_gap(bandgap_ev)
     kt = K_B * temperature_k
     x = eg * Q_E / kt
@@ -73,7 +124,30 @@ def step_j0_rad(bandgap_ev, temperature_k: float = 300.0) -> np.ndarray:
 
 
 def sq_limit(bandgap_ev, temperature_k: float = 300.0, ere=1.0, spectrum: str = "AM1.5G") -> LimitResult:
-    """Shockley-Queisser limit (vectorised over ``bandgap_ev``); ERE < 1 lowers Voc by kT/q ln(ERE)."""
+    """Shockley-Queisser limit of a single junction, vectorised over ``bandgap_ev``.
+
+    Parameters
+    ----------
+    bandgap_ev : array_like
+        Band gap, eV, inside ``BANDGAP_RANGE_EV``.
+    temperature_k : float, default 300.0
+        Cell temperature, K (> 0).
+    ere : float or array_like, default 1.0
+        External radiative efficiency, (0, 1]: J0 = J0,rad / ERE, so Voc drops by
+        kT/q ln(1/ERE).
+    spectrum : str, default "AM1.5G"
+        A name accepted by ``optics.spectra.spectrum_table``; the PCE is relative to its
+        integrated irradiance.
+
+    Returns
+    -------
+    LimitResult
+        Shaped like ``bandgap_ev``: 33.7 % at 1.34 eV under AM1.5G and 300 K.
+
+    References
+    ----------
+    W. Shockley & H. J. Queisser, J. Appl. Phys. 32, 510 (1961), doi:10.1063/1.1736034.
+    """
     eg = np.atleast_1d(_check_gap(bandgap_ev))
     cell = diode_from_currents(step_jsc(eg, spectrum=spectrum), step_j0_rad(eg, temperature_k), temperature_k, ere)
     m = single_mpp(cell)
@@ -84,10 +158,31 @@ def sq_limit(bandgap_ev, temperature_k: float = 300.0, ere=1.0, spectrum: str = 
 
 def tandem_limit(top_bandgap_ev, bottom_bandgap_ev, kind: str = "2T", temperature_k: float = 300.0,
                  spectrum: str = "AM1.5G") -> np.ndarray:
-    """Detailed-balance PCE (%) of a two-junction tandem of step absorbers (vectorised).
+    """Detailed-balance PCE of a two-junction tandem of step absorbers (vectorised).
 
-    kind "2T": series connection (common current); "4T": each cell at its own MPP.
-    The bottom cell receives the photons between the two gaps.
+    The bottom cell receives the photons between the two gaps; no luminescent coupling.
+
+    Parameters
+    ----------
+    top_bandgap_ev, bottom_bandgap_ev : array_like
+        Gaps of the top and bottom cell, eV, inside ``BANDGAP_RANGE_EV``, top > bottom
+        (ValueError otherwise); broadcast together.
+    kind : {"2T", "4T"}, default "2T"
+        "2T": series connection (common current); "4T": each cell at its own MPP.
+    temperature_k : float, default 300.0
+        Cell temperature, K (> 0).
+    spectrum : str, default "AM1.5G"
+        A name accepted by ``optics.spectra.spectrum_table``.
+
+    Returns
+    -------
+    ndarray, broadcast shape of the gaps
+        PCE, % (45.7 % for 2T at 1.60/0.94 eV under AM1.5G).
+
+    References
+    ----------
+    A. De Vos, J. Phys. D 13, 839 (1980); W. Shockley & H. J. Queisser, J. Appl. Phys. 32,
+    510 (1961), doi:10.1063/1.1736034.
     """
     et = np.atleast_1d(_check_gap(top_bandgap_ev, "top_bandgap_ev"))
     eb = np.atleast_1d(_check_gap(bottom_bandgap_ev, "bottom_bandgap_ev"))
@@ -108,10 +203,27 @@ def tandem_limit(top_bandgap_ev, bottom_bandgap_ev, kind: str = "2T", temperatur
 
 def best_tandem_pair(kind: str = "2T", bottom_bandgap_ev: float | None = None,
                      temperature_k: float = 300.0, grid_step_ev: float = 0.01) -> tuple[float, float, float]:
-    """Optimal (PCE %, top gap eV, bottom gap eV) for a 2T or 4T tandem.
+    """Optimal band-gap pair of a 2T or 4T tandem of step absorbers under AM1.5G.
 
-    With ``bottom_bandgap_ev`` fixed (e.g. 1.12 for Si), only the top gap is optimised.
-    A grid search (``grid_step_ev``) is refined by Nelder-Mead.
+    A grid search (top 1.40-2.20 eV, bottom 0.70-1.40 eV in ``grid_step_ev`` steps) is
+    refined by Nelder-Mead on ``tandem_limit``.
+
+    Parameters
+    ----------
+    kind : {"2T", "4T"}, default "2T"
+    bottom_bandgap_ev : float, optional
+        Fix the bottom gap, eV (e.g. 1.12 for Si); then only the top gap is optimised.
+    temperature_k : float, default 300.0
+        Cell temperature, K.
+    grid_step_ev : float, default 0.01
+        Step of the starting grid, eV.
+
+    Returns
+    -------
+    pce_pct : float
+        Best PCE, %.
+    top_bandgap_ev, bottom_bandgap_ev : float
+        The gaps that give it, eV.
     """
     tops = np.arange(1.40, 2.20, grid_step_ev)
     if bottom_bandgap_ev is not None:
@@ -164,7 +276,14 @@ def si_wafer_limit(thickness_um: float = 110.0, temperature_k: float = 298.15, d
     Returns
     -------
     tandem.DeviceResult
-        Of the single-junction wafer.
+        Of the single-junction wafer (PCE in %, relative to the AM1.5G irradiance).
+
+    References
+    ----------
+    A. Richter, M. Hermle & S. W. Glunz, IEEE J. Photovolt. 3, 1184 (2013),
+    doi:10.1109/JPHOTOV.2013.2270351; A. Richter et al., Phys. Rev. B 86, 165202 (2012),
+    doi:10.1103/PhysRevB.86.165202; A. Schenk, J. Appl. Phys. 84, 3684 (1998);
+    M. A. Green, Sol. Energy Mater. Sol. Cells 92, 1305 (2008).
     """
     import nkdata
     from optics import Layer, Stack

@@ -42,6 +42,11 @@ def si_intrinsic_ni(temperature_k) -> np.ndarray:
     temperature_k : array_like
         Temperature, K (> 0), any shape.
 
+    Returns
+    -------
+    ndarray, shaped like ``temperature_k``
+        n_i, cm^-3.
+
     References
     ----------
     Misiakos & Tsamakis, J. Appl. Phys. 74, 3293 (1993).
@@ -71,10 +76,15 @@ def richter_auger_rate(n0, p0, delta_n, ni) -> np.ndarray:
     ni : array_like
         (Effective) intrinsic carrier density, cm^-3. All broadcast together.
 
+    Returns
+    -------
+    ndarray
+        Net Auger rate U, cm^-3 s^-1 (>= 0 under injection).
+
     References
     ----------
     Richter, Glunz, Werner, Schmidt & Cuevas, Phys. Rev. B 86, 165202 (2012), eq. (18)
-    without its radiative term.
+    without its radiative term, doi:10.1103/PhysRevB.86.165202.
     """
     n0 = np.asarray(n0, dtype=float)
     p0 = np.asarray(p0, dtype=float)
@@ -216,7 +226,14 @@ class InjectionTable:
     tabulated once per batch (``injection_table``) and interpolated linearly (0.5 mV steps
     keep the voltage error below 1e-7 V).
 
-    v0, dv : first voltage and step, V; ln_r : [B, K].
+    Attributes
+    ----------
+    v0 : float
+        First junction voltage of the table, V.
+    dv : float
+        Voltage step, V.
+    ln_r : ndarray, shape [B, K]
+        ln(n_i,eff^2 / n_i^2) of each wafer at v0 + k dv.
     """
 
     v0: float
@@ -244,7 +261,11 @@ def injection_table(ni, n0, p0, vt, v_max: float = 1.0, dv: float = 5e-4) -> Inj
     vt : array_like, shape [B]
         Thermal voltage kT/q, V.
     v_max, dv : float
-        Largest junction voltage and step, V.
+        Largest junction voltage and step, V (defaults 1.0 V and 0.5 mV).
+
+    Returns
+    -------
+    InjectionTable
     """
     grid = np.arange(0.0, v_max + dv / 2, dv)
     cols = lambda a: np.asarray(a, dtype=float).reshape(-1, 1)  # noqa: E731
@@ -307,7 +328,7 @@ def fca_alpha_cm(wavelengths_nm, n, p) -> np.ndarray:
     """Free-carrier absorption coefficient of crystalline Si, cm^-1.
 
     alpha_FCA = 2.6e-27 n lambda^3 + 2.7e-24 p lambda^2, lambda in nm, n and p in cm^-3
-    (about 0.1 cm^-1 at 1100 nm for n = p = 1e16 cm^-3). The absorbed photon heats the
+    (about 0.07 cm^-1 at 1100 nm for n = p = 1e16 cm^-3). The absorbed photon heats the
     carriers and generates no electron-hole pair.
 
     Parameters
@@ -320,6 +341,7 @@ def fca_alpha_cm(wavelengths_nm, n, p) -> np.ndarray:
     Returns
     -------
     ndarray, shape [..., W]
+        alpha_FCA, cm^-1.
 
     References
     ----------

@@ -86,7 +86,24 @@ def _avt_weights_cached(wl_key: tuple, weighting: str) -> np.ndarray:
 
 
 def avt_weights(wavelengths_nm, weighting: str = "photon") -> np.ndarray:
-    """Weights w [W] (summing to 1) with AVT = T @ w (fraction)."""
+    """Weights w with AVT (fraction) = T @ w.
+
+    Photopic response x AM1.5G on a 1 nm grid over 380-780 nm, normalised to sum to 1,
+    with T taken linear between the grid points. Cached per grid and weighting.
+
+    Parameters
+    ----------
+    wavelengths_nm : array_like, shape [W], W >= 2
+        Strictly increasing wavelengths, nm, covering 380-780 nm (ValueError otherwise).
+    weighting : {"photon", "power"}, default "photon"
+        Weight with the AM1.5G photon flux (Yang et al.) or its irradiance (luminous
+        transmittance).
+
+    Returns
+    -------
+    ndarray, shape [W], read-only
+        Dimensionless weights summing to 1.
+    """
     if weighting not in ("photon", "power"):
         raise ValueError(f"weighting must be 'photon' or 'power', got {weighting!r}")
     wl = _grid(wavelengths_nm)
@@ -94,7 +111,27 @@ def avt_weights(wavelengths_nm, weighting: str = "photon") -> np.ndarray:
 
 
 def avt(transmittance, wavelengths_nm, weighting: str = "photon") -> np.ndarray:
-    """Average visible transmittance in % of T [..., W] (photopic x AM1.5G, 380-780 nm)."""
+    """Average visible transmittance (photopic x AM1.5G, 380-780 nm).
+
+    Parameters
+    ----------
+    transmittance : array_like, shape [..., W]
+        Transmittance, 0..1; leading axes (a batch) are kept.
+    wavelengths_nm : array_like, shape [W]
+        As ``avt_weights``.
+    weighting : {"photon", "power"}, default "photon"
+        As ``avt_weights``.
+
+    Returns
+    -------
+    ndarray, shape [...]
+        AVT, %.
+
+    References
+    ----------
+    C. J. Traverse, R. Pandey, M. C. Barr & R. R. Lunt, Nat. Energy 2, 849 (2017);
+    Yang et al., Joule 3 (2019) (the photon-flux weighting).
+    """
     t = np.asarray(transmittance, dtype=float)
     if t.shape[-1] != np.size(wavelengths_nm):
         raise ValueError(f"transmittance has {t.shape[-1]} wavelengths, the grid has {np.size(wavelengths_nm)}")
@@ -102,7 +139,22 @@ def avt(transmittance, wavelengths_nm, weighting: str = "photon") -> np.ndarray:
 
 
 def lue(pce_pct, avt_pct) -> np.ndarray:
-    """Light-utilisation efficiency LUE = PCE x AVT, in % (Traverse et al. 2017)."""
+    """Light-utilisation efficiency LUE = PCE x AVT.
+
+    Parameters
+    ----------
+    pce_pct, avt_pct : array_like
+        Power-conversion efficiency and average visible transmittance, % (broadcast).
+
+    Returns
+    -------
+    ndarray
+        LUE, % (PCE % x AVT % / 100).
+
+    References
+    ----------
+    C. J. Traverse, R. Pandey, M. C. Barr & R. R. Lunt, Nat. Energy 2, 849 (2017).
+    """
     return np.asarray(pce_pct, dtype=float) * np.asarray(avt_pct, dtype=float) / 100.0
 
 
@@ -133,7 +185,29 @@ def _xyz_weights_cached(wl_key: tuple, illuminant: str) -> np.ndarray:
 
 
 def chromaticity(transmittance, wavelengths_nm, illuminant: str = "AM1.5G") -> np.ndarray:
-    """CIE 1931 xy [..., 2] of the light transmitted through T [..., W] under ``illuminant``."""
+    """CIE 1931 chromaticity of the light transmitted through a device.
+
+    XYZ = integral T(l) S(l) [x_bar, y_bar, z_bar](l) dl over 380-780 nm (1 nm steps, T
+    linear between the grid points), with the CIE 1931 2-degree observer of colour-science.
+
+    Parameters
+    ----------
+    transmittance : array_like, shape [..., W]
+        Transmittance, 0..1.
+    wavelengths_nm : array_like, shape [W], W >= 2
+        Strictly increasing wavelengths, nm, covering 380-780 nm.
+    illuminant : {"AM1.5G", "D65"}, default "AM1.5G"
+        Light falling on the device, S(l).
+
+    Returns
+    -------
+    ndarray, shape [..., 2]
+        CIE x, y (dimensionless); NaN where nothing is transmitted.
+
+    References
+    ----------
+    CIE 015:2018, Colorimetry, 4th ed. (the 1931 standard observer).
+    """
     wl = _grid(wavelengths_nm)
     t = np.asarray(transmittance, dtype=float)
     xyz = t @ _xyz_weights_cached(tuple(wl.tolist()), illuminant).T
@@ -144,10 +218,31 @@ def chromaticity(transmittance, wavelengths_nm, illuminant: str = "AM1.5G") -> n
 
 
 def colour_rendering_index(transmittance, wavelengths_nm, illuminant: str = "AM1.5G") -> np.ndarray:
-    """General colour rendering index Ra (CIE 13.3-1995, colour-science) of the transmitted light.
+    """General colour rendering index Ra of the light transmitted through a device.
 
-    T [..., W]; one colour-science call per spectrum (about 15 ms each).
-    NaN where the device transmits (almost) nothing in the visible.
+    The test light is T(l) x illuminant on a 5 nm grid over 360-830 nm (T linear between the
+    grid points, held at its end values outside the grid); colour-science compares it with
+    the CIE 13.3 reference illuminant at the same correlated colour temperature (Planckian
+    below 5000 K, CIE D series above). One colour-science call per spectrum (about 15 ms).
+
+    Parameters
+    ----------
+    transmittance : array_like, shape [..., W]
+        Transmittance, 0..1.
+    wavelengths_nm : array_like, shape [W], W >= 2
+        Strictly increasing wavelengths, nm, covering 380-780 nm.
+    illuminant : {"AM1.5G", "D65"}, default "AM1.5G"
+        Light falling on the device.
+
+    Returns
+    -------
+    ndarray, shape [...]
+        Ra (dimensionless, at most 100); NaN where the device transmits (almost) nothing.
+
+    References
+    ----------
+    CIE 13.3-1995, Method of Measuring and Specifying Colour Rendering Properties of
+    Light Sources.
     """
     import colour
 
