@@ -335,7 +335,9 @@ def test_read_back_helpers(study_file, tmp_path):
         assert not (tmp_path / missing).exists()        # reading creates no storage
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)
+# textured examples solve the wafer's ray optics (seconds per design): slow
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if "textured" in p.stem else [])
+                                  for p in sorted(EXAMPLES.glob("*.toml"))])
 def test_every_example_runs(path):
     s = load(path)
     res = runmod.run_study(s, storage="memory", n_trials=6, batch_size=6)
