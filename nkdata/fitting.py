@@ -228,6 +228,10 @@ def fit_data(spec: FitSpec):
     """The data a spec is fitted to: its refractiveindex.info page on 300-1200 nm (within the
     page's range) when it names one, else its reference film.
 
+    Parameters
+    ----------
+    spec : FitSpec
+
     Returns
     -------
     wavelengths_nm : ndarray, shape [N]
@@ -244,6 +248,10 @@ def fit_data(spec: FitSpec):
 def run_fit(spec: FitSpec):
     """Fit one spec.
 
+    Parameters
+    ----------
+    spec : FitSpec
+
     Returns
     -------
     model : OscillatorModel
@@ -259,6 +267,7 @@ def run_fit(spec: FitSpec):
 
 
 def main():  # pragma: no cover - offline tool
+    """Re-fit every spec of ``FIT_SPECS`` and print its parameters and RMS (needs ../shared)."""
     np.set_printoptions(precision=5, suppress=True)
     for spec in FIT_SPECS:
         m, rms, (lo, hi) = run_fit(spec)

@@ -36,10 +36,11 @@ PbS QD film (:func:`pbs_qd_eps`)
     (k(400 nm) 0.66-1.0 for 1S peaks 1.4-0.95 eV), a simplification of the size-independent
     400-nm intrinsic absorption found by Moreels et al. 2009. Sizing: Moreels et al., ACS Nano 3, 3023
     (2009), doi:10.1021/nn900863a, E_1S = 0.41 + 1/(0.0252 d^2 + 0.283 d) eV (d in nm).
-    Parameters are representative, not fitted to one film: n of the film 2.3-2.7 below the gap,
-    k ~0.09-0.12 at the 1S peak (alpha ~1e4 cm^-1), k ~0.7-1.0 at 400 nm, the range reported for
-    ligand-exchanged PbS QD films. Valid for onsets 0.8-1.5 eV, i.e. 1S peaks 0.83-1.56 eV
-    (d ~ 5.6-2.5 nm), wavelengths 300-2500 nm. The 1S peak for a requested onset comes from
+    Parameters are representative, not fitted to one film: for 1S peaks 0.95-1.4 eV the model
+    gives n 2.2-2.7 below the gap, k ~0.09-0.11 at the 1S peak (alpha ~1e4 cm^-1) and k 0.66-1.0
+    at 400 nm, the range reported for ligand-exchanged PbS QD films (over the whole valid range,
+    n 2.15-2.8, k 0.08-0.12 at the peak, k 0.56-1.12 at 400 nm). Valid for onsets 0.8-1.5 eV,
+    i.e. 1S peaks 0.83-1.56 eV (d ~ 5.6-2.5 nm), wavelengths 300-2500 nm. The 1S peak for a requested onset comes from
     onsets measured on 5-meV peak nodes (:class:`OnsetInverse`); n,k are the analytic model at
     the requested wavelengths (~0.3 ms for 200).
 """
@@ -255,7 +256,7 @@ class EdgeShiftModel:
     that gives a requested onset comes from :class:`OnsetInverse` (onsets measured on 5-meV shift
     nodes, each from the kernel rows of the onset window only); a new gap then costs one
     interpolation of eps2 and one product of the kernel rows of the requested wavelengths with the
-    changed part of eps2 (~0.1 ms for 200 wavelengths).
+    changed part of eps2 (timed in benchmarks/bench_nkdata.py, see the module docstring).
     """
 
     STEP = 0.002

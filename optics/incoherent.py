@@ -53,6 +53,7 @@ class Element:
 
     @property
     def layers(self) -> range:
+        """Indices (in the full medium list) of the coherent media inside the element."""
         return range(self.front + 1, self.back)
 
 

@@ -54,6 +54,7 @@ class Layer:
 
     @property
     def label(self) -> str:
+        """``name``, else the material's ``name`` attribute, else a description of the material."""
         return self.name if self.name is not None else _material_label(self.material)
 
 
@@ -85,14 +86,17 @@ class Stack:
 
     @property
     def thicknesses_nm(self) -> np.ndarray:
+        """Layer thicknesses, nm, shape [L] (a new array each call)."""
         return np.array([layer.thickness_nm for layer in self.layers], dtype=float)
 
     @property
     def coherent(self) -> tuple[bool, ...]:
+        """Coherent flag of each layer, length L."""
         return tuple(bool(layer.coherent) for layer in self.layers)
 
     @property
     def labels(self) -> tuple[str, ...]:
+        """Label of each layer, length L (see ``Layer.label``)."""
         return tuple(layer.label for layer in self.layers)
 
     def replace_thicknesses(self, thicknesses_nm: Sequence[float]) -> "Stack":

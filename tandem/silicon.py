@@ -114,7 +114,7 @@ def schenk_bgn(n, p, donors=0.0, acceptors=0.0, temperature_k=298.15) -> np.ndar
     The sum of the exchange-correlation quasi-particle shifts of the free electron-hole
     plasma (Schenk eq. 33) and of the ionic (carrier-dopant) shifts (eq. 37) of both bands,
     from the finite-temperature full random-phase approximation, as Pade approximants.
-    In an undoped wafer under injection only the plasma term is left: about 3 meV at
+    In an undoped wafer under injection only the plasma term is left: about 4 meV at
     n = p = 1e16 cm^-3 and 298 K. The effective intrinsic density is
     n_i,eff = n_i exp(dEg / (2 kT)).
 
