@@ -102,7 +102,38 @@ class ReportOutput:
 def write_report(path: str | Path | None = None, *, storage: str | None = None, study_name: str | None = None,
                  trial: int | None = None, out_dir: str | Path | None = None, tolerance_pct: float = 10.0,
                  bandgap_tolerance_ev: float = 0.05) -> ReportOutput:
-    """Build the report and write report.html, report.md (+ figures/), report.json, design.toml."""
+    """Build the report of a design or of a study's best design and write it to ``out_dir``.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A simulate file (every thickness and bandgap fixed) or a study file. May be omitted
+        when ``storage`` and ``study_name`` are given (the study file is read from the study).
+    storage : str, optional
+        optuna storage URL (or SQLite / journal file path) of the study; default: the study
+        file's storage.
+    study_name : str, optional
+        Study name in the storage; default: ``[study] name`` of the study file.
+    trial : int, optional
+        Report this completed trial instead of the best feasible design.
+    out_dir : str or Path, optional
+        Output directory, created if needed; default ``reports/<name>``.
+    tolerance_pct : float, default 10
+        Sensitivity scan of thicknesses: +/- this many % of the value, in (0, 100).
+    bandgap_tolerance_ev : float, default 0.05
+        Sensitivity scan of bandgaps: +/- this many eV, in (0, 0.5].
+
+    Returns
+    -------
+    ReportOutput
+        ``data`` (every number of the report, as written to report.json), ``files``
+        (html, markdown, json, design, figures) and ``figures`` (the PNGs).
+
+    Raises
+    ------
+    ReportError
+        A ValueError with one line naming the file, storage, study or option at fault.
+    """
     if not (math.isfinite(tolerance_pct) and 0 < tolerance_pct < 100):
         raise ReportError(f"--tolerance must lie in (0, 100) %, got {tolerance_pct}")
     if not (math.isfinite(bandgap_tolerance_ev) and 0 < bandgap_tolerance_ev <= 0.5):

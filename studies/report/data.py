@@ -75,7 +75,23 @@ def stack_rows(spec, design) -> list[dict[str, Any]]:
 
 
 def photocurrents(result, spectrum: str = "AM1.5G") -> dict[str, Any]:
-    """Photon current (mA/cm^2 under ``spectrum``) absorbed in each layer, reflected and transmitted."""
+    """Where the photons go, as photocurrents: absorbed per layer, reflected and transmitted.
+
+    Parameters
+    ----------
+    result : tandem.DeviceResult
+        Its ``optics`` (R, T [W] and A [L, W] on ``wavelengths_nm``) are integrated.
+    spectrum : str, default "AM1.5G"
+        A spectrum name of ``optics.spectra.spectrum_table``.
+
+    Returns
+    -------
+    dict
+        ``layers`` {label: mA/cm^2}, ``reflected``, ``transmitted`` and ``available`` (every
+        photon on the optical grid) in mA/cm^2, IQE = 1, by ``optics.spectra.jsc``;
+        ``wavelength_range_nm`` and ``spectrum``. Absorbed + reflected + transmitted equals
+        ``available`` to the optics' energy conservation.
+    """
     o = result.optics
     wl = np.asarray(o.wavelengths_nm, dtype=float)
     parts = np.vstack([np.asarray(o.A, dtype=float), o.R, o.T, np.ones_like(wl)])
@@ -243,8 +259,26 @@ def section_ids(data: Mapping[str, Any]) -> list[str]:
 
 def generation_map_data(design, wl: np.ndarray, max_points: int = 700, spectrum: str = "AM1.5G"
                         ) -> dict[str, Any]:
-    """G(z, lambda) in photons s^-1 cm^-3 nm^-1 on a depth axis where incoherent layers
-    are collapsed to narrow bands; boundaries as (top, bottom, label, resolved) in drawn nm."""
+    """G(z, lambda) of the planar stack, on a depth axis with incoherent layers drawn narrow.
+
+    Parameters
+    ----------
+    design : tandem.Design
+    wl : ndarray, shape [W]
+        Wavelengths, nm (strictly increasing).
+    max_points : int, default 700
+        Depth points over the coherent layers (cells of at least 0.5 nm).
+    spectrum : str, default "AM1.5G"
+        Illumination (a name of ``optics.spectra.spectrum_table``).
+
+    Returns
+    -------
+    dict
+        ``g`` [Z, W]: photons absorbed s^-1 cm^-3 nm^-1 (``optics.absorption_profile`` x
+        ``optics.spectra.photon_flux``); ``z_plot`` [Z]: drawn depth, nm, with each incoherent
+        layer collapsed to a band of 6 % of the coherent thickness; ``boundaries``: (top,
+        bottom, label, resolved) per layer in drawn nm; ``dz_nm``: the profile step.
+    """
     import optics
     stack = design.stack
     d = np.asarray(stack.thicknesses_nm, dtype=float)

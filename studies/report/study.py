@@ -80,6 +80,28 @@ def sensitivity(spec, params: Mapping[str, float], tolerance_pct: float = 10.0,
                 bandgap_tolerance_ev: float = 0.05, points: int = SENSITIVITY_POINTS) -> list[dict[str, Any]]:
     """PCE (%) with one free parameter moved around ``params``, the others held.
 
+    Parameters
+    ----------
+    spec : studies.spec.DeviceSpec
+    params : mapping of str to float
+        The reported design's free parameters (``<layer>.thickness_nm`` in nm,
+        ``<layer>.bandgap_ev`` in eV).
+    tolerance_pct : float, default 10
+        Thickness scan half-width, % of the value.
+    bandgap_tolerance_ev : float, default 0.05
+        Bandgap scan half-width, eV.
+    points : int, default 9
+        Points per scan before the bounds are applied (odd, so the optimum is one of them).
+
+    Returns
+    -------
+    list of dict
+        One per free parameter: ``values``, ``x`` (% or meV from the optimum), ``bounds``,
+        ``pce_pct``, ``avt_pct``, ``feasible`` per point, and ``pce_low_pct``,
+        ``pce_high_pct``, ``pce_at_optimum_pct``, ``max_drop_pct`` (% absolute).
+
+    Notes
+    -----
     Thicknesses: value x (1 + r), r in [-tolerance, +tolerance]; bandgaps: value + dE,
     dE in [-bandgap_tolerance, +bandgap_tolerance] eV, kept inside the material's tunable
     range. Every point stays inside the study's bounds of that parameter (points that would
