@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 #: modules providing extra subcommands (COMMAND, HELP, add_arguments, run); missing ones are skipped
-SUBCOMMAND_MODULES: tuple[str, ...] = ("studies.report",)
+SUBCOMMAND_MODULES: tuple[str, ...] = ("studies.report", "studies.yield_cli")
 
 
 # --------------------------------------------------------------------------- optimize

@@ -261,8 +261,12 @@ def diode_arrays(designs: Sequence[Design], cells: Sequence[Subcell], jsc, j0r, 
                  temperature_k=None) -> el.DiodeArrays:
     """DiodeArrays of subcells ``cells`` (one per design in ``idx``) at each design's temperature,
     or at ``temperature_k`` [len(idx)] (K) when given (energy yield: one row per hour)."""
-    params = [c.parameters for c in cells]
-    pre = [get_preset(c.preset) for c in cells]
+    memo: dict[int, tuple] = {}   # energy yield passes one cell per hour: resolve each cell once
+    for c in cells:
+        if id(c) not in memo:
+            memo[id(c)] = (c.parameters, get_preset(c.preset))
+    params = [memo[id(c)][0] for c in cells]
+    pre = [memo[id(c)][1] for c in cells]
     aug = [designs[i].stack.layers[c.absorber].thickness_nm if p.recombination == "si_intrinsic" else 0.0
            for i, c, p in zip(idx, cells, pre)]
     ere = [1.0 if p.recombination == "si_intrinsic" and c.ere is None else q["ere"]

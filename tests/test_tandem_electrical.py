@@ -159,3 +159,16 @@ def test_sun_weights_match_optics_jsc():
         a = rng.random((3, wl.size))
         np.testing.assert_allclose(el.jsc_from_eqe(a, wl), jsc(a, wl), rtol=1e-12)
     assert el.incident_power_mw_cm2() == pytest.approx(100.037, abs=1e-3)
+
+
+def test_wexp_matches_scipy_lambertw():
+    from scipy.special import lambertw
+
+    from tandem.electrical import _wexp
+
+    x = np.concatenate([np.linspace(-800.0, 700.0, 20001), np.linspace(-5.0, 5.0, 2001)])
+    ref = lambertw(np.exp(x)).real
+    np.testing.assert_allclose(_wexp(x), ref, rtol=1e-13, atol=0)
+    big = np.array([1e3, 1e5])
+    w = _wexp(big)
+    np.testing.assert_allclose(w + np.log(w), big, rtol=1e-14)
