@@ -3,7 +3,8 @@ values and constraint violations, evaluated in one vectorised ``tandem.evaluate_
 
 Trial user attributes written from an ``Outcome``: ``metrics`` (dict: every
 ``DeviceResult.to_dict()`` metric that is not NaN, and the derived ``total_thickness_nm``,
-``absorber_thickness_nm``, ``abs_mismatch_ma_cm2``; see ``trial_metrics``), ``violations``
+``absorber_thickness_nm``, ``abs_mismatch_ma_cm2``; with an energy-yield objective or
+constraint also the annual-yield metrics of ``tandem.energy_yield``; see ``trial_metrics``), ``violations``
 (dict constraint -> violation, when constrained) and ``feasible``; a design that could not be
 evaluated has an ``error``.
 """
@@ -106,17 +107,42 @@ def evaluate_params(spec: DeviceSpec, params_list: Sequence[Mapping[str, float]]
                     results[i] = tandem.evaluate(designs[i], with_cri=with_cri)
                 except ValueError as e:
                     errors[i] = str(e)
+    yields = _annual_yields(spec, designs, [i for i in ok if i in results], errors) if spec.wants_yield else {}
     out = []
     for i, p in enumerate(params_list):
         if i in errors:
             out.append(Outcome(None, {}, {}, errors[i]))
             continue
         metrics = metrics_from_result(spec, p, results[i])
+        metrics.update(yields.get(i, {}))
         if settings is None:
             out.append(Outcome([metrics.get("pce_pct", math.nan)], metrics, {}))
         else:
             out.append(outcome_from_metrics(settings, metrics))
     return out
+
+
+def _annual_yields(spec: DeviceSpec, designs, idx: Sequence[int], errors: dict[int, str]) -> dict[int, dict]:
+    """Annual-yield metrics (``tandem.vocabulary.YIELD_METRICS``, finite ones) of the designs ``idx``
+    under the study's ``[yield]`` conditions, one batched call (one at a time if it raises)."""
+    from tandem import energy_yield
+
+    cond = spec.yield_conditions()
+
+    def finite(r):
+        return {k: v for k, v in r.to_dict().items() if math.isfinite(v)}
+
+    try:
+        res = energy_yield.annual_yield_batch([designs[i] for i in idx], cond)
+        return {i: finite(r) for i, r in zip(idx, res)}
+    except ValueError:
+        out = {}
+        for i in idx:
+            try:
+                out[i] = finite(energy_yield.annual_yield(designs[i], cond, losses=False))
+            except ValueError as e:
+                errors[i] = str(e)
+        return out
 
 
 def trial_metrics(trial) -> dict[str, float]:

@@ -9,9 +9,10 @@ Layout (all keys are checked; an unknown key is an error that names it)::
 
     [study]                                   # study files only
     name = "cspbi3qd_si_2t"                   # one study per name in the storage
-    objectives = ["pce"]                      # "pce" first, then optionally "avt" | "lue" (maximised,
+    objectives = ["pce"]                      # "pce" or "energy_yield" first (annual kWh/m^2 at the
+                                              # [yield] site), then optionally "avt" | "lue" (maximised,
                                               # semitransparent only), "absorber_thickness" |
-                                              # "total_thickness" (minimised)
+                                              # "total_thickness" (minimised), "pce" | "energy_yield"
     sampler = "tpe"                           # "tpe" | "cmaes" | "nsga2" | "qmc" | "random" | "grid"
     seed = 1
     n_trials = 300                            # finished trials wanted in the study (resume tops up)
@@ -49,6 +50,14 @@ Layout (all keys are checked; an unknown key is an error that names it)::
     absorber = "si"
     preset = "Si_HJT"
 
+    [yield]                                   # optional: energy-yield objective / metrics / qdtandem yield
+    site = "greensboro"                       # "greensboro" | "sand_point" | "miami" (pvlib's TMY files)
+    # weather = "my_city.epw"                 # ... or a TMY3/TMY2/EPW file (relative to this file)
+    mounting = "fixed"                        # "fixed" | "vertical" | "tracking"
+    tilt_deg = 30.0                           # fixed: 0-90, default the site's latitude
+    azimuth_deg = 180.0                       # default: facing the equator
+    transposition = "perez"                   # "perez" | "isotropic" | "haydavies"
+
     [[layers]]                                # in the order light meets them
     name = "qd"                               # unique; defaults to the material name
     material = "CsPbI3_QD"                    # nkdata name ...
@@ -61,7 +70,9 @@ Free parameters are named ``<layer>.thickness_nm`` and ``<layer>.bandgap_ev``.
 Derived metrics available to constraints and objectives, besides the ``DeviceResult.to_dict()``
 keys: ``abs_mismatch_ma_cm2`` (|top Jsc - bottom Jsc|), ``total_thickness_nm`` (sum of the
 coherent thin-film layers; thick incoherent substrates and wafers excluded) and
-``absorber_thickness_nm`` (top plus bottom absorber).
+``absorber_thickness_nm`` (top plus bottom absorber), and, when the study asks for energy yield
+(objective "energy_yield" or a constraint on one of them), the annual-yield metrics
+``tandem.vocabulary.YIELD_METRICS`` (``energy_yield_kwh_m2``, ``ehe_pct``, ...).
 """
 from __future__ import annotations
 
@@ -76,7 +87,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tandem.vocabulary import DEVICE_METRICS, KINDS, LIGHT_TRAPPING  # noqa: F401 (part of the file format)
+from tandem.vocabulary import DEVICE_METRICS, KINDS, LIGHT_TRAPPING, YIELD_METRICS  # noqa: F401 (file format)
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "qmc", "random", "grid")
 MULTI_OBJECTIVE_SAMPLERS = ("tpe", "nsga2", "qmc", "random", "grid")
@@ -88,10 +99,11 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
     "lue": ("lue_pct", "maximize"),
     "absorber_thickness": ("absorber_thickness_nm", "minimize"),
     "total_thickness": ("total_thickness_nm", "minimize"),
+    "energy_yield": ("energy_yield_kwh_m2", "maximize"),
 }
 
 DERIVED_METRICS = ("abs_mismatch_ma_cm2", "total_thickness_nm", "absorber_thickness_nm")
-METRICS = DEVICE_METRICS + DERIVED_METRICS
+METRICS = DEVICE_METRICS + DERIVED_METRICS + YIELD_METRICS
 
 class StudyFileError(ValueError):
     """A study or simulate file is invalid; the message names the file and the key."""
@@ -201,6 +213,26 @@ class StudySettings:
 
 
 @dataclass(frozen=True)
+class YieldSpec:
+    """The ``[yield]`` table: site (or weather file) and mounting of energy-yield calculations."""
+
+    site: str | None = None
+    weather_file: str | None = None
+    mounting: str = "fixed"
+    tilt_deg: float | None = None
+    azimuth_deg: float | None = None
+    transposition: str = "perez"
+
+    def conditions(self):
+        """Hourly spectra on the module plane (``tandem.energy_yield.yield_conditions``, cached)."""
+        from tandem import energy_yield, weather
+
+        mounting = weather.Mounting(self.mounting, tilt_deg=self.tilt_deg, azimuth_deg=self.azimuth_deg)
+        return energy_yield.yield_conditions(self.site if self.weather_file is None else None, self.weather_file,
+                                             mounting, self.transposition)
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
     """A validated study or simulate file."""
 
@@ -221,6 +253,19 @@ class DeviceSpec:
     luminescent_coupling: float
     study: StudySettings | None
     texture: Any = None                        # optics.texture.WaferTexture ("pyramids" only)
+    yield_spec: YieldSpec | None = None        # [yield] table (None: not given)
+
+    @property
+    def wants_yield(self) -> bool:
+        """Does the study ask for energy-yield metrics (objective or constraint)?"""
+        if self.study is None:
+            return False
+        used = set(self.study.objective_metrics) | {c.metric for c in self.study.constraints}
+        return bool(used & set(YIELD_METRICS))
+
+    def yield_conditions(self):
+        """The hourly conditions of the ``[yield]`` table (default: Greensboro, fixed at latitude tilt)."""
+        return (self.yield_spec or YieldSpec()).conditions()
 
     # ------------------------------------------------------------- parameters
     @property

@@ -17,7 +17,7 @@ import numpy as np
 from tandem.vocabulary import KINDS, LIGHT_TRAPPING
 
 from .spec import (METRICS, MULTI_OBJECTIVE_SAMPLERS, OBJECTIVES, SAMPLERS, Bound, ConstraintSpec, DeviceSpec,
-                   LayerSpec, StudyFileError, StudySettings, SubcellSpec, medium)
+                   LayerSpec, StudyFileError, StudySettings, SubcellSpec, YieldSpec, medium)
 
 #: the keys each table accepts (anything else is an error naming the key)
 _STUDY_KEYS = {
@@ -33,7 +33,8 @@ _SUBCELL_KEYS = {"absorber", "preset", "ere", "rs_ohm_cm2", "rsh_ohm_cm2", "idea
 _LAYER_KEYS = {"name", "material", "nk", "thickness_nm", "bandgap_ev", "coherent"}
 _BOUND_KEYS = {"min", "max", "step", "log"}
 _CONSTRAINT_KEYS = {"metric", "min", "max"}
-_TOP_KEYS = {"study", "device", "layers"}
+_TOP_KEYS = {"study", "device", "layers", "yield"}
+_YIELD_KEYS = {"site", "weather", "mounting", "tilt_deg", "azimuth_deg", "transposition"}
 
 
 class Parser:
@@ -190,7 +191,39 @@ class Parser:
         if study is not None and not free:
             raise self.err("layers", "the study has no free parameter: give at least one "
                                      "thickness_nm or bandgap_ev as {min = ..., max = ...}")
-        return DeviceSpec(source=self.source, text=self.text, raw=raw, study=study, **spec_kw)
+        return DeviceSpec(source=self.source, text=self.text, raw=raw, study=study,
+                          yield_spec=self.parse_yield(raw), **spec_kw)
+
+    def parse_yield(self, raw) -> YieldSpec | None:
+        from pathlib import Path
+
+        from tandem.vocabulary import MOUNTINGS
+        from tandem.weather import SITES, TRANSPOSITIONS
+
+        tab = self.table(raw, "yield", "yield")
+        if tab is None:
+            return None
+        self.check_keys(tab, _YIELD_KEYS, "yield")
+        site = self.string(tab, "site", "yield.site", None, tuple(SITES))
+        weather = self.string(tab, "weather", "yield.weather")
+        if site is not None and weather is not None:
+            raise self.err("yield", "give site or weather, not both")
+        if weather is not None:
+            path = Path(weather).expanduser()
+            if not path.is_absolute() and self.source not in ("<string>", ""):
+                path = Path(self.source).resolve().parent / path
+            if not path.is_file():
+                raise self.err("yield.weather", f"weather file {str(path)!r} not found")
+            weather = str(path)
+        mounting = self.string(tab, "mounting", "yield.mounting", "fixed", MOUNTINGS)
+        tilt = self.number(tab, "tilt_deg", "yield.tilt_deg", None, lo=0.0, hi=90.0)
+        azimuth = self.number(tab, "azimuth_deg", "yield.azimuth_deg", None, lo=0.0, hi=360.0)
+        if tilt is not None and mounting != "fixed":
+            raise self.err("yield.tilt_deg", f"applies to a fixed mounting, not {mounting!r}")
+        transposition = self.string(tab, "transposition", "yield.transposition", "perez", TRANSPOSITIONS)
+        return YieldSpec(site=site, weather_file=weather, mounting=mounting,
+                         tilt_deg=None if tilt is None else float(tilt),
+                         azimuth_deg=None if azimuth is None else float(azimuth), transposition=transposition)
 
     def parse_texture(self, device: Mapping, lt: str, layers):
         """[device.texture] (front, rear, facet_deg) -> optics.texture.WaferTexture, for "pyramids"."""
@@ -454,8 +487,8 @@ class Parser:
                                f"unknown objective {o!r}{hint}; choose from {', '.join(OBJECTIVES)}")
         if len(set(objectives)) != len(objectives):
             raise self.err("study.objectives", "an objective is listed twice")
-        if objectives[0] != "pce":
-            raise self.err("study.objectives[0]", "the first objective must be \"pce\"")
+        if objectives[0] not in ("pce", "energy_yield"):
+            raise self.err("study.objectives[0]", "the first objective must be \"pce\" or \"energy_yield\"")
         if "avt" in objectives or "lue" in objectives:
             if kind != "semitransparent":
                 raise self.err("study.objectives", "AVT/LUE objectives need device.kind = \"semitransparent\"")

@@ -201,6 +201,8 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
         "study": None, "sensitivity": [], "at_bounds": [],
         "colour": cri_reference(result.cie_xy) if result.cie_xy is not None else None,
     }
+    from .energy_yield import yield_data
+    data["energy_yield"] = yield_data(subject, design)
     if subject.trial is not None:
         rec = dict(subject.trial.user_attrs.get("metrics", {}))
         data["recorded"] = rec
@@ -252,6 +254,8 @@ def section_ids(data: Mapping[str, Any]) -> list[str]:
         if data["study"]["multi_objective"]:
             ids.append("pareto")
         ids += ["top10", "sensitivity"]
+    if data.get("energy_yield"):
+        ids.append("energy-yield")
     ids += ["design-file", "reproducibility"]
     return ids
 

@@ -204,11 +204,17 @@ def sensitivity_figures(ctx: FigureContext) -> list[FigureOut]:
 
 
 #: section id -> figure function; sections without an entry have no figure
+def _energy_yield_figures(ctx: FigureContext) -> list[FigureOut]:
+    from .energy_yield import figures
+
+    return figures(ctx)
+
+
 FIGURES: dict[str, Callable[[FigureContext], list[FigureOut]]] = {
     "stack": stack_figures, "optics": optics_figures, "eqe": eqe_figures, "nk": nk_figures,
     "generation": generation_figures, "jv": jv_figures, "colour": colour_figures,
     "history": history_figures, "importances": importances_figures, "pareto": pareto_figures,
-    "sensitivity": sensitivity_figures,
+    "sensitivity": sensitivity_figures, "energy-yield": _energy_yield_figures,
 }
 
 

@@ -205,6 +205,7 @@ SECTION_TITLES = {
     "history": "Optimisation history", "importances": "Parameter importances", "pareto": "Pareto front",
     "top10": "Top 10 designs", "sensitivity": "Sensitivity around the optimum",
     "design-file": "The design as a simulate file", "reproducibility": "Reproducibility",
+    "energy-yield": "Annual energy yield",
 }
 
 
@@ -329,7 +330,14 @@ BLOCKS: dict[str, Callable[[Any, Mapping[str, FigureOut]], list[Block]]] = {
     "history": _figure_only("history"), "importances": importances_blocks, "pareto": pareto_blocks,
     "top10": top10_blocks, "sensitivity": sensitivity_blocks,
     "design-file": design_file_blocks, "reproducibility": reproducibility_blocks,
+    "energy-yield": lambda data, figs: _energy_yield_blocks(data, figs),
 }
+
+
+def _energy_yield_blocks(data, figs) -> list[Block]:
+    from .energy_yield import blocks
+
+    return blocks(data, figs)
 
 
 def _blocks(data, figs: Mapping[str, FigureOut]) -> list[tuple[str, list[Block]]]:
