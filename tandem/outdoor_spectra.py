@@ -12,16 +12,18 @@ incidence) and diffuse light (treated as isotropic by the optics):
 * Scaled to the measured light: the direct spectrum is the SPECTRL2 direct-normal shape
   scaled to the plane-of-array direct irradiance (beam + circumsolar) of the TMY hour; the
   diffuse spectrum is scaled to the plane-of-array diffuse irradiance (sky + ground).
-* Cloudy hours: SPECTRL2 is a clear-sky model. The part of the measured diffuse horizontal
-  irradiance that a clear sky would give (SPECTRL2's broadband DHI, at most all of it)
-  keeps the blue clear-sky diffuse shape (sky + ground on the plane); the excess, light
+* Cloudy hours: SPECTRL2 is a clear-sky model. The sky's clearness is taken as the measured
+  direct-normal irradiance over SPECTRL2's clear-sky one (0 overcast, 1 clear); that fraction
+  of SPECTRL2's clear-sky diffuse irradiance (at most the measured diffuse) keeps the blue
+  clear-sky diffuse shape (sky + ground on the plane); the rest of the measured diffuse light,
   scattered by clouds, is given the shape of the clear-sky global horizontal spectrum,
   because cloud droplets are much larger than the wavelength and scatter nearly
-  independently of it. Fully overcast hours thus get a global-like, not a sky-blue,
+  independently of it. Overcast hours thus get a global-like, not a sky-blue, diffuse
   spectrum. EYcalc's "simple cloud model" likewise adjusts the clear-sky diffuse
   irradiance to the measured one [Schmager et al., Opt. Express 27, A507 (2019)]; finer
-  cloud spectral effects (water-vapour absorption inside clouds, SEDES2 of Nann &
-  Riordan, J. Appl. Meteorol. 30, 447 (1991)) are not modelled.
+  cloud spectral effects (water-vapour absorption inside clouds, which makes overcast light
+  somewhat bluer than clear global light; SEDES2 of Nann & Riordan, J. Appl. Meteorol. 30,
+  447 (1991)) are not modelled.
 * Hours with the sun at most 2 deg below the horizon but measured light (twilight in the
   hour average) use the spectral shapes at 88 deg zenith; their beam is zero.
 
@@ -134,9 +136,12 @@ def hourly_irradiance(plane: PlaneOfArray, min_poa_w_m2: float = 1.0) -> HourlyI
         return np.where(total > 0, s / np.where(total > 0, total, 1.0), 0.0)
 
     clear_dhi = np.trapezoid(dhi, wl, axis=1)
+    clear_dni = np.trapezoid(dni, wl, axis=1)
     meas_dhi = w.dhi_w_m2[keep]
     with np.errstate(divide="ignore", invalid="ignore"):
-        clear_frac = np.where(meas_dhi > 0, np.clip(clear_dhi / meas_dhi, 0.0, 1.0), 1.0)
+        # how clear the sky is: the measured beam over the clear-sky beam (0 overcast, 1 clear)
+        clearness = np.where(clear_dni > 0, np.clip(w.dni_w_m2[keep] / clear_dni, 0.0, 1.0), 0.0)
+        clear_frac = np.where(meas_dhi > 0, np.clip(clearness * clear_dhi / meas_dhi, 0.0, 1.0), 1.0)
     diffuse_shape = clear_frac[:, None] * shape(sky) + (1 - clear_frac[:, None]) * shape(glob)
     direct = shape(dni) * plane.poa_direct_w_m2[keep][:, None]
     direct[plane.apparent_zenith_deg[keep] >= 90.0] = 0.0
