@@ -2,7 +2,8 @@
 
 * ``studies.spec``  - study and simulate files (TOML): the layout, the data model, ``load`` /
   ``loads``; parameter values -> ``tandem.Design``. ``studies.spec_parser`` parses and
-  validates (errors name the file and the key); ``studies.simulate_file`` writes TOML
+  validates (errors name the file and the key), ``studies.spec_checks`` checks materials, optical
+  grids and presets; ``studies.simulate_file`` writes TOML
   (``dumps_toml``) and runnable simulate files (``write_simulate_file``).
 * ``studies.run``   - the public entry points of the study modules: ``run_study`` and the
   read-back helpers ``load_study``, ``spec_of_study``, ``trials_frame``, ``trial_metrics``,

@@ -3,21 +3,20 @@
 ``Parser(source, text, raw, require_study).parse()`` turns the TOML tables into a
 ``DeviceSpec``: every key is checked (unknown keys are errors with a close-match hint),
 numbers are range-checked, materials are looked up in ``nkdata`` and must cover the optical
-grid, presets must exist in ``tandem.electrical``. Errors are ``StudyFileError`` with the
+grid, presets must exist in ``tandem.presets`` (those checks: ``studies.spec_checks``). Errors are ``StudyFileError`` with the
 file and the key. Use ``studies.spec.load`` / ``loads`` rather than this module directly.
 """
 from __future__ import annotations
 
 import difflib
 import math
-from typing import Mapping, Sequence
-
-import numpy as np
+from typing import Mapping
 
 from tandem.vocabulary import KINDS, LIGHT_TRAPPING
 
 from .spec import (METRICS, MULTI_OBJECTIVE_SAMPLERS, OBJECTIVES, SAMPLERS, Bound, ConstraintSpec, DeviceSpec,
-                   LayerSpec, StudyFileError, StudySettings, SubcellSpec, YieldSpec, medium)
+                   LayerSpec, StudyFileError, StudySettings, SubcellSpec, YieldSpec)
+from .spec_checks import check_coverage, check_materials, check_presets, get_material
 
 #: the keys each table accepts (anything else is an error naming the key)
 _STUDY_KEYS = {
@@ -161,8 +160,8 @@ class Parser:
                     raise self.err(f"device.interconnect[{j}]",
                                    f"layer {layers[i].name!r} is not between the two absorbers")
 
-        incident = self.parsemedium(device, "incident")
-        exit_ = self.parsemedium(device, "exit")
+        incident = self.parse_medium(device, "incident")
+        exit_ = self.parse_medium(device, "exit")
         angle = float(self.number(device, "angle_deg", "device.angle_deg", 0.0, lo=0.0, hi=89.9))
         temp = float(self.number(device, "temperature_k", "device.temperature_k", 298.15, positive=True))
         lt = self.string(device, "light_trapping", "device.light_trapping", "none", LIGHT_TRAPPING)
@@ -172,13 +171,13 @@ class Parser:
             raise self.err("device.luminescent_coupling", "applies to 2T tandems only")
         texture = self.parse_texture(device, lt, layers)
 
-        self.check_materials(layers, wl)
-        self.check_presets(device)
+        check_materials(self.source, layers, wl)
+        check_presets(self.source, device)
         spec_kw = dict(kind=kind, layers=layers, top=top, bottom=bottom, interconnect=interconnect,
                        incident=incident, exit=exit_, wavelengths_nm=wl, angle_deg=angle,
                        temperature_k=temp, light_trapping=lt, luminescent_coupling=lc, texture=texture)
 
-        self.check_coverage(DeviceSpec(source=self.source, text=self.text, raw=raw, study=None, **spec_kw))
+        check_coverage(DeviceSpec(source=self.source, text=self.text, raw=raw, study=None, **spec_kw))
         study = None
         if "study" in raw:
             study = self.parse_study(raw, kind, layers)
@@ -302,11 +301,11 @@ class Parser:
             raise self.err(where, f"needs n > 0 and k >= 0 (n + ik convention), got n={n}, k={k}")
         return complex(n, k)
 
-    def parsemedium(self, device: Mapping, k: str):
+    def parse_medium(self, device: Mapping, k: str):
         where = f"device.{k}"
         val = device.get(k, 1.0)
         if isinstance(val, str):
-            self.get_material(val, where)
+            get_material(self.source, val, where)
             return val
         return self.parse_nk(val, where)
 
@@ -379,94 +378,6 @@ class Parser:
         else:
             raise self.err(where, "expected {start, stop, step} or a list of wavelengths (nm)")
         return wl
-
-    # checks against the material library and the device models ----------
-    def get_material(self, name: str, where: str, **params):
-        import nkdata
-        try:
-            return nkdata.get(name, **params)
-        except (KeyError, ValueError) as e:
-            msg = e.args[0] if e.args else str(e)
-            raise self.err(where, f"{msg}") from None
-
-    def check_materials(self, layers: Sequence[LayerSpec], wl) -> None:
-        import nkdata
-        tunable = getattr(nkdata, "TUNABLE", {})
-        lo_wl, hi_wl = (wl[0], wl[-1]) if wl is not None else (None, None)
-        for lay in layers:
-            if lay.material is None:
-                if lay.bandgap_ev is not None:
-                    raise self.err(f"{lay.key}.bandgap_ev", "a constant-nk layer has no tunable bandgap")
-                continue
-            where = f"{lay.key}.material"
-            if lay.bandgap_ev is not None:
-                if lay.material not in tunable:
-                    self.get_material(lay.material, where)   # unknown name first
-                    raise self.err(f"{lay.key}.bandgap_ev",
-                                   f"{lay.material!r} has no tunable bandgap; tunable: {', '.join(tunable)}")
-                gmin, gmax = tunable[lay.material]
-                b = lay.bandgap_ev
-                lo, hi = (b.low, b.high) if isinstance(b, Bound) else (b, b)
-                if lo < gmin - 1e-9 or hi > gmax + 1e-9:
-                    raise self.err(f"{lay.key}.bandgap_ev",
-                                   f"{lo:g}..{hi:g} eV is outside {lay.material}'s range {gmin:g}..{gmax:g} eV")
-                mat = self.get_material(lay.material, where, bandgap_ev=0.5 * (lo + hi))
-            else:
-                mat = self.get_material(lay.material, where)
-            wmin = getattr(mat, "wl_min_nm", None)
-            wmax = getattr(mat, "wl_max_nm", None)
-            if lo_wl is not None and wmin is not None and wmax is not None:
-                if lo_wl < wmin - 1e-9 or hi_wl > wmax + 1e-9:
-                    raise self.err(where, f"{lay.material} has n,k on {wmin:g}..{wmax:g} nm only, "
-                                          f"but device.wavelengths_nm spans {lo_wl:g}..{hi_wl:g} nm")
-
-    def check_coverage(self, spec: "DeviceSpec") -> None:
-        """Every material must have n,k on the whole optical grid the device is solved on.
-
-        The grid is ``device.wavelengths_nm`` or tandem's default for the design with the
-        lowest free bandgaps (which extends past the longest absorption edge).
-        """
-        try:
-            import tandem   # noqa: F401
-        except ImportError:   # device models not importable: only explicit grids are checked
-            return
-        low = {k: b.low for k, b in spec.parameters.items()}
-        try:
-            design = spec.design(low)
-            wl = np.asarray(design.wavelengths(), dtype=float)
-        except (ValueError, TypeError) as e:
-            raise self.err("device", f"tandem rejects this device: {e}") from None
-        where_grid = ("device.wavelengths_nm" if spec.wavelengths_nm is not None
-                      else "the default grid (set device.wavelengths_nm to change it)")
-        media = [("device.incident", spec.incident), ("device.exit", spec.exit)]
-        items = [(f"{lay.key}.material", self._layer_material(spec, i, low)) for i, lay in enumerate(spec.layers)]
-        items += [(k, medium(m)) for k, m in media if isinstance(m, str)]
-        for key, mat in items:
-            wmin = getattr(mat, "wl_min_nm", None)
-            wmax = getattr(mat, "wl_max_nm", None)
-            if wmin is None or wmax is None:
-                continue
-            if wl[0] < wmin - 1e-9 or wl[-1] > wmax + 1e-9:
-                raise self.err(key, f"{getattr(mat, 'name', mat)} has n,k on {wmin:g}..{wmax:g} nm only, "
-                                    f"but the device is solved on {wl[0]:g}..{wl[-1]:g} nm ({where_grid})")
-
-    @staticmethod
-    def _layer_material(spec: "DeviceSpec", i: int, values):
-        lay = spec.layers[i]
-        return spec.material(i, spec.bandgaps_ev(values).get(lay.name))
-
-    def check_presets(self, device) -> None:
-        try:
-            from tandem.presets import PRESETS
-        except ImportError:   # device models not importable: tandem validates at evaluation
-            return
-        for k in ("top", "bottom"):
-            tab = device.get(k)
-            if isinstance(tab, dict) and "preset" in tab and tab["preset"] not in PRESETS:
-                close = difflib.get_close_matches(str(tab["preset"]), list(PRESETS), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise self.err(f"device.{k}.preset",
-                               f"unknown preset {tab['preset']!r}{hint}; presets: {', '.join(PRESETS)}")
 
     def parse_study(self, raw, kind, layers) -> StudySettings:
         st = self.table(raw, "study", "study", required=True)
