@@ -145,13 +145,8 @@ def format_design(spec, params, metrics) -> str:
         star = "*" if f"{lay.name}.thickness_nm" in free else " "
         g = gaps.get(lay.name)
         gs = "" if g is None else f"{g:.3f}" + ("*" if f"{lay.name}.bandgap_ev" in free else " ")
-        role = ""
-        if i == spec.top.absorber:
-            role = "  <- top absorber" if spec.bottom else "  <- absorber"
-        elif spec.bottom is not None and i == spec.bottom.absorber:
-            role = "  <- bottom absorber"
-        elif i in spec.interconnect:
-            role = "  <- interconnect"
+        role = spec.layer_role(i)
+        role = f"  <- {role}" if role else ""
         lines.append("  %-22s %-18s %13.1f%s %9s%s" % (lay.name, mat, d[i], star, gs, role))
     if free:
         lines.append("  (* free parameter)")

@@ -283,6 +283,17 @@ class DeviceSpec:
     def is_fixed(self) -> bool:
         return not self.parameters
 
+    def layer_role(self, index: int) -> str:
+        """What layer ``index`` is in the device: "top absorber", "bottom absorber", "absorber"
+        (the one absorber of a single junction), "interconnect", or "" for any other layer."""
+        if index == self.top.absorber:
+            return "top absorber" if self.bottom is not None else "absorber"
+        if self.bottom is not None and index == self.bottom.absorber:
+            return "bottom absorber"
+        if index in self.interconnect:
+            return "interconnect"
+        return ""
+
     def _values(self, values: Mapping[str, float] | None) -> dict[str, float]:
         values = dict(values or {})
         params = self.parameters

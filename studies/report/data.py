@@ -36,16 +36,6 @@ def _f(x) -> float:
     return float(x) if x is not None else math.nan
 
 
-def _role(spec, i: int) -> str:
-    if i == spec.top.absorber:
-        return "top absorber" if spec.bottom is not None else "absorber"
-    if spec.bottom is not None and i == spec.bottom.absorber:
-        return "bottom absorber"
-    if i in spec.interconnect:
-        return "interconnect"
-    return ""
-
-
 def stack_rows(spec, design) -> list[dict[str, Any]]:
     """One row per layer: name, material, thickness (nm), Eg (eV), n,k source and kind."""
     rows = []
@@ -66,7 +56,7 @@ def stack_rows(spec, design) -> list[dict[str, Any]]:
             "index": i, "name": lay.name, "material": material,
             "thickness_nm": float(ol.thickness_nm),
             "bandgap_ev": _f(getattr(mat, "bandgap_ev", None)),
-            "coherent": bool(lay.coherent), "role": _role(spec, i),
+            "coherent": bool(lay.coherent), "role": spec.layer_role(i),
             "category": getattr(mat, "category", None),
             "free": [k.split(".", 1)[1] for k in free if k.split(".", 1)[0] == lay.name],
             "nk_source": source, "nk_kind": kind, "doi": doi, "licence": licence,
