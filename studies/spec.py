@@ -391,6 +391,9 @@ class DeviceSpec:
         """
         v = self._values(values)
         raw = {k: _deepcopy(val) for k, val in self.raw.items() if keep_study or k != "study"}
+        if self.yield_spec is not None and self.yield_spec.weather_file and isinstance(raw.get("yield"), dict):
+            # the written file may live elsewhere (runs/<study>/): keep the weather file reachable
+            raw["yield"]["weather"] = self.yield_spec.weather_file
         for lay, entry in zip(self.layers, raw["layers"]):
             entry.setdefault("name", lay.name)
             if isinstance(lay.thickness_nm, Bound):

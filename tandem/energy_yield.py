@@ -19,7 +19,7 @@ built from a site or weather file with ``yield_conditions``). Per design:
    the non-radiative part through the ERE (or, for the Si presets, n_i(T)^2), kT/q in the
    J-V. The absorption edge follows the band gap, Eg(T) = Eg(25 C) + dEg/dT (T - 25 C), as a
    rigid shift of the EQE in photon energy within 100 nm of the subcell's edge, to first
-   order: EQE_T(E) = EQE(E) - dEg dEQE/dE (the change of the light passed on to a lower
+   order: EQE_T(E) = EQE(E - dEg) ~ EQE(E) - dEg dEQE/dE (the change of the light passed on to a lower
    subcell is neglected). Coefficients ``BANDGAP_TC_EV_K`` per electrical preset.
 4. Electrics: each hour's operating point from ``tandem.electrical``: a 2T tandem at the MPP of
    the series connection (common current), a 4T tandem with each subcell at its own MPP,
@@ -282,16 +282,29 @@ def _edge_derivative(eqe0: np.ndarray, wl: np.ndarray) -> np.ndarray:
     return -deqe_de * mask.reshape(deqe_de.shape)
 
 
+_BB_CACHE: dict = {}
+
+
+def _blackbody_weights(wl: np.ndarray, temps_c: np.ndarray) -> np.ndarray:
+    """[T, W] reciprocity weights (J0,rad = EQE @ w) at each temperature (deg C), cached per grid."""
+    key = (tuple(wl.tolist()), tuple(np.round(temps_c, 9).tolist()))
+    hit = _BB_CACHE.get(key)
+    if hit is None:
+        hit = np.stack([el.reciprocity_weights(wl, float(t) + 273.15) for t in temps_c])
+        if len(_BB_CACHE) > 64:
+            _BB_CACHE.clear()
+        _BB_CACHE[key] = hit
+    return hit
+
+
 def _j0_rad_table(eqe0: np.ndarray, deriv0: np.ndarray, wl: np.ndarray, tc: float,
                   temps_c: np.ndarray) -> np.ndarray:
     """ln J0,rad (mA/cm^2) of one subcell at each temperature (deg C) of ``temps_c``, the EQE edge
-    shifted by the band gap's temperature coefficient ``tc`` (eV/K)."""
-    out = np.empty(temps_c.size)
-    for i, t in enumerate(temps_c):
-        e_t = np.clip(eqe0 + tc * (t - 25.0) * -deriv0, 0.0, 1.0)  # EQE(E - dEg) ~ EQE - dEg dEQE/dE
-        j0 = float(e_t @ el.reciprocity_weights(wl, float(t) + 273.15))
-        out[i] = math.log(max(j0, 1e-300))
-    return out
+    shifted by the band gap's temperature coefficient ``tc`` (eV/K): EQE(E - dEg) ~ EQE + dEg deriv0
+    with deriv0 = -dEQE/dE."""
+    e_t = np.clip(eqe0[None, :] + (tc * (temps_c - 25.0))[:, None] * deriv0[None, :], 0.0, 1.0)
+    j0 = np.einsum("tw,tw->t", e_t, _blackbody_weights(wl, temps_c))
+    return np.log(np.maximum(j0, 1e-300))
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,9 +381,11 @@ def _power_series(design, jt, jb, temp_c, lnj0t, lnj0b, coupling, method) -> tup
 # Main entry points
 # --------------------------------------------------------------------------------------------
 def annual_yield(design: Design, conditions: HourlyIrradiance | None = None, *, losses: bool = True,
-                 method: str = "binned", keep_hourly: bool = False) -> YieldResult:
+                 method: str = "binned", keep_hourly: bool = False,
+                 bandgap_tc_ev_k: dict[str, float] | None = None) -> YieldResult:
     """Energy yield of one design (see ``annual_yield_batch``)."""
-    return annual_yield_batch([design], conditions, losses=losses, method=method, keep_hourly=keep_hourly)[0]
+    return annual_yield_batch([design], conditions, losses=losses, method=method, keep_hourly=keep_hourly,
+                              bandgap_tc_ev_k=bandgap_tc_ev_k)[0]
 
 
 def annual_yield_batch(designs: Sequence[Design], conditions: HourlyIrradiance | None = None, *,
@@ -457,7 +472,7 @@ def _one_design(d: Design, rs, cond: HourlyIrradiance, nodes, tcs, losses, metho
             elif s == "angle":
                 jph[s].append(resp[:, i])
             else:
-                jph[s].append(np.maximum(resp[:, i] - d_eg * resp[:, nc + i], 0.0))
+                jph[s].append(np.maximum(resp[:, i] + d_eg * resp[:, nc + i], 0.0))  # EQE + dEg deriv
         # ln J0,rad on a temperature grid (25 C exactly among the nodes), interpolated per hour
         lo = min(25.0, _J0_DT * math.floor(float(temp.min()) / _J0_DT)) - _J0_DT
         hi = max(25.0, _J0_DT * math.ceil(float(temp.max()) / _J0_DT)) + _J0_DT

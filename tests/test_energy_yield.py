@@ -224,3 +224,22 @@ def test_cloudy_hours_get_a_less_blue_diffuse_spectrum(greensboro):
     assert clear.sum() > 100 and overcast.sum() > 30
     # clear-sky diffuse light is sky-blue; cloud-scattered light has the global (white) shape
     assert np.median(share[clear]) > np.median(share[overcast]) + 0.03
+
+
+def test_band_gap_follows_temperature_with_the_sign_of_its_coefficient():
+    stack = Stack([Layer(g("SiNx") if "SiNx" in nkdata.names() else 1.9, 75.0), Layer(g("Si"), 160e3, coherent=False),
+                   Layer(g("Ag"), 200.0)])
+    si = Design(stack, "single", top=Subcell(1, "Si_HJT"), light_trapping="lambertian")
+    qd = window(300.0)
+
+    def jph(d, t, tc=None):
+        r = ey.annual_yield(d, constant_irradiance("AM1.5G", temp_cell_c=t), keep_hourly=True,
+                            bandgap_tc_ev_k=tc)
+        return float(r.hourly["top_jph_ma_cm2"].iloc[0])
+
+    # Si's gap narrows on heating: more infrared current (Jsc coefficient of Si cells ~ +0.03-0.06 %/K)
+    coef = (jph(si, 65.0) / jph(si, 25.0) - 1) / 40 * 100
+    assert 0.01 < coef < 0.1
+    assert jph(si, 65.0, {"Si_HJT": 0.0}) == pytest.approx(jph(si, 25.0))
+    # the perovskite QD gap widens on heating: less current
+    assert jph(qd, 65.0) < jph(qd, 25.0)

@@ -83,3 +83,17 @@ def test_report_of_a_yield_study_has_the_yield_section_and_stc_vs_yield_table(tm
     assert {"energy_yield_monthly", "energy_yield_mismatch"} <= keys
     html = (tmp_path / "report" / "report.html").read_text()
     assert "Annual energy yield" in html and "yield-optimal" in html
+
+
+def test_simulate_file_written_from_a_study_keeps_its_weather_file_reachable(tmp_path):
+    from tandem import weather as wx
+
+    (tmp_path / "wx").mkdir()
+    (tmp_path / "wx" / "site.csv").write_bytes((wx._pvlib_data_dir() / "723170TYA.CSV").read_bytes())
+    text = EXAMPLE.read_text().replace('site = "greensboro"', 'weather = "wx/site.csv"')
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    spec = load(path)
+    assert spec.yield_spec.weather_file == str((tmp_path / "wx" / "site.csv").resolve())
+    mid = {k: 0.5 * (b.low + b.high) for k, b in spec.parameters.items()}
+    assert spec.fixed_raw(mid)["yield"]["weather"] == spec.yield_spec.weather_file
