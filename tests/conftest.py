@@ -52,6 +52,26 @@ def write_study(directory: Path, name: str, base: str = "quick.toml", *, device:
     return path
 
 
+def write_design(directory: Path, name: str, base: str = "quick.toml", *, device: dict | None = None) -> Path:
+    """The example ``base`` as a simulate file ``directory/<name>.toml``: every free thickness and
+    bandgap at the middle of its bounds, no ``[study]`` table, ``[device]`` keys replaced by ``device``."""
+    from studies.simulate_file import dumps_toml
+    from studies.spec import load
+
+    spec = load(EXAMPLES / base)
+    raw = spec.fixed_raw({k: 0.5 * (b.low + b.high) for k, b in spec.parameters.items()})
+    raw["device"].update(device or {})
+    path = Path(directory) / f"{name}.toml"
+    path.write_text(dumps_toml(raw), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def design_file():
+    """``write_design``: a simulate file of a shipped example at the middle of its bounds."""
+    return write_design
+
+
 @pytest.fixture(scope="session")
 def study_file():
     """``write_study``: builds a study file from a shipped example (see its docstring)."""

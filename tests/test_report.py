@@ -20,7 +20,6 @@ from studies import report as rep
 from studies import run as runmod
 from studies.cli import main
 from studies.storage import safe_url
-from studies.simulate_file import dumps_toml
 from studies.spec import load
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "studies" / "examples"
@@ -62,14 +61,9 @@ def window_study(study_file, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def simulate_report(tmp_path_factory):
+def simulate_report(design_file, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sim")
-    spec = load(EXAMPLES / "quick.toml")
-    mid = {k: 0.5 * (b.low + b.high) for k, b in spec.parameters.items()}
-    raw = spec.fixed_raw(mid)
-    raw["device"]["wavelengths_nm"] = dict(COARSE_GRID)
-    path = tmp / "design.toml"
-    path.write_text(dumps_toml(raw))
+    path = design_file(tmp, "design", device={"wavelengths_nm": dict(COARSE_GRID)})
     return path, rep.write_report(path, out_dir=tmp / "report")
 
 

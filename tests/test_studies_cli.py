@@ -98,13 +98,10 @@ def _printed_metrics(text: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("example,kind", [("quick.toml", "2T"), ("cspbi3qd_si_4t.toml", "4T"),
                                           ("cspbi3qd_window_st.toml", "semitransparent")])
-def test_simulate_prints_the_metrics_of_its_kind(tmp_path, capsys, example, kind):
+def test_simulate_prints_the_metrics_of_its_kind(design_file, tmp_path, capsys, example, kind):
     import tandem
-    from studies.simulate_file import write_simulate_file
 
-    spec = load(EXAMPLES / example)
-    mid = {k: 0.5 * (b.low + b.high) for k, b in spec.parameters.items()}
-    path = write_simulate_file(spec, mid, tmp_path / "fixed.toml")
+    path = design_file(tmp_path, "fixed", example)
     assert cli.main(["simulate", str(path)]) == 0
     text = capsys.readouterr().out
     assert "(* free parameter)" not in text and "*" not in text     # nothing is free in a simulate file

@@ -4,32 +4,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 import pytest
 
 from studies import cli
-from studies.simulate_file import dumps_toml
 from tandem.vocabulary import YIELD_METRICS
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "studies" / "examples"
-
-
 @pytest.fixture(scope="module")
-def simulate_file(tmp_path_factory) -> Path:
+def simulate_file(design_file, tmp_path_factory) -> Path:
     """studies/examples/quick.toml with every free parameter fixed and no [study] table."""
-    raw = tomllib.loads((EXAMPLES / "quick.toml").read_text())
-    raw.pop("study")
-    for layer in raw["layers"]:
-        for key in ("thickness_nm", "bandgap_ev"):
-            if isinstance(layer.get(key), dict):
-                layer[key] = (layer[key]["min"] + layer[key]["max"]) / 2
-    path = tmp_path_factory.mktemp("yield") / "cell.toml"
-    path.write_text(dumps_toml(raw))
-    return path
+    return design_file(tmp_path_factory.mktemp("yield"), "cell")
 
 
 def test_yield_json_has_the_metric_names_and_twelve_months(simulate_file, capsys):
