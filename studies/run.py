@@ -21,7 +21,7 @@ from .objective import (Outcome, distributions, evaluate_params, grid_search_spa
                         metrics_from_result, outcome_from_metrics, trial_metrics)
 from .outputs import param_importances, trials_frame, write_outputs
 from .runner import RunStats, StudyOutcome, run_study, run_worker
-from .storage import (LocalJournalFile, default_storage_url, is_journal_url, open_storage,
+from .storage import (JournalRepairedWarning, LocalJournalFile, default_storage_url, is_journal_url, open_storage,
                       resolve_storage, safe_url, storage_file, storage_url, sync_storage)
 from .study import (best_trials, counted_trials, fail_stale_trials, feasible_trials, load_study,
                     make_sampler, open_study, spec_of_study)
@@ -33,7 +33,7 @@ __all__ = [
     "Outcome", "distributions", "evaluate_params", "grid_search_space", "grid_size",
     "metrics_from_result", "outcome_from_metrics", "trial_metrics", "param_importances",
     "trials_frame", "write_outputs", "RunStats", "StudyOutcome", "run_study", "run_worker",
-    "LocalJournalFile", "default_storage_url", "is_journal_url", "open_storage",
+    "JournalRepairedWarning", "LocalJournalFile", "default_storage_url", "is_journal_url", "open_storage",
     "resolve_storage", "safe_url", "storage_file", "storage_url", "sync_storage", "best_trials",
     "counted_trials", "fail_stale_trials", "feasible_trials", "load_study", "make_sampler",
     "open_study", "spec_of_study",

@@ -36,7 +36,12 @@ from .outputs import param_importances, write_outputs
 from .spec import DeviceSpec
 from .storage import (forget_cached_trials, heartbeat_enabled, open_storage, storage_is_local_file,
                       storage_of, storage_url, study_id_of, sync_storage, trial_id_of)
-from .study import _worker_id, best_trials, counted_trials, fail_stale_trials, open_study
+from .study import (_worker_id, best_trials, counted_trials, fail_stale_trials, make_sampler,
+                    open_study)
+
+#: batches in a row whose every design was already in the study before a worker gives up
+_MAX_IDLE_BATCHES = 20
+
 
 @dataclass
 class RunStats:
@@ -48,7 +53,9 @@ class RunStats:
     t_eval_s: float = 0.0      # spec -> tandem.Design and tandem.evaluate_batch
     t_tell_s: float = 0.0      # attribute writes + tell
     t_wall_s: float = 0.0
+    n_duplicates: int = 0      # asked designs already in the study: not evaluated (FAIL, duplicate_of)
     interrupted: bool = False
+    exhausted: bool = False    # the sampler proposed only designs already in the study
 
     def as_dict(self) -> dict[str, float]:
         return dict(self.__dict__)
@@ -76,27 +83,93 @@ def _tell(study: optuna.Study, trial: optuna.Trial, o: Outcome) -> None:
             raise
 
 
-def trial_metrics(trial) -> dict[str, float]:
-    """All metrics of a finished trial (``DeviceResult.to_dict()`` keys that were finite, plus
-    the derived thickness/mismatch metrics); NaN metrics are absent."""
-    return dict(trial.user_attrs.get("metrics", {}))
+class _WorkerStream:
+    """The random stream of one worker: seeded on its first trial from the study seed and the
+    number of that trial, which the storage hands out once per study.
+
+    Every process asking trials of a study therefore samples from its own stream, whatever
+    seeds were given and on whatever machine it runs (``numpy.random.SeedSequence`` with the
+    trial number as spawn key), and a resumed run does not replay the stream of the run
+    before it. One worker on a new study with a given seed draws the same trials every time.
+    """
+
+    def __init__(self, spec: DeviceSpec, seed: int | None):
+        self.spec = spec
+        self.seed = seed
+        self.first_number: int | None = None
+
+    def start(self, study: optuna.Study, number: int) -> None:
+        if self.first_number is not None:
+            return
+        self.first_number = number
+        study.sampler = make_sampler(self.spec, worker_seed(self.seed, number))
 
 
-def _ask(study: optuna.Study, dists: Mapping[str, Any], worker: str | None) -> optuna.Trial:
+def worker_seed(seed: int | None, first_trial_number: int) -> int | None:
+    """The sampler seed of the worker whose first trial is ``first_trial_number`` (None: random)."""
+    if seed is None:
+        return None
+    ss = np.random.SeedSequence(int(seed) & 0xFFFFFFFFFFFFFFFF, spawn_key=(int(first_trial_number),))
+    return int(ss.generate_state(1, np.uint32)[0])
+
+
+def _ask(study: optuna.Study, dists: Mapping[str, Any], worker: str | None,
+         stream: _WorkerStream) -> optuna.Trial:
     """``study.ask(dists)``, but with the ``worker`` user attribute written in the same
     transaction that creates the trial, so that a worker killed at any instant leaves no
-    RUNNING trial that cannot be traced to it (see ``fail_stale_trials``)."""
-    if worker is None:
-        return study.ask(dists)
+    RUNNING trial that cannot be traced to it (see ``fail_stale_trials``), and with the
+    worker's sampler seeded from the number of its first trial (``_WorkerStream``)."""
     template = optuna.trial.FrozenTrial(
         number=-1, state=TrialState.RUNNING, value=None, datetime_start=_dt.datetime.now(),
-        datetime_complete=None, params={}, distributions={}, user_attrs={"worker": worker},
+        datetime_complete=None, params={}, distributions={},
+        user_attrs={} if worker is None else {"worker": worker},
         system_attrs={}, intermediate_values={}, trial_id=-1)
+    storage = storage_of(study)
     forget_cached_trials(study)   # as Study.ask: let the sampler see new trials
-    trial = optuna.Trial(study, storage_of(study).create_new_trial(study_id_of(study), template))
+    trial_id = storage.create_new_trial(study_id_of(study), template)
+    stream.start(study, storage.get_trial_number_from_id(trial_id))
+    trial = optuna.Trial(study, trial_id)
     for name, d in dists.items():
         trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
     return trial
+
+
+def _params_key(params: Mapping[str, float], names: Sequence[str]) -> tuple | None:
+    try:
+        return tuple(float(params[n]) for n in names)
+    except KeyError:
+        return None
+
+
+def _duplicates(study: optuna.Study, pending: Sequence[optuna.Trial],
+                names: Sequence[str]) -> dict[int, int]:
+    """Trials of ``pending`` whose design is already in the study: {index in pending: number of
+    the other trial}.
+
+    Another trial counts when it is finished (COMPLETE, or FAIL with an ``error``) or RUNNING.
+    Every worker writes its trials' parameters before it looks, so of two workers that draw
+    the same design at the same moment at least one sees the other and gives way: a design
+    is never evaluated twice (both may give way; the design can then be drawn again).
+    Within one batch the first trial with a design keeps it.
+    """
+    mine = {trial_id_of(t) for t in pending}
+    taken: dict[tuple, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        if trial_id_of(t) in mine:
+            continue
+        if t.state == TrialState.COMPLETE or t.state == TrialState.RUNNING or (
+                t.state == TrialState.FAIL and "error" in t.user_attrs):
+            key = _params_key(t.params, names)
+            if key is not None:
+                taken.setdefault(key, t.number)
+    out: dict[int, int] = {}
+    for i, t in enumerate(pending):
+        key = _params_key(t.params, names)
+        if key in taken:
+            out[i] = taken[key]
+        else:
+            taken[key] = t.number
+    return out
 
 
 class _DeferredInterrupt:
@@ -132,7 +205,7 @@ class _DeferredInterrupt:
 
 
 def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
-               timeout_s: float | None = None, seed: int | None = None, worker_index: int = 0,
+               timeout_s: float | None = None, seed: int | None = None,
                batch_size: int | None = None, batched: bool = True,
                on_batch: Callable[[optuna.Study, int], None] | None = None,
                study: optuna.Study | None = None) -> RunStats:
@@ -148,7 +221,7 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     timeout_s = timeout_s if timeout_s is not None else st.timeout_s
     bs = int(batch_size or st.batch_size)
     if study is None:
-        study = open_study(spec, storage, seed=seed, worker_index=worker_index)
+        study = open_study(spec, storage, seed=seed)
     dists = distributions(spec)
     names = list(dists)
     storage = storage_of(study)
@@ -157,6 +230,8 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     # where dead workers are found by process id (fail_stale_trials), so save the writes there
     heartbeat = heartbeat_enabled(storage) and not storage_is_local_file(storage)
     stats = RunStats()
+    stream = _WorkerStream(spec, seed)
+    idle_batches = 0
     t_start = time.perf_counter()
     pending: list[optuna.Trial] = []
     interrupt = _DeferredInterrupt()
@@ -174,10 +249,20 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")   # "heartbeat is supposed to be used with optimize"
                 for _ in range(k):
-                    trial = _ask(study, dists, worker)
+                    trial = _ask(study, dists, worker, stream)
                     pending.append(trial)
                     if heartbeat:
                         storage.record_heartbeat(trial_id_of(trial))
+                dup = _duplicates(study, pending, names)
+                for i in sorted(dup, reverse=True):
+                    trial = pending.pop(i)
+                    trial.set_user_attr("duplicate_of", dup[i])
+                    study.tell(trial, state=TrialState.FAIL)
+                stats.n_duplicates += len(dup)
+            idle_batches = idle_batches + 1 if not pending else 0
+            if idle_batches >= _MAX_IDLE_BATCHES:
+                stats.exhausted = True
+                break
             t1 = time.perf_counter()
             params = [_params_of(t, names) for t in pending]
             outcomes = evaluate_params(spec, params, batched=batched)
@@ -223,7 +308,7 @@ def _worker_process(spec: DeviceSpec, storage, n_trials, timeout_s, seed, index,
                     batch_size) -> None:
     try:
         run_worker(spec, storage, n_trials=n_trials, timeout_s=timeout_s, seed=seed,
-                   worker_index=index, batch_size=batch_size)
+                   batch_size=batch_size)
     except KeyboardInterrupt:
         sys.exit(130)
 
@@ -261,7 +346,8 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
     workers : int
         Worker processes on this machine (>= 1).
     seed : int, optional
-        Study seed (default ``[study] seed``); worker i uses ``seed + i``.
+        Study seed (default ``[study] seed``). Each worker process samples from its own
+        stream, derived from this seed and the number of its first trial (``worker_seed``).
     out_dir : str or Path, optional
         Where ``write_outputs`` puts the CSV, Parquet, best design and Pareto files.
     batch_size : int, optional

@@ -151,6 +151,67 @@ class LocalJournalFile(optuna.storages.journal.JournalFileBackend):
             self._dirty = False
 
 
+class JournalRepairedWarning(UserWarning):
+    """A journal file ended in a half-written record, which was cut off (and kept aside)."""
+
+
+def repair_journal(path: str | Path) -> Path | None:
+    """Cut a half-written last record off an optuna journal file; returns where it was kept.
+
+    A process killed while appending can leave a last line without its newline (or one that
+    is not JSON). Appending after it would glue the next record to it, and from then on
+    neither qdtandem nor ``optuna.load_study`` could read the file. The partial record is
+    copied to ``<file>.partial-<UTC time>``, the file is truncated to its last complete record
+    and a ``JournalRepairedWarning`` is issued. Runs under the same ``flock`` as the appends,
+    so a record being written by a live process is never taken for a cut one.
+
+    Parameters
+    ----------
+    path : str or Path
+        The journal file (a missing or empty file is left alone).
+    """
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        import fcntl
+    except ImportError:         # no flock (Windows): optuna's lock is a separate file
+        fcntl = None
+    with open(path, "r+b") as f:
+        if fcntl is not None:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - (1 << 20)))
+            tail = f.read()
+            base = size - len(tail)
+            if tail.endswith(b"\n"):
+                end = len(tail) - 1
+                start = tail.rfind(b"\n", 0, end) + 1
+                try:
+                    json.loads(tail[start:end])
+                    return None          # the last record is whole
+                except ValueError:
+                    cut = start
+            else:
+                cut = tail.rfind(b"\n") + 1
+            if cut == 0 and base > 0:    # a last record over 1 MiB: not ours to judge
+                return None
+            import datetime as _dt
+            stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            kept = path.with_name(f"{path.name}.partial-{stamp}")
+            kept.write_bytes(tail[cut:])
+            f.truncate(base + cut)
+            f.flush()
+            os.fsync(f.fileno())
+        finally:
+            if fcntl is not None:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    warnings.warn(f"{path}: its last record was cut off by a crash ({len(tail) - cut} bytes); "
+                  f"removed it, a copy is in {kept.name}", JournalRepairedWarning, stacklevel=3)
+    return kept
+
+
 def sync_storage(storage) -> None:
     """Make what was written to a journal file durable (RDB storages commit themselves)."""
     sync = getattr(journal_backend(storage), "sync", None)
@@ -176,6 +237,11 @@ def _postgres_driver(url: str) -> str:
     return url
 
 
+def _is_schema_race(e: Exception) -> bool:
+    msg = str(e).lower()
+    return "already exists" in msg or "database is locked" in msg
+
+
 def open_storage(url: str):
     """An optuna storage for ``url``: ``"memory"`` (in-process, not durable), a
     ``journal://`` file (``LocalJournalFile``) or an RDB URL."""
@@ -189,6 +255,7 @@ def open_storage(url: str):
         if not path.name:
             raise ValueError(f"storage {url!r}: no journal file name")
         path.parent.mkdir(parents=True, exist_ok=True)
+        repair_journal(path)
         return optuna.storages.JournalStorage(LocalJournalFile(str(path)))
     if url.startswith(("postgresql://", "postgres://")):
         url = _postgres_driver(url)
@@ -210,12 +277,15 @@ def open_storage(url: str):
                 )
             break
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError,
-                optuna.exceptions.StorageInternalError):
-            # workers starting together on an empty database race to create optuna's
-            # schema; the loser retries and finds the tables made by the winner
-            if attempt == 5:
+                sqlalchemy.exc.OperationalError, optuna.exceptions.StorageInternalError) as e:
+            # processes starting together on an empty database race to create optuna's
+            # schema (SQLite: "table studies already exists"); the loser retries and finds
+            # the tables made by the winner. Other operational errors (server unreachable,
+            # wrong password) are not races: raise them at once.
+            if attempt == 5 or (isinstance(e, sqlalchemy.exc.OperationalError)
+                                and not _is_schema_race(e)):
                 raise
-            time.sleep(0.5 + 0.5 * attempt)
+            time.sleep(0.2 + 0.3 * attempt)
     if url.startswith("sqlite"):
         import sqlalchemy
         sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)

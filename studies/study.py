@@ -126,7 +126,7 @@ def _study_attrs(spec: DeviceSpec, seed: int | None) -> dict[str, Any]:
     }
 
 
-def open_study(spec: DeviceSpec, storage, *, seed: int | None = None, worker_index: int = 0,
+def open_study(spec: DeviceSpec, storage, *, seed: int | None = None,
                create: bool = True) -> optuna.Study:
     """Create or load the study named in ``spec`` on ``storage`` (URL or optuna storage).
 
@@ -138,8 +138,8 @@ def open_study(spec: DeviceSpec, storage, *, seed: int | None = None, worker_ind
     st = spec.study
     if isinstance(storage, str):
         storage = open_storage(storage)
-    wseed = None if seed is None else seed + worker_index
-    sampler = make_sampler(spec, wseed)
+    # each worker reseeds the sampler from its first trial (runner._WorkerStream)
+    sampler = make_sampler(spec, seed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(storage=storage, sampler=sampler, study_name=st.name,
                                 directions=st.directions, load_if_exists=True)
