@@ -51,8 +51,10 @@ def _optimize(args) -> int:
     from .runner import run_study
     from .storage import safe_url
 
+    from .outputs import run_dir
+
     spec = specmod.load(args.study, require_study=True)
-    out = Path(args.out) if args.out else Path("runs") / spec.study.name
+    out = Path(args.out) if args.out else run_dir(spec.study.name)
     try:
         res = run_study(spec, n_trials=args.trials, timeout_s=args.timeout, storage=args.storage,
                         workers=args.workers, seed=args.seed, out_dir=out,
@@ -80,7 +82,10 @@ def format_outcome(spec, res) -> str:
     from .study import counted_trials
     st = spec.study
     done, _ = counted_trials(res.study)
-    lines = [f"study {st.name!r}: {done} finished trials in {safe_url(res.storage_url)}"]
+    lines = []
+    if res.target and res.was_complete:
+        lines.append(f"study complete ({done} of {res.target}); use --trials N to add more")
+    lines.append(f"study {st.name!r}: {done} finished trials in {safe_url(res.storage_url)}")
     if not res.best:
         lines.append("no feasible design found (all trials violate a constraint or failed)")
     else:
@@ -158,6 +163,28 @@ def format_design(spec, params, metrics) -> str:
             continue
         lines.append(f"  {k:24s} {v:.4g}" if isinstance(v, float) else f"  {k:24s} {v}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- export
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", help="study file (TOML)")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="where the trials live (as for optimize; default: [study] storage, "
+                        "else the file beside the study file)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output directory (default: runs/<study name>)")
+
+
+def _export(args) -> int:
+    from . import spec as specmod
+    from .outputs import export_study
+
+    spec = specmod.load(args.study, require_study=True)
+    files = export_study(spec, args.storage, args.out)
+    for k, p in files.items():
+        print(f"wrote {k}: {p}")
+    return 0
 
 
 # --------------------------------------------------------------------------- simulate
@@ -276,6 +303,8 @@ def _materials(args) -> int:
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "optimize": ("run or resume a design study (optuna)", _optimize_args, _optimize),
     "simulate": ("evaluate one design from a simulate file", _simulate_args, _simulate),
+    "export": ("rebuild runs/<study>/ (CSV, Parquet, best design, Pareto) from the storage",
+               _export_args, _export),
     "materials": ("list the n,k material library with provenance", _materials_args, _materials),
 }
 
@@ -306,6 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:   # Ctrl-C before or after a run (start-up, imports): one line
+        print("\nqdtandem: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

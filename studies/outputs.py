@@ -114,3 +114,38 @@ def _design_header(spec: DeviceSpec, t, what: str) -> str:
     return (f"{what} of study {st.name!r} (trial {t.number}): {vals}\n"
             f"from {spec.source}\nrun it with: qdtandem simulate <this file>")
 
+
+
+def run_dir(name: str, root: str | Path = "runs") -> Path:
+    """``root/name``, the output directory of study ``name``; a name that would lead outside
+    ``root`` (``..``, ``/``, a drive) is refused with a ValueError."""
+    root = Path(root)
+    if (not name or name in (".", "..") or "/" in name or "\\" in name or ":" in name
+            or name != name.strip() or "\0" in name):
+        raise ValueError(f"study name {name!r} cannot be a directory name under {root}/ "
+                         "(no '/', '\\', ':' or '..'); pass --out DIR or rename the study")
+    return root / name
+
+
+def export_study(spec: DeviceSpec, storage=None, out_dir: str | Path | None = None) -> dict[str, Path]:
+    """Rebuild the outputs of a study (``write_outputs``) from its storage, at any time: after
+    a run whose parent process was killed, while workers on other machines are running, or
+    for a study made elsewhere.
+
+    Parameters
+    ----------
+    spec : DeviceSpec
+        The study file (its ``[study] name`` and default storage).
+    storage : str or optuna.storages.BaseStorage, optional
+        As ``run_study``'s (default: ``[study] storage``, else the file beside the study file).
+    out_dir : str or Path, optional
+        Default ``runs/<study name>``.
+    """
+    from .storage import storage_url
+    from .study import load_study
+
+    st = storage if storage is not None and not isinstance(storage, str) else storage_url(spec, storage)
+    study = load_study(st, spec.study.name)
+    importances = study.user_attrs.get("param_importances") or param_importances(study)
+    return write_outputs(spec, study, out_dir if out_dir is not None else run_dir(spec.study.name),
+                         importances)

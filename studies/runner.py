@@ -306,11 +306,30 @@ def _params_of(trial: optuna.Trial, names: Sequence[str]) -> dict[str, float]:
 
 def _worker_process(spec: DeviceSpec, storage, n_trials, timeout_s, seed, index,
                     batch_size) -> None:
+    _stop_when_parent_dies()
     try:
         run_worker(spec, storage, n_trials=n_trials, timeout_s=timeout_s, seed=seed,
                    batch_size=batch_size)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def _stop_when_parent_dies(poll_s: float = 0.5) -> None:
+    """Interrupt this worker process (as a Ctrl-C would: the batch in flight is finished and
+    stored) once the process that started it is gone, e.g. killed with SIGKILL; a daemon
+    thread watches the parent process id."""
+    import signal
+    import threading
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(10 * poll_s)                 # a second signal breaks a batch that hangs
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="qdtandem-parent-watch", daemon=True).start()
 
 
 @dataclass
@@ -321,6 +340,13 @@ class StudyOutcome:
     importances: dict
     files: dict[str, Path] = field(default_factory=dict)
     stats: RunStats | None = None
+    target: int = 0         # finished trials wanted
+    n_before: int = 0       # finished trials in the study when the run started
+
+    @property
+    def was_complete(self) -> bool:
+        """The study already held ``target`` finished trials: nothing was run."""
+        return self.n_before >= self.target
 
 
 def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float | None = None,
@@ -376,7 +402,8 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
         target = min(target, grid_size(spec))
     study = open_study(spec, storage_obj, seed=seed)
     fail_stale_trials(study)
-    bar = _ProgressBar(study, target) if progress else None
+    n_before, _ = counted_trials(study)
+    bar = _ProgressBar(study, target) if progress and n_before < target else None
     stats = None
     finished = False
     try:
@@ -401,7 +428,7 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
         study.set_user_attr("param_importances", importances)
     sync_storage(storage_of(study))
     files = write_outputs(spec, study, out_dir, importances) if out_dir is not None else {}
-    return StudyOutcome(study, url, best_trials(study), importances, files, stats)
+    return StudyOutcome(study, url, best_trials(study), importances, files, stats, target, n_before)
 
 
 def _run_processes(spec, storage, target, timeout_s, seed, workers, batch_size, study, bar) -> None:

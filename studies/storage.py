@@ -229,8 +229,8 @@ def _sqlite_pragmas(dbapi_conn, _record):
 
 
 def _postgres_driver(url: str) -> str:
-    """SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; use psycopg2 when only it
-    is installed (the ``postgres`` extra installs psycopg2-binary)."""
+    """SQLAlchemy 2 reads a bare ``postgresql://`` as psycopg 3 (what the ``postgres`` extra
+    installs); use psycopg2 when only it is installed."""
     import importlib.util
     if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
         return "postgresql+psycopg2://" + url.split("://", 1)[1]

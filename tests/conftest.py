@@ -99,10 +99,12 @@ def postgres_url():
     """URL of a throwaway PostgreSQL server for this test session.
 
     initdb into a temporary directory, pg_ctl on a free localhost port (as the ``postgres``
-    user when running as root); removed afterwards. Skips when psycopg2 or the PostgreSQL
-    binaries are not installed.
+    user when running as root); removed afterwards. Skips when no PostgreSQL driver (psycopg,
+    or psycopg2) or the PostgreSQL binaries are not installed.
     """
-    pytest.importorskip("psycopg2")
+    import importlib.util
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is None:
+        pytest.skip("no PostgreSQL driver (pip install -e '.[postgres]')")
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if not initdb or not pg_ctl:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed")

@@ -1,7 +1,7 @@
 """qdtandem report of a study kept in a real PostgreSQL server (the team set-up).
 
 Uses the throwaway-server fixture ``postgres_url`` of tests/conftest.py; skips cleanly when
-the PostgreSQL binaries or psycopg2 are not available.
+the PostgreSQL binaries or psycopg are not available.
 """
 from __future__ import annotations
 

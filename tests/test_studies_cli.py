@@ -141,7 +141,7 @@ def test_errors_are_one_line_with_file_and_key(tmp_path, capsys):
 
 
 def test_unreachable_database_is_a_one_line_error(capsys):
-    pytest.importorskip("psycopg2")
+    pytest.importorskip("psycopg")
     with socket.socket() as sk:          # a port nobody listens on
         sk.bind(("127.0.0.1", 0))
         port = sk.getsockname()[1]

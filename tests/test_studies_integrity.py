@@ -142,3 +142,113 @@ def test_processes_creating_one_new_sqlite_study_all_succeed(tmp_path):
         for p in procs:
             p.join(300)
         assert [p.exitcode for p in procs] == [0, 0, 0]
+
+
+# ----------------------------------------------------------------------------- orphans, export
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:                                   # a zombie is dead (its parent, us, has not reaped it)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_workers_stop_when_their_parent_is_killed_and_export_rebuilds_outputs(tmp_path):
+    from test_studies_cli import _snapshot, _start, _wait_for
+
+    path = make_study(tmp_path, name="orphan", n_trials=100_000, batch_size=4, constraints=None)
+    url = runmod.storage_url(load(path))
+    p = _start(path, tmp_path / "out", "--workers", "2")
+    _wait_for(url, "orphan", 12, p, timeout=180)
+    study = runmod.load_study(url, "orphan")
+    workers = {int(t.user_attrs["worker"].split(":")[1]) for t in study.trials
+               if "worker" in t.user_attrs}
+    assert len(workers) == 2 and p.pid not in workers
+    p.kill()                                           # kill -9 of the parent
+    p.wait()
+    t0 = time.time()
+    while any(_alive(w) for w in workers) and time.time() - t0 < 60:
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers), "workers ran on after their parent died"
+    done, running = _snapshot(url, "orphan")
+    assert running == []                               # their last batches were stored or failed
+    assert not (tmp_path / "out").exists()             # the parent wrote nothing ...
+    from studies import cli
+    out = tmp_path / "exported"
+    assert cli.main(["export", str(path), "--out", str(out)]) == 0   # ... export rebuilds it
+    import pandas as pd
+    df = pd.read_csv(out / "trials.csv")
+    assert (df["state"] == "COMPLETE").sum() == len(done)
+    assert (out / "trials.parquet").is_file() and (out / "best_design.toml").is_file()
+
+
+def test_export_rebuilds_outputs_from_the_storage(tmp_path, capsys, monkeypatch):
+    from studies import cli
+
+    path = make_study(tmp_path, name="ex", n_trials=8, batch_size=4, seed=1, constraints=None)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["optimize", str(path), "--no-progress"]) == 0
+    first = (tmp_path / "runs" / "ex" / "trials.csv").read_text()
+    for f in (tmp_path / "runs" / "ex").iterdir():
+        if f.is_file():
+            f.unlink()
+    capsys.readouterr()
+    assert cli.main(["export", str(path)]) == 0
+    assert "wrote best_design" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "ex" / "trials.csv").read_text() == first
+
+
+# ----------------------------------------------------------------------------- small ones
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "..", "/abs"])
+def test_study_name_cannot_write_outside_runs(tmp_path, capsys, monkeypatch, name):
+    from studies import cli
+
+    path = make_study(tmp_path, name="esc", n_trials=4, batch_size=4)
+    path.write_text(path.read_text().replace('name = "esc"', f'name = "{name}"'))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    assert cli.main(["optimize", str(path), "--no-progress", "--storage", "memory"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qdtandem: error: study name") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_dir()) == ["work"]
+
+
+def test_rerunning_a_complete_study_says_so(tmp_path, capsys):
+    from studies import cli
+
+    path = make_study(tmp_path, name="done", n_trials=4, batch_size=4)
+    args = ["optimize", str(path), "--no-progress", "--out", str(tmp_path / "o")]
+    assert cli.main(args) == 0
+    assert "study complete" not in capsys.readouterr().out
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out.startswith("study complete (4 of 4); use --trials N to add more\n")
+
+
+def test_ctrl_c_during_start_up_is_one_line(tmp_path, capsys, monkeypatch):
+    from studies import cli, spec as specmod
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(specmod, "load", interrupted)
+    assert cli.main(["optimize", str(tmp_path / "x.toml")]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "qdtandem: interrupted"
+
+
+def test_postgres_extra_installs_the_driver_optuna_uses():
+    # SQLAlchemy 2.1 reads a bare postgresql:// URL as psycopg 3: the extra must install it
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        import tomli as tomllib
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(d.replace(" ", "").startswith("psycopg[binary]") for d in extras["postgres"])
+    import sqlalchemy
+    dialect = sqlalchemy.engine.make_url("postgresql://u@h/db").get_dialect()
+    assert dialect.driver == "psycopg"

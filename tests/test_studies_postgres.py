@@ -1,7 +1,7 @@
 """Distributed optimisation on a real PostgreSQL server (optuna's shared RDB storage).
 
 The ``postgres_url`` fixture (tests/conftest.py) starts a throwaway server and removes it
-afterwards; the tests skip cleanly when the PostgreSQL binaries or psycopg2 are not installed.
+afterwards; the tests skip cleanly when the PostgreSQL binaries or psycopg are not installed.
 """
 from __future__ import annotations
 
