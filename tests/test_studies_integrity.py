@@ -18,7 +18,11 @@ from optuna.trial import TrialState
 from studies import run as runmod
 from studies.spec import load
 
-from test_studies_run import make_study
+from conftest import write_study
+
+
+def make_study(tmp_path: Path, name: str = "t", **study) -> Path:
+    return write_study(tmp_path, name, **study)
 
 ROOT = Path(__file__).resolve().parents[1]
 
