@@ -44,7 +44,8 @@ def test_runs_with_overlapping_seeds_never_replay_each_other(tmp_path):
     db = f"sqlite:///{tmp_path / 'o.db'}"
     runmod.run_study(s, storage=db, workers=2, seed=1)
     res = runmod.run_study(s, storage=db, workers=2, seed=2, n_trials=48)
-    assert len([t for t in res.study.trials if t.state == TrialState.COMPLETE]) == 48
+    done, running = runmod.counted_trials(res.study)
+    assert 48 <= done <= 48 + 2 * 4 and running == 0      # at most a batch per worker beyond
     assert twice(res.study) == 0
 
 
