@@ -72,3 +72,25 @@ def test_bad_texture_input(textured):
         stack = d.stack.replace_thicknesses(d.stack.thicknesses_nm)
         layers = tuple(dataclasses.replace(lay, coherent=True) for lay in stack.layers)
         dataclasses.replace(d, stack=dataclasses.replace(stack, layers=layers))
+
+
+def test_report_of_textured_design(textured, tmp_path):
+    """The report draws the textured wafer and splits the reflection into front reflection and
+    escape; with the parasitic absorption per layer the bookkeeping closes."""
+    from studies import report as rep
+    from studies.simulate_file import dumps_toml
+
+    raw = textured.fixed_raw(MID)
+    raw["device"]["wavelengths_nm"] = {"start": 300, "stop": 1200, "step": 20}
+    path = tmp_path / "design.toml"
+    path.write_text(dumps_toml(raw))
+    out = rep.write_report(path, out_dir=tmp_path / "report")
+    assert "texture" in out.data["sections"] and "texture" in {f.key for f in out.figures}
+    tex = out.data["device"]["texture"]
+    pc = out.data["photocurrent_ma_cm2"]
+    assert tex["reflected_front_ma_cm2"] + tex["escaped_ma_cm2"] == pytest.approx(pc["reflected"], rel=1e-9)
+    assert tex["escaped_ma_cm2"] > 0.05  # near-infrared light leaves through the front
+    md = out.files["markdown"].read_text()
+    assert "reflected at the front" in md and "escaped from the wafer" in md
+    total = sum(pc["layers"].values()) + pc["reflected"] + pc["transmitted"]
+    assert total == pytest.approx(pc["available"], rel=1e-6)

@@ -152,6 +152,21 @@ def _git_commit(root: Path) -> str | None:
     return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
+def texture_data(design, spectrum: str = "AM1.5G") -> dict[str, Any] | None:
+    """The texture of a "pyramids" design and its reflection split: light reflected on first
+    incidence and light that entered the wafer and escaped (photocurrent, mA/cm^2)."""
+    if design.light_trapping != "pyramids":
+        return None
+    from tandem.evaluation import solve_optics
+
+    wl = design.wavelengths()
+    tr = solve_optics([design], wl).textured
+    cur = np.atleast_1d(jsc(np.clip(np.vstack([tr.R_front, tr.R_escape]), 0, None), wl, spectrum=spectrum))
+    tex = design.texture
+    return {"front": tex.front.kind, "rear": tex.rear.kind, "facet_deg": float(tex.front.facet_deg),
+            "wafer": int(tr.wafer), "reflected_front_ma_cm2": float(cur[0]), "escaped_ma_cm2": float(cur[1])}
+
+
 def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_tolerance_ev: float = 0.05
                ) -> tuple[dict[str, Any], Any, Any]:
     """The report's numbers as a JSON-able dict, with the evaluated design and its DeviceResult."""
@@ -179,6 +194,7 @@ def build_data(subject: Subject, *, tolerance_pct: float = 10.0, bandgap_toleran
             "temperature_k": spec.temperature_k, "luminescent_coupling": spec.luminescent_coupling,
             "wavelengths_nm": [float(design.wavelengths()[0]), float(design.wavelengths()[-1]),
                                int(design.wavelengths().size)],
+            "texture": texture_data(design, spectrum),
         },
         "layers": stack_rows(spec, design),
         "headline": headline,
@@ -237,6 +253,8 @@ def data_title(subject: Subject) -> str:
 
 def section_ids(data: Mapping[str, Any]) -> list[str]:
     ids = ["summary", "stack", "headline", "optics", "eqe", "nk", "generation", "jv"]
+    if (data.get("device") or {}).get("texture"):
+        ids.insert(2, "texture")
     if data["headline"].get("cie_x") is not None and np.isfinite(data["headline"].get("cie_x", math.nan)):
         ids.append("colour")
     if data.get("study"):

@@ -77,6 +77,17 @@ def stack_figures(ctx: FigureContext) -> list[FigureOut]:
                                   spectrum=ctx.data["device"]["spectrum"]))]
 
 
+def texture_figures(ctx: FigureContext) -> list[FigureOut]:
+    tex = ctx.data["device"]["texture"]
+    layers = ctx.data["layers"]
+    return [_out("texture", "Textured wafer", "Cross-section (schematic, not to scale) of the pyramid texture: the "
+                 "films above the wafer lie conformally on the front pyramids, those below it on the rear "
+                 "pyramids. The optics ray-trace the facets with the thin-film stack on each (optics.redistribution).",
+                 fg.texture_drawing([r["name"] for r in layers], [r["material"] for r in layers],
+                                    [r["role"] for r in layers], tex["wafer"], tex["front"], tex["rear"],
+                                    tex["facet_deg"]))]
+
+
 def optics_figures(ctx: FigureContext) -> list[FigureOut]:
     o = ctx.result.optics
     wl = np.asarray(o.wavelengths_nm, dtype=float)
@@ -211,7 +222,7 @@ def _energy_yield_figures(ctx: FigureContext) -> list[FigureOut]:
 
 
 FIGURES: dict[str, Callable[[FigureContext], list[FigureOut]]] = {
-    "stack": stack_figures, "optics": optics_figures, "eqe": eqe_figures, "nk": nk_figures,
+    "stack": stack_figures, "texture": texture_figures, "optics": optics_figures, "eqe": eqe_figures, "nk": nk_figures,
     "generation": generation_figures, "jv": jv_figures, "colour": colour_figures,
     "history": history_figures, "importances": importances_figures, "pareto": pareto_figures,
     "sensitivity": sensitivity_figures, "energy-yield": _energy_yield_figures,

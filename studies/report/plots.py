@@ -359,3 +359,61 @@ def sensitivity_plot(curves: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndar
     ax.set_title("Sensitivity around the optimum (fabrication tolerance)")
     ax.legend(fontsize=8)
     return fig
+
+
+def texture_drawing(names: Sequence[str], materials: Sequence[str], roles: Sequence[str], wafer: int,
+                    front: str, rear: str, facet_deg: float) -> Figure:
+    """Cross-section of a pyramid-textured wafer (not to scale): the films above the wafer drawn
+    conformal on the front texture, the films below it on the rear texture, light from the top.
+
+    front, rear : texture kinds ("random_upright", "regular_upright", "regular_inverted", "planar").
+    """
+    colours = layer_colours(materials, roles)
+    t = np.tan(np.radians(facet_deg))
+    rng = np.random.default_rng(3)
+    x = np.linspace(0.0, 8.0, 801)
+
+    def profile(kind):
+        if kind == "planar":
+            return np.zeros_like(x)
+        if kind.startswith("regular"):
+            saw = t * (0.5 - np.abs(np.mod(x, 1.0) - 0.5))
+            return saw if kind.endswith("upright") else -saw
+        peaks = np.cumsum(rng.uniform(0.45, 0.9, 18)) - 0.3
+        heights = rng.uniform(0.3, 0.6, 18) * t
+        return np.max([h - t * np.abs(x - c) for c, h in zip(peaks, heights)] + [np.zeros_like(x)], axis=0)
+
+    fig = new_figure(7.0, 3.6, left=0.02, right=0.7, bottom=0.03, top=0.92)
+    ax = fig.add_subplot()
+    film = 0.09  # drawn thickness of every thin film (not to scale)
+    top_surface = 2.0 + profile(front)
+    bottom_surface = -profile(rear)  # rear pyramids point out of the wafer (down)
+    ax.fill_between(x, bottom_surface, top_surface, color=colours[wafer], lw=0.6, ec="k")
+    y_lab = []
+    edge = top_surface
+    for i in range(wafer - 1, -1, -1):  # films above the wafer, stacked outwards
+        ax.fill_between(x, edge, edge + film, color=colours[i], lw=0.4, ec="k")
+        y_lab.append((i, float(np.median(edge)) + film / 2))
+        edge = edge + film
+    edge = bottom_surface
+    for i in range(wafer + 1, len(names)):
+        ax.fill_between(x, edge - film, edge, color=colours[i], lw=0.4, ec="k")
+        y_lab.append((i, float(np.median(edge)) - film / 2))
+        edge = edge - film
+    y_lab.append((wafer, 1.0))
+    order = sorted(y_lab, key=lambda p: -p[1])
+    lo, hi = float(edge.min()) - 0.1, float(top_surface.max()) + film * wafer + 0.6
+    slots = np.linspace(hi - 0.4, lo + 0.2, len(order))
+    for (i, y), ys in zip(order, slots):
+        ax.annotate(f"{names[i]} ({materials[i]})", xy=(8.0, y), xytext=(8.4, ys), fontsize=7,
+                    va="center", annotation_clip=False,
+                    arrowprops=dict(arrowstyle="-", lw=0.4, color="0.4"))
+    for xa in (1.5, 4.0, 6.5):
+        ax.annotate("", xy=(xa, float(top_surface.max()) + film * wafer + 0.05), xytext=(xa, hi),
+                    arrowprops=dict(arrowstyle="->", color="#d4a017", lw=1.2))
+    ax.set_xlim(0, 8.0)
+    ax.set_ylim(lo, hi)
+    ax.set_axis_off()
+    ax.set_title(f"Textured wafer (schematic): front {front.replace('_', ' ')}, rear {rear.replace('_', ' ')}, "
+                 f"facets {facet_deg:g} deg", fontsize=8)
+    return fig

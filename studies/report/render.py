@@ -89,7 +89,15 @@ def _losses_table(data) -> tuple[list[str], list[list[str]]]:
     for lab, v in pc["layers"].items():
         kind = "absorbed in " + (roles.get(lab) or "") if "absorber" in (roles.get(lab) or "") else "parasitic absorption"
         rows.append([lab, kind, _num(v), _num(100 * v / avail, ".1f")])
-    rows.append(["reflected", "reflection loss", _num(pc["reflected"]), _num(100 * pc["reflected"] / avail, ".1f")])
+    tex = data["device"].get("texture")
+    if tex:  # textured wafer: what the front reflects, and what entered the wafer and escaped
+        for lab, kind, v in (("reflected at the front", "reflection loss (first incidence)",
+                              tex["reflected_front_ma_cm2"]),
+                             ("escaped from the wafer", "escape loss (entered, left through the front)",
+                              tex["escaped_ma_cm2"])):
+            rows.append([lab, kind, _num(v), _num(100 * v / avail, ".1f")])
+    else:
+        rows.append(["reflected", "reflection loss", _num(pc["reflected"]), _num(100 * pc["reflected"] / avail, ".1f")])
     rows.append(["transmitted", "transmission", _num(pc["transmitted"]), _num(100 * pc["transmitted"] / avail, ".1f")])
     total = sum(pc["layers"].values()) + pc["reflected"] + pc["transmitted"]
     lo, hi = pc["wavelength_range_nm"]
@@ -199,7 +207,7 @@ def _md_table(head, rows) -> str:
 
 
 SECTION_TITLES = {
-    "summary": "Summary", "stack": "The stack", "headline": "Headline numbers",
+    "summary": "Summary", "stack": "The stack", "texture": "Textured wafer", "headline": "Headline numbers",
     "optics": "Where the light goes", "eqe": "External quantum efficiency", "nk": "Optical constants",
     "generation": "Generation profile", "jv": "J-V curves", "colour": "Transmitted colour",
     "history": "Optimisation history", "importances": "Parameter importances", "pareto": "Pareto front",
@@ -240,6 +248,15 @@ def stack_blocks(data, figs) -> list[Block]:
                   f"{dev['wavelengths_nm'][1]:g} nm ({dev['wavelengths_nm'][2]} points); "
                   f"{dev['temperature_k']:g} K." + (" * = free parameter of the study." if starred else "")),
             ("table", _stack_table(data)), ("figure", "stack")]
+
+
+def texture_blocks(data, figs) -> list[Block]:
+    tex = data["device"]["texture"]
+    return [("p", f"Light trapping by pyramids: front {tex['front'].replace('_', ' ')}, rear "
+                  f"{tex['rear'].replace('_', ' ')}, facets at {tex['facet_deg']:g} deg; every film conformal. "
+                  f"Of the reflection, {_num(tex['reflected_front_ma_cm2'])} mA/cm^2 is reflected at the front on "
+                  f"first incidence and {_num(tex['escaped_ma_cm2'])} mA/cm^2 entered the wafer and escaped."),
+            ("figure", "texture")]
 
 
 def headline_blocks(data, figs) -> list[Block]:
@@ -324,7 +341,8 @@ def reproducibility_blocks(data, figs) -> list[Block]:
 
 #: section id -> block function (data, figures by key) -> [(kind, payload)]
 BLOCKS: dict[str, Callable[[Any, Mapping[str, FigureOut]], list[Block]]] = {
-    "summary": summary_blocks, "stack": stack_blocks, "headline": headline_blocks, "optics": optics_blocks,
+    "summary": summary_blocks, "stack": stack_blocks, "texture": texture_blocks, "headline": headline_blocks,
+    "optics": optics_blocks,
     "eqe": _figure_only("eqe"), "nk": _figure_only("nk"), "generation": _figure_only("generation"),
     "jv": _figure_only("jv"), "colour": _figure_only("colour"),
     "history": _figure_only("history"), "importances": importances_blocks, "pareto": pareto_blocks,
