@@ -30,7 +30,7 @@ __all__ = [
     "Q_E", "H_PLANCK", "C_LIGHT", "K_B", "HC_EV_NM", "MA_CM2_PER_PHOTON_FLUX",
     "SPECTRA", "register_spectrum", "spectrum_table", "incident_power_mw_cm2",
     "irradiance", "photon_flux", "am15g_table", "am15g_irradiance", "am15g_photon_flux",
-    "photon_energy_ev", "jsc_weights", "spectral_kernel", "jsc", "photocurrent_below", "eqe",
+    "photon_energy_ev", "jsc_weights", "spectral_kernel", "trapezoid_weights", "interpolation_matrix", "jsc", "photocurrent_below", "eqe",
 ]
 
 #: Elementary charge, C (CODATA 2018, exact; the constants come from scipy.constants).
@@ -256,19 +256,10 @@ def photon_energy_ev(wavelengths_nm) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _jsc_weights_cached(wl_key: tuple, spectrum: str) -> np.ndarray:
-    wl = np.asarray(wl_key)
-    ref_wl, ref_irr = spectrum_table(spectrum)
     # the quantity is linear between the user's points; the spiky spectrum is exact on its own grid
-    grid = np.union1d(wl, ref_wl[(ref_wl > wl[0]) & (ref_wl < wl[-1])])
-    flux = np.interp(grid, ref_wl, ref_irr, left=0.0, right=0.0) * grid * 1e-9 / (H_PLANCK * C_LIGHT)
-    idx = np.clip(np.searchsorted(wl, grid, side="right") - 1, 0, wl.size - 2)
-    frac = (grid - wl[idx]) / (wl[idx + 1] - wl[idx])
-    tw = np.zeros(grid.size)
-    dg = np.diff(grid)
-    tw[:-1] += dg / 2
-    tw[1:] += dg / 2
-    kern = tw * flux * MA_CM2_PER_PHOTON_FLUX
-    w = np.bincount(idx, kern * (1 - frac), minlength=wl.size) + np.bincount(idx + 1, kern * frac, minlength=wl.size)
+    ref_wl, ref_irr = spectrum_table(spectrum)
+    w = np.asarray(ref_irr, dtype=float) @ _spectral_kernel_cached(tuple(np.asarray(ref_wl, float).tolist()), wl_key,
+                                                                  "photocurrent")
     w.setflags(write=False)
     return w
 
@@ -405,15 +396,35 @@ def eqe(absorptance, iqe=1.0) -> np.ndarray:
     return np.clip(np.asarray(absorptance, dtype=float) * iqe, 0.0, 1.0)
 
 
-def _hat_matrix(points: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """[P, N] linear-interpolation matrix from values at ``nodes`` to ``points`` (zero outside)."""
+def trapezoid_weights(x) -> np.ndarray:
+    """Weights t [N] with sum(t * y) = np.trapezoid(y, x) for samples y at increasing x."""
+    x = np.asarray(x, dtype=float)
+    t = np.zeros_like(x)
+    dx = np.diff(x)
+    t[:-1] += dx / 2
+    t[1:] += dx / 2
+    return t
+
+
+def _hats(points: np.ndarray, nodes: np.ndarray):
+    """Linear interpolation from ``nodes`` onto ``points`` as (left index [P], weights of the left and
+    right node [P] each), zero outside the nodes."""
     idx = np.clip(np.searchsorted(nodes, points, side="right") - 1, 0, nodes.size - 2)
     frac = np.clip((points - nodes[idx]) / (nodes[idx + 1] - nodes[idx]), 0.0, 1.0)
     inside = (points >= nodes[0]) & (points <= nodes[-1])
+    return idx, np.where(inside, 1 - frac, 0.0), np.where(inside, frac, 0.0)
+
+
+def interpolation_matrix(points, nodes) -> np.ndarray:
+    """M [P, N] with M @ y = y (given at increasing ``nodes``) linearly interpolated onto ``points``,
+    zero outside the nodes."""
+    points = np.asarray(points, dtype=float)
+    nodes = np.asarray(nodes, dtype=float)
+    idx, left, right = _hats(points, nodes)
     m = np.zeros((points.size, nodes.size))
     rows = np.arange(points.size)
-    m[rows, idx] = np.where(inside, 1 - frac, 0.0)
-    m[rows, idx + 1] += np.where(inside, frac, 0.0)
+    m[rows, idx] = left
+    m[rows, idx + 1] += right
     return m
 
 
@@ -422,13 +433,15 @@ def _spectral_kernel_cached(spec_key: tuple, wl_key: tuple, quantity: str) -> np
     s = np.asarray(spec_key)
     wl = np.asarray(wl_key)
     grid = np.union1d(wl, s[(s > wl[0]) & (s < wl[-1])])
-    tw = np.zeros(grid.size)
-    dg = np.diff(grid)
-    tw[:-1] += dg / 2
-    tw[1:] += dg / 2
+    tw = trapezoid_weights(grid)
     if quantity == "photocurrent":
         tw = tw * grid * 1e-9 / (H_PLANCK * C_LIGHT) * MA_CM2_PER_PHOTON_FLUX
-    k = _hat_matrix(grid, s).T @ (tw[:, None] * _hat_matrix(grid, wl))
+    si, sl, sr = _hats(grid, s)      # spectrum onto the union grid
+    wi, wl_, wr = _hats(grid, wl)    # response onto the union grid
+    k = np.zeros((s.size, wl.size))
+    for ds, a in ((0, sl), (1, sr)):
+        for dw, b in ((0, wl_), (1, wr)):
+            np.add.at(k, (si + ds, wi + dw), tw * a * b)
     k.setflags(write=False)
     return k
 

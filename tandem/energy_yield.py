@@ -158,26 +158,6 @@ def yield_conditions(site: str | None = None, weather_file=None, mounting=None,
 # --------------------------------------------------------------------------------------------
 # Quadrature helpers (pure numpy)
 # --------------------------------------------------------------------------------------------
-def _trapz_weights(x: np.ndarray) -> np.ndarray:
-    w = np.zeros_like(x)
-    dx = np.diff(x)
-    w[:-1] += dx / 2
-    w[1:] += dx / 2
-    return w
-
-
-def _hat_matrix(points: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """[P, N] linear-interpolation matrix from values at ``nodes`` to ``points`` (zero outside)."""
-    idx = np.clip(np.searchsorted(nodes, points, side="right") - 1, 0, nodes.size - 2)
-    frac = np.clip((points - nodes[idx]) / (nodes[idx + 1] - nodes[idx]), 0.0, 1.0)
-    inside = (points >= nodes[0]) & (points <= nodes[-1])
-    m = np.zeros((points.size, nodes.size))
-    rows = np.arange(points.size)
-    m[rows, idx] = np.where(inside, 1 - frac, 0.0)
-    m[rows, idx + 1] += np.where(inside, frac, 0.0)
-    return m
-
-
 def _angle_coordinate(angle_deg) -> np.ndarray:
     """1 - cos(angle): the variable in which responses are interpolated between angle nodes
     (a response proportional to cos, or to the path length's inverse, is then close to linear)."""
@@ -186,7 +166,7 @@ def _angle_coordinate(angle_deg) -> np.ndarray:
 
 def _angle_weights(angles_deg: np.ndarray, nodes_deg: np.ndarray) -> np.ndarray:
     """[P, N] interpolation weights of ``angles_deg`` over the nodes (the last node is 90 deg)."""
-    return _hat_matrix(_angle_coordinate(angles_deg), _angle_coordinate(nodes_deg))
+    return spectra.interpolation_matrix(_angle_coordinate(angles_deg), _angle_coordinate(nodes_deg))
 
 
 def _angle_quadrature(nodes_deg: np.ndarray) -> np.ndarray:
@@ -194,7 +174,7 @@ def _angle_quadrature(nodes_deg: np.ndarray) -> np.ndarray:
     nodes as in ``_angle_weights`` (the last node is 90 deg, where f = 0 for a planar stack)."""
     t = np.linspace(0.0, 90.0, 18001)
     hats = _angle_weights(t, nodes_deg)  # [T, N]
-    w = np.sin(np.radians(2 * t)) * np.radians(_trapz_weights(t))
+    w = np.sin(np.radians(2 * t)) * np.radians(spectra.trapezoid_weights(t))
     return w @ hats
 
 
