@@ -243,3 +243,36 @@ def test_band_gap_follows_temperature_with_the_sign_of_its_coefficient():
     assert jph(si, 65.0, {"Si_HJT": 0.0}) == pytest.approx(jph(si, 25.0))
     # the perovskite QD gap widens on heating: less current
     assert jph(qd, 65.0) < jph(qd, 25.0)
+
+
+def _tmy3_as_epw(path):
+    """Write pvlib's Greensboro TMY3 as an EPW file (EPW hours 1-24 end the hour, like TMY3)."""
+    import pvlib
+
+    df, meta = pvlib.iotools.read_tmy3(str(wx._pvlib_data_dir() / "723170TYA.CSV"), coerce_year=1990)
+    head = [f"LOCATION,Greensboro,NC,USA,TMY3,723170,{meta['latitude']},{meta['longitude']},{meta['TZ']},"
+            f"{meta['altitude']}", "DESIGN CONDITIONS,0", "TYPICAL/EXTREME PERIODS,0", "GROUND TEMPERATURES,0",
+            "HOLIDAYS/DAYLIGHT SAVINGS,No,0,0,0", "COMMENTS 1,converted from TMY3 for a test", "COMMENTS 2,",
+            "DATA PERIODS,1,1,Data,Sunday, 1/ 1,12/31"]
+    rows = []
+    for k, (ts, r) in enumerate(df.iterrows()):
+        end = ts - pd.Timedelta(hours=1)  # the hour's start; EPW counts hours 1-24 of that day
+        rows.append(",".join(str(x) for x in [
+            1990, end.month, end.day, end.hour + 1, 60, "?", r["temp_air"], r["temp_dew"], r["relative_humidity"],
+            r["pressure"] * 100, 9999, 9999, 9999, r["ghi"], r["dni"], r["dhi"], 999999, 999999, 999999, 9999,
+            r["wind_direction"], r["wind_speed"], 5, 5, 9999, 99999, 9, 999999999, r["precipitable_water"] * 10,
+            0.999, 999, 99, 999, 0, 0]))
+    path.write_text("\n".join(head + rows) + "\n")
+
+
+def test_epw_file_gives_the_same_year_as_the_tmy3_it_was_made_from(tmp_path):
+    f = tmp_path / "greensboro.epw"
+    _tmy3_as_epw(f)
+    epw, tmy3 = wx.read_weather(f), wx.load_site("greensboro")
+    assert epw.hours == tmy3.hours
+    np.testing.assert_allclose(np.sort(epw.ghi_w_m2), np.sort(tmy3.ghi_w_m2))
+    assert "aerosol_optical_depth" in epw.defaulted and "pressure" not in epw.defaulted
+    np.testing.assert_allclose(epw.precipitable_water_cm.mean(), tmy3.precipitable_water_cm.mean(), rtol=1e-6)
+    a = wx.plane_of_array(epw).poa_global_w_m2.sum()
+    b = wx.plane_of_array(tmy3).poa_global_w_m2.sum()
+    assert a == pytest.approx(b, rel=1e-3)   # same mid-hour sun positions
