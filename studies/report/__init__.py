@@ -22,18 +22,23 @@ simulate file and reproducibility (versions, git commit, the study file, seed, d
 
 Every device number is computed now with ``tandem.evaluate`` on the design (the values
 recorded in the study are shown beside it, and a difference is flagged: it means the models
-changed since the study ran). The parasitic losses are ``optics.jsc`` of each layer's
+changed since the study ran). The parasitic losses are ``optics.spectra.jsc`` of each layer's
 absorptance (mA/cm^2; AM1.5G, or the design's spectrum) in ``DeviceResult.optics``, so
 absorbed + reflected + transmitted currents add up to the photon current available on the
 optical grid. The sensitivity view re-evaluates the design with each free parameter moved
 around the optimum (thicknesses +/- ``tolerance_pct`` %, bandgaps +/- ``bandgap_tolerance_ev``,
-kept inside the material's tunable range) in one ``tandem.evaluate_batch`` call, and marks
-the points that break a study constraint.
+kept inside the material's tunable range and the study's bounds) in one
+``tandem.evaluate_batch`` call, and marks the points that break a study constraint; a free
+parameter that ended at a bound of the study is flagged.
 
 Modules: ``load`` (which design, from which file or study), ``data`` and ``study`` (the
 numbers), ``findings`` (key findings), ``figures`` (one figure function per section, drawn
 with ``plots``), ``render`` (one block function per section; HTML and Markdown). This module
 holds the ``qdtandem report`` subcommand and ``write_report``.
+
+Adding a section: its numbers in ``data.build_data``, its id in ``data.section_ids``, a title
+in ``render.SECTION_TITLES``, a block function in ``render.BLOCKS`` and, if it has figures, a
+figure function in ``figures.FIGURES`` (``energy_yield`` is an example).
 """
 from __future__ import annotations
 
