@@ -181,3 +181,30 @@ def incoherent_solve(pol: str, n: np.ndarray, d: np.ndarray, coherent: np.ndarra
         A[j - 1] = np.where(n[j].imag == 0, 0.0, np.maximum(a, 0.0))
 
     return IncoherentSolution(pol=pol, R=rho[0], T=F[-1], A=A, elements=tuple(elements))
+
+
+def absorption_terms(sol: IncoherentSolution, medium: int):
+    """Exponential terms of the absorbed power density in coherent medium ``medium`` (full-media index).
+
+    Returns (alpha_nm, kr_nm, c_f, c_b, c_o), each [B, W]: alpha = 2 Im(kz) (1/nm), kr = Re(kz)
+    (rad/nm) and the coefficients of ``CoherentSolution.absorption_terms`` summed over the
+    front (intensity F) and back (intensity B) illumination of its element, with depth z from
+    the front face of the layer. The back illumination's depth is d - z, so its forward term
+    adds to c_b, its backward term to c_f and its standing wave to c_o as conj(c_o) exp(2 i kr d).
+    """
+    for e in sol.elements:
+        if e.front < medium < e.back:
+            jf = medium - e.front
+            kz = e.fwd.kz[jf]
+            alpha, kr = 2 * kz.imag, kz.real
+            cf, cb, co = e.fwd.absorption_terms(jf)
+            cf, cb, co = e.F * cf, e.F * cb, e.F * co
+            if e.bwd is not None:
+                jb = e.back - medium
+                bf, bb, bo = e.bwd.absorption_terms(jb)
+                d = e.fwd.d[jf][:, None]
+                cf = cf + e.B * bb
+                cb = cb + e.B * bf
+                co = co + e.B * np.conj(bo) * np.exp(2j * kr * d)
+            return alpha, kr, cf, cb, co
+    raise ValueError(f"medium {medium} is not a coherent layer of this solution")

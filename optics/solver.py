@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .incoherent import IncoherentSolution, incoherent_solve
+from .incoherent import IncoherentSolution, absorption_terms, incoherent_solve
 from .grid import check_wavelengths
 from .stack import Stack, check_index, refractive_index
 
@@ -41,6 +41,10 @@ class OpticsResult:
         "s", "p" or "unpolarized".
     engine : str
         "native" or "tmm".
+    profile_terms : dict or None
+        {layer: (alpha_nm, kr_nm, c_f, c_b, c_o)} for the layers asked for with
+        ``solve_arrays(profile_layers=...)``: the closed-form absorption profile
+        (``optics.incoherent.absorption_terms``), arrays [B, W]; None otherwise.
     """
 
     wavelengths_nm: np.ndarray
@@ -51,6 +55,7 @@ class OpticsResult:
     angle_deg: float
     polarization: str
     engine: str
+    profile_terms: dict | None = None
 
     def to_frame(self):
         """One stack's result as a pandas DataFrame.
@@ -209,7 +214,8 @@ def solved_polarizations(angle: float, polarization: str) -> tuple[str, ...]:
 
 def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=1.0, n_exit=1.0,
                  angle_deg: float = 0.0, polarization: str = "unpolarized",
-                 labels: Sequence[str] | None = None, validate: bool = True) -> OpticsResult:
+                 labels: Sequence[str] | None = None, validate: bool = True,
+                 profile_layers: Sequence[int] = ()) -> OpticsResult:
     """Solve stacks given as arrays: the fast path for sweeps and optimisers.
 
     Parameters
@@ -235,6 +241,10 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
     validate : bool, default True
         Check the wavelengths and every index for NaN, n <= 0 and k < 0 (skip only
         when they come from ``optics.solve``, which has checked them).
+    profile_layers : sequence of int, default ()
+        Coherent layers whose absorption profile is wanted in closed form
+        (``OpticsResult.profile_terms``, polarisation mean of the coefficients; used for
+        carrier collection by ``tandem.collection``).
 
     Returns
     -------
@@ -292,6 +302,12 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
     R = np.zeros((n_batch, n_wl))
     T = np.zeros((n_batch, n_wl))
     A = np.zeros((n_lay, n_batch, n_wl))
+    profile_layers = tuple(int(i) for i in profile_layers)
+    for i in profile_layers:
+        if not (0 <= i < n_lay and coherent[i]):
+            raise ValueError(f"profile_layers: layer {i} is not a coherent layer of the stack")
+    terms = {i: [np.zeros((n_batch, n_wl)), np.zeros((n_batch, n_wl)), np.zeros((n_batch, n_wl)),
+                 np.zeros((n_batch, n_wl)), np.zeros((n_batch, n_wl), dtype=complex)] for i in profile_layers}
     # blocks of ~CHUNK stack-wavelength points keep the temporaries in cache
     step = max(1, CHUNK // n_wl)
     for lo in range(0, n_batch, step):
@@ -302,10 +318,18 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
             R[sl] += sol.R / len(pols)
             T[sl] += sol.T / len(pols)
             A[:, sl] += sol.A / len(pols)
+            for i, acc in terms.items():
+                alpha, kr, cf, cb, co = absorption_terms(sol, i + 1)
+                acc[0][sl], acc[1][sl] = alpha, kr  # the same for both polarisations
+                acc[2][sl] += cf / len(pols)
+                acc[3][sl] += cb / len(pols)
+                acc[4][sl] += co / len(pols)
     A = np.moveaxis(A, 0, 1)
     if single:
         R, T, A = R[0], T[0], A[0]
-    return OpticsResult(wl, R, T, A, labels, angle, polarization, "native")
+        terms = {i: [x[0] for x in acc] for i, acc in terms.items()}
+    return OpticsResult(wl, R, T, A, labels, angle, polarization, "native",
+                        profile_terms={i: tuple(acc) for i, acc in terms.items()} or None)
 
 
 def _as_stacks(stack_or_stacks) -> tuple[list[Stack], bool]:

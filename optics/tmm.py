@@ -162,6 +162,32 @@ class CoherentSolution:
             a = (n * np.conj(c) * (kz * np.abs(ef - eb) ** 2 - np.conj(kz) * np.abs(ef + eb) ** 2)).imag
         return np.maximum(a / self.flux_norm(), 0.0)
 
+    def absorption_terms(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Coefficients of the absorbed power density in medium j as a sum of exponentials::
+
+            a(z) = c_f exp(-alpha z) + c_b exp(-alpha (d - z)) + Re(c_o exp(-2 i Re(kz) z)),
+
+        alpha = 2 Im(kz), z from the front face (the same density as ``absorption_density``,
+        written out so that it can be integrated in closed form). Returns (c_f, c_b, c_o),
+        each [B, W], per nm: |Ef|^2 and |Eb|^2 carry the exponentials, their cross term the
+        standing wave (Byrnes eqs. 22-23 with |Ef +- Eb|^2 expanded).
+        """
+        n, c, kz, v, rho = self.n[j], self.cos_theta[j], self.kz[j], self.v[j], self.rho[j]
+        d = self.d[j][:, None]
+        if self.pol == "s":
+            p = q = (n * c * kz).imag
+        else:
+            m = n * np.conj(c)
+            p = 2 * kz.imag * m.real
+            q = -2 * kz.real * m.imag
+        norm = self.flux_norm()
+        v2 = np.abs(v) ** 2
+        e2 = np.exp(2j * kz * d)  # |e2| = exp(-alpha d) <= 1
+        c_f = p * v2 / norm
+        c_b = p * v2 * np.abs(rho) ** 2 * np.abs(e2) / norm
+        c_o = 2 * q * v2 * rho * e2 / norm
+        return c_f, c_b, c_o
+
     def field_intensity(self, j: int, ef: np.ndarray, eb: np.ndarray, xi: np.ndarray) -> np.ndarray:
         """|E|^2 in medium j relative to the incident plane wave's |E_0|^2.
 

@@ -74,7 +74,7 @@ from optics.spectra import K_B, Q_E
 __all__ = [
     "ARCHITECTURES", "thermal_voltage", "carrier_terms", "wafer_terms", "eta_terms",
     "collection_efficiency", "collected_eqe", "profile_terms", "uniform_collection", "recombination_scale",
-    "VOLTAGE_NODES_KT",
+    "VOLTAGE_NODES_KT", "batch_response", "PROFILE_POINTS",
 ]
 
 ARCHITECTURES = ("pin", "nip", "wafer")
@@ -237,17 +237,31 @@ def profile_terms(alpha_d, kr_d, c_f, c_b, c_o):
     return [(c_f, -alpha_d, zero), (c_b, alpha_d, -alpha_d), (c_o, -2j * kr_d, zero)]
 
 
+def _endpoints(terms):
+    """(coef, rate, exp(offset), exp(offset + rate)) of each term: its values at s = 0 and s = 1."""
+    return [(c, r, np.exp(p), np.exp(p + r)) for c, r, p in terms]
+
+
 def collected_eqe(eta, profile) -> np.ndarray:
     """integral_0^1 a(s) eta(s) ds in closed form: the collected EQE.
 
     eta : terms from ``eta_terms`` (arrays broadcastable to the profile's, e.g. [B, 1] or [B, K, 1]).
     profile : terms from ``profile_terms`` with the absorption per unit s (a(z) d), e.g. [B, W].
     Without collection losses (eta = 1) this is the layer's absorptance.
+
+    Each product of two terms integrates to (exp(p + r) - exp(p)) / r with r, p the summed
+    rates and offsets; both exponentials are the products of the terms' values at the two
+    faces, all <= 1, so nothing overflows and only the terms' own exponentials are computed.
     """
     total = 0.0
-    for ce, re, pe in eta:
-        for cg, rg, pg in profile:
-            total = total + (ce * cg * _bounded_integral(pe + pg, re + rg)).real
+    ge = _endpoints(profile)
+    for ce, re, e0, e1 in _endpoints(eta):
+        for cg, rg, g0, g1 in ge:
+            r = re + rg
+            a0, a1 = e0 * g0, e1 * g1
+            small = np.abs(r) < 1e-4
+            integral = np.where(small, a0 * (1 + r / 2 + r * r / 6), (a1 - a0) / np.where(small, 1.0, r))
+            total = total + (ce * cg * integral).real
     return total
 
 
@@ -279,3 +293,75 @@ def recombination_scale(thickness_nm, reference_nm, lifetime_e_s, lifetime_h_s, 
     bulk = np.asarray(thickness_nm, dtype=float) * 1e-7 / tsum
     ref = np.asarray(reference_nm, dtype=float) * 1e-7 / tsum
     return (bulk + s) / (ref + s)
+
+
+# --------------------------------------------------------------------------------------
+# batch response of absorbers: collected EQE at short circuit and Jph(V) shape
+# --------------------------------------------------------------------------------------
+#: relative depths at which results report eta_c(z, 0)
+PROFILE_POINTS = np.linspace(0.0, 1.0, 41)
+
+
+def batch_response(transports, thickness_nm, temperature_k, absorptance, profile=None, coarse=None):
+    """Collected EQE at V = 0 and its voltage dependence for a batch of absorbers.
+
+    Parameters
+    ----------
+    transports : sequence of P ``tandem.transport.Transport`` (any architectures).
+    thickness_nm, temperature_k : [P] absorber thickness (nm) and temperature (K).
+    absorptance : [P, W] absorptance of the absorbers.
+    profile : None, or (alpha_nm, kr_nm, c_f, c_b, c_o) arrays [P, W] of the absorbers'
+        closed-form absorption profiles (``optics.solve_arrays(profile_layers=...)``); without
+        it (light-trapped or incoherent absorbers) the generation is taken uniform in depth.
+    coarse : index array of the wavelengths on which the voltage dependence is computed.
+
+    Returns
+    -------
+    eqe_c : [P, W] collected fraction of the incident photons at V = 0 (<= absorptance).
+    eqe_v : [P, K + 1, Wc] collected EQE at V = 0 and at the junction voltages
+        V_bi - VOLTAGE_NODES_KT kT/q on the coarse wavelengths (thin films; NaN for wafers).
+    eta_profile : [P, len(PROFILE_POINTS)] eta_c at short circuit.
+    """
+    p = len(transports)
+    absorptance = np.asarray(absorptance, dtype=float)
+    w = absorptance.shape[1]
+    coarse = np.arange(w) if coarse is None else np.asarray(coarse)
+    eqe_c = np.empty((p, w))
+    eqe_v = np.full((p, VOLTAGE_NODES_KT.size + 1, coarse.size), np.nan)
+    eta_profile = np.empty((p, PROFILE_POINTS.size))
+    d = np.asarray(thickness_nm, dtype=float)
+    temps = np.asarray(temperature_k, dtype=float)
+    archs = np.array([t.architecture for t in transports])
+    for arch in np.unique(archs):
+        rows = np.flatnonzero(archs == arch)
+        ts = [transports[r] for r in rows]
+        par = {k: np.array([getattr(t, k) for t in ts], dtype=float)[:, None] for k in (
+            "vbi_v", "mobility_e_cm2_vs", "mobility_h_cm2_vs", "lifetime_e_ns", "lifetime_h_ns",
+            "s_front_cm_s", "s_back_cm_s")}
+        dd_, tt = d[rows][:, None], temps[rows][:, None]
+
+        def terms(volts):
+            return eta_terms(arch, dd_, par["vbi_v"], volts, par["mobility_e_cm2_vs"], par["mobility_h_cm2_vs"],
+                             par["lifetime_e_ns"] * 1e-9, par["lifetime_h_ns"] * 1e-9, par["s_front_cm_s"],
+                             par["s_back_cm_s"], tt)
+
+        eta0 = terms(0.0)
+        eta_profile[rows] = _evaluate_terms([tuple(np.broadcast_to(x, (rows.size, 1))[:, 0] for x in t)
+                                            for t in eta0], PROFILE_POINTS)
+        thin = arch != "wafer"
+        if thin:
+            vt = thermal_voltage(tt)
+            volts = np.concatenate([np.zeros_like(par["vbi_v"]), par["vbi_v"] - VOLTAGE_NODES_KT * vt], axis=1)
+            eta_v = [tuple(x[:, :, None] for x in np.broadcast_arrays(*t)) for t in terms(volts)]
+        if profile is not None:
+            alpha, kr, cf, cb, co = (np.asarray(x)[rows] for x in profile)
+            prof = profile_terms(alpha * dd_, kr * dd_, cf * dd_, cb * dd_, co * dd_)
+            eqe_c[rows] = collected_eqe(eta0, prof)
+            if thin:
+                prof_c = [tuple(x[:, None, coarse] for x in t) for t in prof]
+                eqe_v[rows] = collected_eqe(eta_v, prof_c)
+        else:
+            eqe_c[rows] = absorptance[rows] * uniform_collection(eta0)
+            if thin:
+                eqe_v[rows] = absorptance[rows][:, None, coarse] * uniform_collection(eta_v)
+    return np.clip(eqe_c, 0.0, absorptance), eqe_v, eta_profile

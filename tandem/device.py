@@ -29,7 +29,8 @@ This module holds the inputs (``Subcell``, ``Design``) and results (``SubcellRes
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from optics.spectra import HC_EV_NM, spectrum_table
 from optics.texture import WaferTexture
 
 from .presets import get_preset
+from .transport import TRANSPORT_KEYS, Transport, get_transport
 from .vocabulary import KINDS, LIGHT_TRAPPING, non_absorber_categories
 
 __all__ = ["Subcell", "Design", "SubcellResult", "DeviceResult", "BatchResult",
@@ -49,6 +51,8 @@ __all__ = ["Subcell", "Design", "SubcellResult", "DeviceResult", "BatchResult",
 
 #: Default optical grid: 300-1200 nm in 5 nm steps (extended to cover narrow-gap absorbers).
 DEFAULT_WAVELENGTHS_NM = tuple(np.arange(300.0, 1200.0 + 1e-9, 5.0).tolist())
+#: carrier-collection models of a subcell (``Subcell.collection``)
+COLLECTION_MODELS = ("drift-diffusion", "ideal")
 
 
 # --------------------------------------------------------------------------------------------
@@ -61,8 +65,17 @@ class Subcell:
     absorber : index into ``design.stack.layers`` of the photo-active layer.
     preset : name in ``tandem.electrical.PRESETS``.
     ere, rs_ohm_cm2, rsh_ohm_cm2, ideality : override the preset (None = preset value).
-    iqe : internal quantum efficiency (0..1), EQE = IQE x absorptance.
+    iqe : internal quantum efficiency (0..1), EQE = IQE x absorptance (x collection).
     si_doping_cm3 : n-type doping of the wafer for the "Si_intrinsic" preset (0 = undoped).
+    collection : "drift-diffusion" (default): carrier collection and thickness-dependent
+        recombination from the transport parameters (``tandem.collection``), for presets
+        with transport data (``tandem.transport.TRANSPORT``; others collect ideally);
+        "ideal": every absorbed photon collected (constant IQE), non-radiative recombination
+        independent of the thickness.
+    transport : overrides of the preset's transport parameters, a dict with keys of
+        ``tandem.transport.TRANSPORT_KEYS`` (e.g. {"mobility_e_cm2_vs": 0.05}), or a full
+        ``tandem.transport.Transport``. A thin film's architecture ("pin"/"nip") follows the
+        transport layers next to the absorber (HTL in front: "pin") unless given here.
     """
 
     absorber: int
@@ -73,6 +86,8 @@ class Subcell:
     ideality: float | None = None
     iqe: float = 1.0
     si_doping_cm3: float = 0.0
+    collection: str = "drift-diffusion"
+    transport: Any = None
 
     def __post_init__(self):
         if isinstance(self.absorber, bool) or not isinstance(self.absorber, (int, np.integer)):
@@ -90,6 +105,33 @@ class Subcell:
             raise ValueError(f"Subcell.iqe must lie in [0, 1], got {self.iqe}")
         if not (self.si_doping_cm3 >= 0):
             raise ValueError(f"Subcell.si_doping_cm3 must be >= 0, got {self.si_doping_cm3}")
+        if self.collection not in COLLECTION_MODELS:
+            raise ValueError(f"Subcell.collection must be one of {COLLECTION_MODELS}, got {self.collection!r}")
+        t = self.transport
+        if isinstance(t, dict):
+            base = get_transport(self.preset)
+            if base is None:
+                missing = sorted(set(TRANSPORT_KEYS) - set(t))
+                if missing:
+                    raise ValueError(f"Subcell.transport: preset {self.preset!r} has no transport data; "
+                                     f"give every key (missing {missing})")
+                base = Transport(**{k: t[k] for k in TRANSPORT_KEYS}, reference_nm=1000.0,
+                                 reference="user")
+            object.__setattr__(self, "transport", (base.with_overrides("Subcell.transport", **t), tuple(t)))
+        elif isinstance(t, Transport):
+            object.__setattr__(self, "transport", (t, tuple(TRANSPORT_KEYS)))
+        elif t is not None:
+            raise ValueError(f"Subcell.transport must be a dict of overrides or a tandem.transport.Transport, "
+                             f"got {type(t).__name__}")
+
+    def transport_params(self) -> tuple[Transport | None, bool]:
+        """(resolved Transport or None for ideal collection, True if the architecture was given)."""
+        if self.collection == "ideal":
+            return None, False
+        if self.transport is not None:
+            t, keys = self.transport
+            return t, "architecture" in keys
+        return get_transport(self.preset), False
 
     @property
     def parameters(self) -> dict[str, float]:
@@ -221,6 +263,27 @@ class Design:
                 f"{role} absorber {layer.label!r} has a band gap of {eg:g} eV, outside the "
                 f"{rng[0]:g}-{rng[1]:g} eV range of the {cell.preset!r} electrical preset"
             )
+        t, _ = cell.transport_params()
+        if t is not None and eg is not None:
+            t.for_gap(eg).check(f"{role} subcell", bandgap_ev=float(eg))
+
+    def transport(self, cell: Subcell) -> Transport | None:
+        """The transport parameters of ``cell`` in this stack, or None (ideal collection).
+
+        V_bi follows the absorber's gap where the preset gives a deficit
+        (``Transport.vbi_deficit_v``). A thin film's architecture follows its nearest transport layers: a hole-transport
+        layer on the light side (or an electron-transport layer behind) makes it "pin", the
+        reverse "nip"; without transport layers, or when ``Subcell.transport`` names the
+        architecture, the given one holds.
+        """
+        t, given = cell.transport_params()
+        if t is None or t.architecture == "wafer":
+            return t
+        layers = self.stack.layers
+        i = cell.absorber
+        cats = tuple(getattr(layer.material, "category", None) for layer in layers)
+        return _oriented(t, given, getattr(layers[i].material, "bandgap_ev", None), cats, i)
+
 
     @property
     def subcells(self) -> tuple[Subcell, ...]:
@@ -270,6 +333,10 @@ class SubcellResult:
     voc_v, vmpp_v: V; ff_pct, pce_pct: %; j0_rad: radiative J0 (mA/cm^2); eqe [W];
     jv: (voltage_v [N], current_ma_cm2 [N]), voltage increasing; voc_rad_v: radiative-limit Voc;
     v_operating_v: the subcell's voltage at the device's operating point (2T: the tandem MPP).
+    eqe_ideal [W], jph_ideal_ma_cm2: EQE and photocurrent had every absorbed photon been
+    collected (equal to eqe, jph_ma_cm2 with ideal collection); collection_pct [Z] at the
+    depths z_rel [Z] (0 = light-facing face, 1 = back) of the absorber at short circuit
+    (None with ideal collection).
     """
 
     jsc_ma_cm2: float
@@ -285,6 +352,10 @@ class SubcellResult:
     voc_rad_v: float = float("nan")
     ere: float = float("nan")
     v_operating_v: float = float("nan")
+    eqe_ideal: np.ndarray | None = None
+    jph_ideal_ma_cm2: float = float("nan")
+    collection_pct: np.ndarray | None = None
+    z_rel: np.ndarray | None = None
 
 
 
@@ -367,3 +438,25 @@ def __getattr__(name: str):
 
         return getattr(_evaluate, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@lru_cache(maxsize=4096)
+def _oriented(t: Transport, given: bool, bandgap_ev, cats: tuple, i: int) -> Transport:
+    """``Design.transport`` for a stack with material categories ``cats`` and absorber ``i``."""
+    t = t.for_gap(bandgap_ev)
+    if given:
+        return t
+    found = None
+    for side, rng in ((0, range(i - 1, -1, -1)), (1, range(i + 1, len(cats)))):
+        for j in rng:
+            cat = cats[j]
+            if cat in ("htl", "etl"):
+                found = "pin" if (cat == "htl") == (side == 0) else "nip"
+                break
+            if isinstance(cat, str) and cat.endswith("absorber"):
+                break
+        if found:
+            break
+    if found is None or found == t.architecture:
+        return t
+    return replace(t, architecture=found)

@@ -38,6 +38,13 @@ Physics
   with free-carrier absorption in the optics (``tandem.evaluation``) this is the
   model of Richter et al., IEEE J. Photovolt. 3, 1184 (2013) (29.43 % for a
   110 um undoped Lambertian wafer); the Si physics is in ``tandem.silicon``.
+* Voltage-dependent photocurrent of thin-film absorbers (``tandem.collection``):
+  Jph(Vj) is tabulated at junction voltages V_bi - x kT/q (x in
+  ``collection.VOLTAGE_NODES_KT``) and interpolated linearly; the junction voltage then
+  solves Jph(Vj) - J0n (exp(Vj / n kT/q) - 1) - Vj / Rsh = J in the bracketing pair of
+  nodes, between which Jph = alpha + beta Vj is linear: a single diode
+  with photocurrent alpha and shunt conductance 1/Rsh - beta, solved exactly by the same
+  Lambert W closed form.
 
 Spectra, photocurrent quadrature and constants come from ``optics.spectra``, the detailed
 balance of the EQE (photocurrent, J0,rad, Voc,rad) from ``tandem.detailed_balance``, the
@@ -71,6 +78,7 @@ from .detailed_balance import (  # noqa: F401  (re-exported: the detailed balanc
     thermal_voltage,
     voc_rad,
 )
+from .collection import VOLTAGE_NODES_KT
 from .presets import PRESETS, Preset, get_preset  # noqa: F401  (re-exported; owned by tandem.presets)
 from .silicon import (InjectionTable, injection_table, intrinsic_recombination_current, richter_auger_rate,
                       si_intrinsic_ni)
@@ -111,6 +119,43 @@ def _wexp(x: np.ndarray) -> np.ndarray:
         return np.where(x < -30.0, np.exp(np.minimum(x, 0.0)), w)
 
 
+def _lambert_voltage(jph, j0, a, g, j) -> np.ndarray:
+    """Vj solving jph - j0 (exp(Vj / a) - 1) - g Vj = j (arrays of one shape): closed form via W."""
+    c = jph - j + j0
+    shunt = g > _G_MIN
+    vj = np.empty(j.shape)
+    ns = ~shunt
+    with np.errstate(divide="ignore"):
+        vj[ns] = a[ns] * (np.log(np.maximum(c[ns], 1e-300)) - np.log(np.maximum(j0[ns], 1e-300)))
+    if np.any(shunt):
+        cs, j0s, as_, gs = c[shunt], j0[shunt], a[shunt], g[shunt]
+        x = np.log(np.maximum(j0s, 1e-300) / (as_ * gs)) + cs / (as_ * gs)
+        vj[shunt] = cs / gs - as_ * _wexp(x)
+    return vj
+
+
+def _interp_jph(table, vbi, vt, vj):
+    """Photocurrent and dJph/dVj from the table [R, K] at junction voltages vj [R, ...].
+
+    Linear in x = (V_bi - Vj) / (kT/q) between the nodes ``VOLTAGE_NODES_KT`` (0, then
+    2^(m/2 - 2)), constant beyond the outermost nodes.
+    """
+    r = table.shape[0]
+    shape = vj.shape
+    vj = vj.reshape(r, -1)
+    xr = (vbi[:, None] - vj) / vt[:, None]
+    x = np.clip(xr, 0.0, VOLTAGE_NODES_KT[-1])
+    with np.errstate(divide="ignore"):
+        m = np.floor(2.0 * np.log2(np.maximum(x, 1e-300)) + 5.0)
+    m = np.clip(m, 0, VOLTAGE_NODES_KT.size - 2).astype(np.intp)
+    x0, x1 = VOLTAGE_NODES_KT[m], VOLTAGE_NODES_KT[m + 1]
+    y0 = np.take_along_axis(table, m, axis=1)
+    y1 = np.take_along_axis(table, m + 1, axis=1)
+    slope = (y1 - y0) / (x1 - x0)
+    inside = (xr > 0) & (xr < VOLTAGE_NODES_KT[-1])
+    return (y0 + slope * (x - x0)).reshape(shape), np.where(inside, -slope / vt[:, None], 0.0).reshape(shape)
+
+
 @dataclass(frozen=True)
 class DiodeArrays:
     """A batch of B single-diode subcells (arrays of shape [B]).
@@ -122,6 +167,8 @@ class DiodeArrays:
     auger_w_cm: absorber thickness (cm) for Si Auger recombination, 0 = none;
     ni, n0, p0: intrinsic and equilibrium densities (cm^-3) for the Auger term;
     bgn: 1 where the Si wafer's injection-dependent band-gap narrowing (Schenk 1998) applies.
+    jph_v: [B, K] photocurrent (mA/cm^2) at junction voltages vbi - VOLTAGE_NODES_KT kT/q
+    (K = 0 columns, or a row of NaN: constant photocurrent jph); vbi: [B] built-in voltage, V.
     """
 
     jph: np.ndarray
@@ -137,10 +184,44 @@ class DiodeArrays:
     n0: np.ndarray
     p0: np.ndarray
     bgn: np.ndarray
+    jph_v: np.ndarray | None = None
+    vbi: np.ndarray | None = None
 
     def __post_init__(self):
         for name in self.__dataclass_fields__:
+            if name in ("jph_v", "vbi"):
+                continue
             object.__setattr__(self, name, np.atleast_1d(np.asarray(getattr(self, name), dtype=float)))
+        b = self.jph.shape[0]
+        jv = np.zeros((b, 0)) if self.jph_v is None else np.asarray(self.jph_v, dtype=float).reshape(b, -1)
+        object.__setattr__(self, "jph_v", jv)
+        vbi = np.zeros(b) if self.vbi is None else np.broadcast_to(np.asarray(self.vbi, dtype=float), (b,)).copy()
+        object.__setattr__(self, "vbi", vbi)
+
+    @property
+    def jph_max(self) -> np.ndarray:
+        """[B] largest photocurrent at any voltage (mA/cm^2): jph, or the reverse-bias end of jph_v."""
+        if self.jph_v.shape[1] == 0:
+            return self.jph
+        with np.errstate(invalid="ignore"):
+            return np.fmax(self.jph, np.nanmax(np.where(np.isfinite(self.jph_v), self.jph_v, -np.inf), axis=1))
+
+    @property
+    def voltage_dependent(self) -> np.ndarray:
+        """[B] bool: the photocurrent depends on the voltage."""
+        if self.jph_v.shape[1] == 0:
+            return np.zeros(self.size, dtype=bool)
+        return np.all(np.isfinite(self.jph_v), axis=1)
+
+    def photocurrent(self, vj) -> tuple[np.ndarray, np.ndarray]:
+        """Jph (mA/cm^2) and dJph/dVj at junction voltage vj [B, ...] (constant rows: jph, 0)."""
+        vj = np.asarray(vj, dtype=float)
+        jph = np.broadcast_to(self._p("jph", vj), vj.shape).copy()
+        djph = np.zeros(vj.shape)
+        rows = np.flatnonzero(self.voltage_dependent)
+        if rows.size:
+            jph[rows], djph[rows] = _interp_jph(self.jph_v[rows], self.vbi[rows], self.vt[rows], vj[rows])
+        return jph, djph
 
     @property
     def size(self) -> int:
@@ -188,27 +269,71 @@ class DiodeArrays:
     def junction_voltage(self, j, jph=None) -> np.ndarray:
         """Junction voltage Vj (V) at terminal current j (mA/cm^2), shape [B] or [B, N].
 
-        ``jph`` optionally overrides the photocurrent (broadcastable to ``j``).
+        ``jph`` optionally overrides the photocurrent (broadcastable to ``j``); with a
+        voltage-dependent photocurrent the override adds jph - self.jph to it.
         """
         j = np.asarray(j, dtype=float)
         if j.ndim == 0:
             j = np.full(self.size, float(j))
         jph = self._p("jph", j) if jph is None else np.broadcast_to(jph, j.shape)
         j0, a, g = (self._p(k, j) for k in ("j0", "nvt", "gsh"))
-        jph, j0, a, g, j = np.broadcast_arrays(jph, j0, a, g, j)
-        c = jph - j + j0
-        shunt = g > _G_MIN
-        vj = np.empty(j.shape)
-        ns = ~shunt
-        with np.errstate(divide="ignore"):
-            vj[ns] = a[ns] * (np.log(np.maximum(c[ns], 1e-300)) - np.log(np.maximum(j0[ns], 1e-300)))
-        if np.any(shunt):
-            cs, j0s, as_, gs = c[shunt], j0[shunt], a[shunt], g[shunt]
-            x = np.log(np.maximum(j0s, 1e-300) / (as_ * gs)) + cs / (as_ * gs)
-            vj[shunt] = cs / gs - as_ * _wexp(x)
+        dep = self.voltage_dependent
+        if np.all(dep):
+            return self._newton_collection(np.empty(j.shape), j, jph)
+        if np.any(dep):
+            fixed = ~dep
+            vj = np.empty(j.shape)
+            vj[fixed] = _lambert_voltage(*(np.broadcast_to(x, j.shape)[fixed] for x in (jph, j0, a, g, j)))
+        else:
+            vj = _lambert_voltage(*np.broadcast_arrays(jph, j0, a, g, j))
         if np.any(self.auger_w_cm > 0):
             vj = self._newton_auger(vj, j, jph)
+        if np.any(dep):
+            vj = self._newton_collection(vj, j, jph)
         return vj
+
+    def _collection_table(self):
+        """Rows with Jph(V): node voltages (increasing), photocurrent and terminal current there (cached)."""
+        tab = self.__dict__.get("_table")
+        if tab is None:
+            rows = np.flatnonzero(self.voltage_dependent)
+            vt, vbi = self.vt[rows, None], self.vbi[rows, None]
+            v = (vbi - VOLTAGE_NODES_KT * vt)[:, ::-1]
+            jv = self.jph_v[rows][:, ::-1]
+            j0, a, g = self.j0[rows, None], self.nvt[rows, None], self.gsh[rows, None]
+            cur = jv - j0 * np.expm1(np.minimum(v / a, 700.0)) - g * v
+            tab = tuple(np.ascontiguousarray(x) for x in (rows, v, jv, cur))
+            object.__setattr__(self, "_table", tab)
+        return tab
+
+    def _newton_collection(self, vj: np.ndarray, j: np.ndarray, jph: np.ndarray) -> np.ndarray:
+        # J(Vj) = Jph(Vj) + extra - J0n (exp(Vj / n kT) - 1) - G Vj decreases monotonically, so the
+        # tabulated node currents bracket the root; between two nodes Jph = alpha + beta Vj is
+        # linear, which is the single diode with photocurrent alpha and shunt conductance
+        # G - beta: the closed form (Lambert W) is exact there. Beyond the outermost nodes the
+        # photocurrent is constant (beta = 0).
+        rows, vn, pn, jn = self._collection_table()
+        r = rows.size
+        shape = j[rows].shape
+        extra = (jph - self._p("jph", j))[rows].reshape(r, -1)
+        jq = j[rows].reshape(r, -1) - extra  # the current J(Vj) must carry without the extra
+        k = vn.shape[1]
+        cnt = (jn[:, None, :] > jq[:, :, None]).sum(axis=-1)
+        i1 = np.clip(cnt, 1, k - 1)
+        v0 = np.take_along_axis(vn, i1 - 1, axis=1)
+        v1 = np.take_along_axis(vn, i1, axis=1)
+        p0 = np.take_along_axis(pn, i1 - 1, axis=1)
+        p1 = np.take_along_axis(pn, i1, axis=1)
+        beta = (p1 - p0) / (v1 - v0)
+        alpha = p0 - beta * v0
+        below, above = cnt == 0, cnt == k
+        alpha = np.where(below, pn[:, :1], np.where(above, pn[:, -1:], alpha))
+        beta = np.where(below | above, 0.0, beta)
+        j0, a, g = self.j0[rows, None], self.nvt[rows, None], self.gsh[rows, None]
+        v = _lambert_voltage(*np.broadcast_arrays(alpha, j0, a, g - beta, jq))
+        out = vj.copy()
+        out[rows] = v.reshape(shape)
+        return out
 
     def _newton_auger(self, vj: np.ndarray, j: np.ndarray, jph: np.ndarray) -> np.ndarray:
         # g(v) = diode + Auger + shunt - (jph - j) is increasing and convex for v > 0; the
@@ -296,7 +421,7 @@ def diode_from_eqe(
 def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0, rs_ohm_cm2=0.0,
                         rsh_ohm_cm2=np.inf, auger_thickness_nm=0.0, si_doping_cm3=0.0,
                         j0_nonrad_ma_cm2=np.nan, batch: int | None = None,
-                        band_gap_narrowing=True) -> DiodeArrays:
+                        band_gap_narrowing=True, jph_v=None, vbi=None) -> DiodeArrays:
     """Diode models from photocurrent and radiative J0 of B subcells.
 
     Parameters
@@ -310,6 +435,12 @@ def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0
         As ``diode_from_eqe``; all broadcast to [B].
     batch : int, optional
         B, when every input is a scalar.
+    jph_v : array_like [B, K], optional
+        Voltage-dependent photocurrent (mA/cm^2) at the junction voltages
+        vbi - ``collection.VOLTAGE_NODES_KT`` kT/q (``DiodeArrays``); ``jsc`` is then its value
+        at Vj = 0 and sets the Voc of the detailed balance.
+    vbi : array_like [B], optional
+        Built-in voltage, V, with ``jph_v``.
 
     Returns
     -------
@@ -349,7 +480,7 @@ def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0
         gsh = np.where(np.isfinite(rsh), 1e3 / rsh, 0.0)
     return DiodeArrays(jph=jsc, j0=j0n, nvt=n * vt, rs=rs, gsh=gsh, vt=vt, j0_rad=j0r, ere=ere,
                        auger_w_cm=aug_nm * 1e-7, ni=ni, n0=n0, p0=p0,
-                       bgn=np.where(aug_nm > 0, bc(band_gap_narrowing), 0.0))
+                       bgn=np.where(aug_nm > 0, bc(band_gap_narrowing), 0.0), jph_v=jph_v, vbi=vbi)
 
 
 def _grid_max(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
@@ -422,7 +553,7 @@ class MPPResult:
 
 def short_circuit_current(cell: DiodeArrays) -> np.ndarray:
     """Terminal current at V = 0 of B subcells, mA/cm^2, shape [B] (below Jph with Rs and Rsh)."""
-    hi = np.maximum(cell.jph, 0.0)
+    hi = np.maximum(cell.jph_max, 0.0)
     return _grid_zero(cell.voltage, np.zeros(cell.size), hi)
 
 
@@ -487,7 +618,7 @@ def series_voltage(top: DiodeArrays, bottom: DiodeArrays, j, coupling=0.0) -> np
 def series_short_circuit_current(top: DiodeArrays, bottom: DiodeArrays, coupling=0.0) -> np.ndarray:
     """Short-circuit current (mA/cm^2, [B]) of B 2T tandems (``series_operating_voltages``)."""
     coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
-    hi = np.maximum(top.jph, bottom.jph + coupling * top.jph)
+    hi = np.maximum(top.jph_max, bottom.jph_max + coupling * top.jph_max)
     return _grid_zero(lambda jj: series_voltage(top, bottom, jj, coupling), np.zeros(top.size), hi)
 
 

@@ -29,6 +29,7 @@ from optics.light_trapping import trap_light
 from optics.spectra import incident_power_mw_cm2
 from optics.stack import refractive_index
 
+from . import collection as col
 from . import electrical as el
 from . import silicon
 from . import transparency as tr
@@ -97,6 +98,7 @@ class GroupOptics:
     n: np.ndarray
     solved: Any
     textured: Any = None
+    d: np.ndarray | None = None
 
 
 def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache | None = None,
@@ -124,14 +126,18 @@ def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: _IndexCache |
             d[k, i] = layer.thickness_nm
     if first.light_trapping == "pyramids":
         return _solve_textured(first, n, d, n0, nf, wl)
-    res = optics.solve_arrays(n, d, first.stack.coherent, wl, n0, nf, first.angle_deg,
-                              labels=first.stack.labels)
-    R, T, A = np.array(res.R), np.array(res.T), np.array(res.A)
     lt = first.lt_absorber
+    # closed-form absorption profiles of the coherent absorbers whose carriers are collected
+    want = {c.absorber for des in designs for c in des.subcells
+            if c.collection != "ideal" and c.absorber != lt and first.stack.coherent[c.absorber]
+            and des.transport(c) is not None}
+    res = optics.solve_arrays(n, d, first.stack.coherent, wl, n0, nf, first.angle_deg,
+                              labels=first.stack.labels, profile_layers=sorted(want))
+    R, T, A = np.array(res.R), np.array(res.T), np.array(res.A)
     if lt is not None:
         R, T, A = trap_light(first.light_trapping, n, d, first.stack.coherent, wl, n0, lt, first.angle_deg,
                              parasitic_alpha_per_nm)
-    return GroupOptics(R, T, A, n, res)
+    return GroupOptics(R, T, A, n, res, d=d)
 
 
 def _solve_textured(first: Design, n, d, n0, nf, wl) -> GroupOptics:
@@ -154,7 +160,7 @@ def _solve_textured(first: Design, n, d, n0, nf, wl) -> GroupOptics:
         R[rows], T[rows], A[rows] = r.R, r.T, r.A
         parts.append((rows, r))
     solved = optics.OpticsResult(wl, R, T, A, first.stack.labels, first.angle_deg, "unpolarized", "pyramids")
-    return GroupOptics(R, T, A, n, solved, textured=parts[0][1] if len(parts) == 1 else parts)
+    return GroupOptics(R, T, A, n, solved, textured=parts[0][1] if len(parts) == 1 else parts, d=d)
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,11 +182,20 @@ class BatchSpectra:
     avt: np.ndarray
     xy: np.ndarray
     cri: np.ndarray
+    eqe_ideal: dict[str, list] | None = None
+    jph_ideal: np.ndarray | None = None
+    jph_v: np.ndarray | None = None
+    vbi: np.ndarray | None = None
+    eta_profile: dict[str, list] | None = None
+    transports: dict[str, list] | None = None
 
     @classmethod
     def empty(cls, nb: int) -> "BatchSpectra":
         return cls([None] * nb, {r: [None] * nb for r in ROLES}, np.full((2, nb), np.nan),
-                   np.full((2, nb), np.nan), np.full(nb, np.nan), np.full((nb, 2), np.nan), np.full(nb, np.nan))
+                   np.full((2, nb), np.nan), np.full(nb, np.nan), np.full((nb, 2), np.nan), np.full(nb, np.nan),
+                   {r: [None] * nb for r in ROLES}, np.full((2, nb), np.nan),
+                   np.full((2, nb, col.VOLTAGE_NODES_KT.size), np.nan), np.full((2, nb), np.nan),
+                   {r: [None] * nb for r in ROLES}, {r: [None] * nb for r in ROLES})
 
 
 def subcell_spectra(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], wl: np.ndarray,
@@ -201,18 +216,82 @@ def subcell_spectra(out: BatchSpectra, group: Sequence[Design], idx: Sequence[in
                 f"{lay.label!r}, which does not absorb (k = 0 on the whole grid)"
             )
         iqe = np.array([getattr(group[j], attr).iqe for j in sel])[:, None]
-        eqe = optics.eqe(go.A[sel, ab], iqe)
+        eqe_ideal = optics.eqe(go.A[sel, ab], iqe)
+        eqe, jph_v = subcell_collection(out, group, idx, sel, attr, wl, go, eqe_ideal, iqe)
         specs = [group[j].spectrum for j in sel]
         for sp in set(specs):
             m = np.array([x == sp for x in specs])
-            out.jph[role, [idx[j] for j, mm in zip(sel, m) if mm]] = optics.jsc(eqe[m], wl, spectrum=sp)
+            rows = [idx[j] for j, mm in zip(sel, m) if mm]
+            out.jph[role, rows] = optics.jsc(eqe[m], wl, spectrum=sp)
+            out.jph_ideal[role, rows] = optics.jsc(eqe_ideal[m], wl, spectrum=sp)
+            if jph_v is not None:
+                out.jph_v[role, rows] = out.jph[role, rows][:, None] * jph_v[m]
         temps = np.array([group[j].temperature_k for j in sel])
         for t in np.unique(temps):
             m = temps == t
             rows = [idx[j] for j, mm in zip(sel, m) if mm]
             out.j0_rad[role, rows] = el.j0_rad_from_eqe(eqe[m], wl, float(t))
-        for j, e in zip(sel, eqe):
+        for j, e, ei in zip(sel, eqe, eqe_ideal):
             out.eqe[attr][idx[j]] = e
+            out.eqe_ideal[attr][idx[j]] = ei
+
+
+#: at most this many wavelengths carry the voltage dependence of the photocurrent (its shape
+#: changes slowly with the wavelength; its value at V = 0 comes from the full grid)
+_COARSE_WAVELENGTHS = 24
+
+
+def subcell_collection(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], sel: Sequence[int],
+                       attr: str, wl: np.ndarray, go: GroupOptics, eqe_ideal: np.ndarray, iqe: np.ndarray):
+    """Collected EQE of the subcells ``attr`` of designs ``sel`` (``tandem.collection``).
+
+    Returns the EQE [S, W] at short circuit and, for thin films, Jph(V) / Jph(0) at the
+    junction voltages V_bi - VOLTAGE_NODES_KT kT/q ([S, K], NaN rows for voltage-independent
+    collection; None when no subcell depends on the voltage). Fills ``out.vbi``,
+    ``out.eta_profile`` and ``out.transports``.
+    """
+    role = ROLES.index(attr)
+    cells = [getattr(group[j], attr) for j in sel]
+    transports = [group[j].transport(c) for j, c in zip(sel, cells)]
+    phys = [p for p, t in enumerate(transports) if t is not None]
+    eqe = eqe_ideal.copy()
+    if not phys:
+        return eqe, None
+    ab = np.array([cells[p].absorber for p in phys])
+    rows_g = np.array([sel[p] for p in phys])
+    terms = getattr(go.solved, "profile_terms", None) or {}
+    have = np.array([a in terms for a in ab])
+    w = wl.size
+    coarse = np.unique(np.linspace(0, w - 1, min(w, _COARSE_WAVELENGTHS)).round().astype(int))
+    ratio = np.full((len(sel), col.VOLTAGE_NODES_KT.size), np.nan)
+    for with_profile in (True, False):
+        m = have if with_profile else ~have
+        if not np.any(m):
+            continue
+        ps = [phys[k] for k in np.flatnonzero(m)]
+        rg = rows_g[m]
+        a_sel = go.A[rg, ab[m]]
+        prof = None
+        if with_profile:
+            prof = [np.stack([terms[a][q][r] for a, r in zip(ab[m], rg)]) for q in range(5)]
+        eqe_c, eqe_v, eta_prof = col.batch_response([transports[p] for p in ps], go.d[rg, ab[m]],
+                                                    [group[sel[p]].temperature_k for p in ps], a_sel, prof, coarse)
+        eqe[ps] = iqe[ps] * eqe_c
+        thin = np.all(np.isfinite(eqe_v), axis=(1, 2))
+        specs = np.array([group[sel[p]].spectrum for p in ps])
+        for sp in np.unique(specs[thin]):
+            k = np.flatnonzero(thin & (specs == sp))
+            jc = optics.jsc(eqe_v[k], wl[coarse], spectrum=str(sp))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio[[ps[q] for q in k]] = np.where(jc[:, :1] > 0, jc[:, 1:] / jc[:, :1], np.nan)
+        for k, p in enumerate(ps):
+            out.eta_profile[attr][idx[sel[p]]] = eta_prof[k]
+    for p in phys:
+        t = transports[p]
+        out.transports[attr][idx[sel[p]]] = t
+        if t.architecture != "wafer":
+            out.vbi[role, idx[sel[p]]] = t.vbi_v
+    return eqe, (ratio if np.any(np.isfinite(ratio)) else None)
 
 
 def transparency(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], wl: np.ndarray,
@@ -258,9 +337,15 @@ def batch_optics(designs: Sequence[Design], avt_weighting: str, with_cri: bool,
 # 5-6. Electrics
 # --------------------------------------------------------------------------------------------
 def diode_arrays(designs: Sequence[Design], cells: Sequence[Subcell], jsc, j0r, idx,
-                 temperature_k=None) -> el.DiodeArrays:
+                 temperature_k=None, jph_v=None, vbi=None, transports=None) -> el.DiodeArrays:
     """DiodeArrays of subcells ``cells`` (one per design in ``idx``) at each design's temperature,
-    or at ``temperature_k`` [len(idx)] (K) when given (energy yield: one row per hour)."""
+    or at ``temperature_k`` [len(idx)] (K) when given (energy yield: one row per hour).
+
+    ``jph_v`` [M, K] / ``vbi`` [M]: voltage-dependent photocurrent (``tandem.collection``);
+    ``transports`` [M] (Transport or None): the preset's non-radiative recombination (ERE or
+    J0,nr, which hold at the transport's reference thickness) scales with the absorber
+    thickness by ``collection.recombination_scale``; an ERE given on the Subcell is kept.
+    """
     memo: dict[int, tuple] = {}   # energy yield passes one cell per hour: resolve each cell once
     for c in cells:
         if id(c) not in memo:
@@ -271,6 +356,19 @@ def diode_arrays(designs: Sequence[Design], cells: Sequence[Subcell], jsc, j0r, 
            for i, c, p in zip(idx, cells, pre)]
     ere = [1.0 if p.recombination == "si_intrinsic" and c.ere is None else q["ere"]
            for c, p, q in zip(cells, pre, params)]
+    j0nr = [p.j0_nonrad_ma_cm2 if (p.j0_nonrad_ma_cm2 is not None and c.ere is None) else np.nan
+            for c, p in zip(cells, pre)]
+    if transports is not None:
+        for m, (i, c, p, t) in enumerate(zip(idx, cells, pre, transports)):
+            if t is None or c.ere is not None or p.recombination == "si_intrinsic":
+                continue
+            scale = float(col.recombination_scale(designs[i].stack.layers[c.absorber].thickness_nm, t.reference_nm,
+                                                  t.lifetime_e_ns * 1e-9, t.lifetime_h_ns * 1e-9,
+                                                  t.s_front_cm_s, t.s_back_cm_s))
+            if np.isfinite(j0nr[m]):
+                j0nr[m] *= scale
+            else:
+                ere[m] = 1.0 / (1.0 + (1.0 / ere[m] - 1.0) * scale)
     return el.diode_from_currents(
         jsc, j0r,
         temperature_k=(np.array([designs[i].temperature_k for i in idx]) if temperature_k is None
@@ -281,9 +379,8 @@ def diode_arrays(designs: Sequence[Design], cells: Sequence[Subcell], jsc, j0r, 
         rsh_ohm_cm2=np.array([q["rsh_ohm_cm2"] for q in params]),
         auger_thickness_nm=np.array(aug),
         si_doping_cm3=np.array([c.si_doping_cm3 for c in cells]),
-        j0_nonrad_ma_cm2=np.array([p.j0_nonrad_ma_cm2 if (p.j0_nonrad_ma_cm2 is not None and c.ere is None)
-                                   else np.nan for c, p in zip(cells, pre)]),
-        batch=len(idx),
+        j0_nonrad_ma_cm2=np.array(j0nr),
+        batch=len(idx), jph_v=jph_v, vbi=vbi,
     )
 
 
@@ -310,7 +407,9 @@ def subcell_electrics(designs: Sequence[Design], spectra: BatchSpectra, role: st
     if not idx.size:
         return None
     cells = [getattr(designs[k], role) for k in idx]
-    diodes = diode_arrays(designs, cells, spectra.jph[r, idx], spectra.j0_rad[r, idx], idx)
+    diodes = diode_arrays(designs, cells, spectra.jph[r, idx], spectra.j0_rad[r, idx], idx,
+                          jph_v=spectra.jph_v[r, idx], vbi=np.nan_to_num(spectra.vbi[r, idx]),
+                          transports=[spectra.transports[role][k] for k in idx])
     mpp = el.single_mpp(diodes)
     jv = el.jv_curve(diodes, mpp.jsc_ma_cm2, jv_points)
     return RoleElectrics(idx, diodes, mpp, mpp.pmax_mw_cm2 / p_in[idx] * 100, jv)
@@ -400,12 +499,16 @@ def free_carrier_absorption(designs: Sequence[Design], top: RoleElectrics,
 def _subcell_result(e: RoleElectrics, p: int, k: int, r: int, spectra: BatchSpectra, voc_rad: np.ndarray,
                     v_op: np.ndarray) -> SubcellResult:
     m = e.mpp
+    prof = spectra.eta_profile[ROLES[r]][k]
     return SubcellResult(
         jsc_ma_cm2=float(m.jsc_ma_cm2[p]), voc_v=float(m.voc_v[p]), ff_pct=float(m.ff_pct[p]),
         pce_pct=float(e.pce_pct[p]), vmpp_v=float(m.vmpp_v[p]), jmpp_ma_cm2=float(m.jmpp_ma_cm2[p]),
         j0_rad=float(spectra.j0_rad[r, k]), eqe=spectra.eqe[ROLES[r]][k], jv=(e.jv[0][p], e.jv[1][p]),
         jph_ma_cm2=float(spectra.jph[r, k]), voc_rad_v=float(voc_rad[p]), ere=float(e.diodes.ere[p]),
-        v_operating_v=float(v_op[r, k]),
+        v_operating_v=float(v_op[r, k]), eqe_ideal=spectra.eqe_ideal[ROLES[r]][k],
+        jph_ideal_ma_cm2=float(spectra.jph_ideal[r, k]),
+        collection_pct=None if prof is None else 100.0 * prof,
+        z_rel=None if prof is None else col.PROFILE_POINTS,
     )
 
 

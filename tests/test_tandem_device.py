@@ -79,11 +79,19 @@ def test_ideal_step_absorber_reaches_sq():
 
 
 def test_single_junction_consistency():
-    r = evaluate(Design(single_stack(), "single", Subcell(3)))
+    r = evaluate(Design(single_stack(), "single", Subcell(3, collection="ideal")))
     assert isinstance(r, DeviceResult)
     res = optics.solve(single_stack(), r.optics.wavelengths_nm)
-    # photocurrent is exactly the optical Jsc of the absorber layer
-    assert r.top.jph_ma_cm2 == pytest.approx(float(optics.jsc(res.A[3], res.wavelengths_nm)), rel=1e-9)
+    # with ideal collection the photocurrent is exactly the optical Jsc of the absorber layer
+    jopt = float(optics.jsc(res.A[3], res.wavelengths_nm))
+    assert r.top.jph_ma_cm2 == pytest.approx(jopt, rel=1e-9)
+    assert r.top.jph_ideal_ma_cm2 == pytest.approx(jopt, rel=1e-9) and r.top.collection_pct is None
+    # carrier collection (the default) loses part of it, never gains
+    c = evaluate(Design(single_stack(), "single", Subcell(3)))
+    assert c.top.jph_ideal_ma_cm2 == pytest.approx(jopt, rel=1e-9)
+    assert 0.5 * jopt < c.top.jph_ma_cm2 < jopt
+    assert np.all(c.top.eqe <= c.top.eqe_ideal + 1e-12)
+    assert c.top.collection_pct.shape == c.top.z_rel.shape and np.all(c.top.collection_pct <= 100)
     assert r.top.jsc_ma_cm2 <= r.top.jph_ma_cm2
     p = el.get_preset("CsPbI3_QD")
     # Voc = Voc,rad + kT/q ln(ERE) (Rs does not act at open circuit; the shunt costs a little)
@@ -161,7 +169,7 @@ def test_2t_pce_peaks_near_current_matching():
 
 def test_luminescent_coupling_option():
     thick_top = tandem_stack(1500, 1.55)  # bottom-limited
-    r = [evaluate(Design(thick_top, "2T", Subcell(3, "FAPbI3_QD", ere=ere), Subcell(6, "Si_HJT"),
+    r = [evaluate(Design(thick_top, "2T", Subcell(3, "FAPbI3_QD", ere=ere, collection="ideal"), Subcell(6, "Si_HJT"),
                          interconnect=(5,), luminescent_coupling=lc))
          for ere, lc in ((1.0, 0.0), (1.0, 0.5), (1e-4, 0.0), (1e-4, 0.5))]
     assert r[0].limiting == "bottom"

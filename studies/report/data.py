@@ -113,6 +113,11 @@ def subcell_rows(spec, design, result) -> list[dict[str, Any]]:
             "ff_pct": cell.ff_pct, "pce_pct": cell.pce_pct, "vmpp_v": cell.vmpp_v,
             "jmpp_ma_cm2": cell.jmpp_ma_cm2, "ere": cell.ere, "voc_rad_v": cell.voc_rad_v,
             "v_operating_v": cell.v_operating_v,
+            "jph_ideal_ma_cm2": cell.jph_ideal_ma_cm2,
+            "collection_loss_ma_cm2": cell.jph_ideal_ma_cm2 - cell.jph_ma_cm2,
+            "collection": sub.collection if cell.collection_pct is not None else "ideal",
+            "collection_pct": None if cell.collection_pct is None else [float(x) for x in cell.collection_pct],
+            "z_rel": None if cell.z_rel is None else [float(x) for x in cell.z_rel],
             "model": {**{k: float(v) for k, v in model.items()}, "iqe": float(sub.iqe)},
             "reference": getattr(preset, "reference", ""),
         })

@@ -89,6 +89,11 @@ def _losses_table(data) -> tuple[list[str], list[list[str]]]:
     for lab, v in pc["layers"].items():
         kind = "absorbed in " + (roles.get(lab) or "") if "absorber" in (roles.get(lab) or "") else "parasitic absorption"
         rows.append([lab, kind, _num(v), _num(100 * v / avail, ".1f")])
+    for sc in data.get("subcells") or []:
+        loss = sc.get("collection_loss_ma_cm2")
+        if loss is not None and np.isfinite(loss) and sc.get("collection") != "ideal":
+            rows.append([f"  of which not collected in {sc['absorber']}", "collection loss (recombination)",
+                         _num(loss), _num(100 * loss / avail, ".1f")])
     tex = data["device"].get("texture")
     if tex:  # textured wafer: what the front reflects, and what entered the wafer and escaped
         for lab, kind, v in (("reflected at the front", "reflection loss (first incidence)",
