@@ -21,7 +21,7 @@ import numpy as np
 
 from .transport import Transport
 
-__all__ = ["available", "sesame_jv", "dd_mesh"]
+__all__ = ["available", "sesame_jv", "dd_mesh", "evaluate_dd"]
 
 #: extraction velocity of a contact for the carrier it collects, cm/s
 S_EXTRACT = 1e7
@@ -145,3 +145,53 @@ def _scan(solsesame, Analyzer, sys, volts):
         if abs(v_done - target) < 1e-12:
             out[k] = Analyzer(sys, guess).full_current()
     return out, guess
+
+
+def evaluate_dd(design, voltages_v=None, points: int = 240) -> dict:
+    """Run the drift-diffusion reference for the thin-film subcell of a single-junction design.
+
+    The generation profile is this package's optics of ``design`` (``optics.generation_profile``
+    under the design's spectrum and angle), the transport parameters those the fast model
+    uses (``Design.transport``). The recombination is the solver's own: Shockley-Read-Hall
+    through mid-gap traps with the transport lifetimes and the interface velocities (the
+    preset's ERE, ideality and resistances are not used). The absorber must report its gap.
+
+    Returns
+    -------
+    dict with voltage_v, current_ma_cm2 (the J-V), jsc_ma_cm2, voc_v, ff_pct, pce_pct.
+    """
+    from optics import generation_profile
+    from optics.spectra import incident_power_mw_cm2
+
+    if design.kind not in ("single", "semitransparent"):
+        raise ValueError("engine='dd' runs single-junction designs (one thin-film subcell)")
+    cell = design.top
+    t = design.transport(cell)
+    if t is None or t.architecture == "wafer":
+        raise ValueError("engine='dd' needs a thin-film subcell with transport data (architecture 'pin' or 'nip')")
+    layer = design.stack.layers[cell.absorber]
+    eg = getattr(layer.material, "bandgap_ev", None)
+    if eg is None:
+        raise ValueError(f"engine='dd': absorber {layer.label!r} does not report its band gap (bandgap_ev)")
+    wl = design.wavelengths()
+    gp = generation_profile(design.stack, wl, dz_nm=max(layer.thickness_nm / 400, 0.5), angle_deg=design.angle_deg,
+                            layers=[cell.absorber], spectrum=design.spectrum)
+    d = layer.thickness_nm
+    z = np.concatenate([[0.0], gp.z_nm - gp.z_nm[0] + gp.dz_nm[0] / 2, [d]])
+    g = np.concatenate([[gp.generation[0]], gp.generation, [gp.generation[-1]]])
+    volts = np.round(np.arange(0.0, float(eg), 0.02), 6) if voltages_v is None else np.asarray(voltages_v, float)
+    j = sesame_jv(d, t, float(eg), z, g, volts, temperature_k=design.temperature_k, points=points)
+    ok = np.isfinite(j)
+    v, jj = volts[ok], j[ok]
+    vf = np.linspace(0.0, v.max(), 4000)
+    jf = np.interp(vf, v, jj)
+    p = vf * jf
+    k = int(np.argmax(p))
+    jsc = float(np.interp(0.0, v, jj))
+    neg = np.flatnonzero(jj < 0)
+    voc = float(np.interp(0.0, -jj[neg[0] - 1:neg[0] + 1], v[neg[0] - 1:neg[0] + 1])) if neg.size and neg[0] > 0 \
+        else float("nan")
+    pmax = float(p[k])
+    return {"voltage_v": volts, "current_ma_cm2": j, "jsc_ma_cm2": jsc, "voc_v": voc,
+            "ff_pct": pmax / (jsc * voc) * 100 if np.isfinite(voc) and jsc > 0 else float("nan"),
+            "pce_pct": pmax / incident_power_mw_cm2(design.spectrum) * 100}

@@ -248,7 +248,7 @@ def test_sensitivity_is_pce_of_perturbed_designs(quick_study):
     p["qd.thickness_nm"] = e["values"][0]
     ref = tandem.evaluate(spec.design(p), with_cri=False)
     assert e["pce_pct"][0] == pytest.approx(ref.pce_pct, rel=1e-9)
-    assert e["feasible"][0] == (abs(ref.mismatch_ma_cm2) <= 2.0)
+    assert e["feasible"][0] == (abs(ref.mismatch_ma_cm2) <= 6.0)
     g = sens["qd.bandgap_ev"]
     assert all(1.7 - 1e-12 <= v <= 1.85 + 1e-12 for v in g["values"])     # CsPbI3_QD tunable range
 
@@ -484,7 +484,7 @@ def test_photocurrents_follow_the_design_spectrum(simulate_report):
     total = sum(pc["layers"].values()) + pc["reflected"] + pc["transmitted"]
     assert total == pytest.approx(pc["available"], rel=1e-6)
     top = spec.layers[spec.top.absorber].name
-    assert pc["layers"][top] == pytest.approx(r0.top.jph_ma_cm2, rel=1e-6)
+    assert pc["layers"][top] == pytest.approx(r0.top.jph_ideal_ma_cm2, rel=1e-6)
     assert pc["available"] > rep.photocurrents(r0, "AM1.5G")["available"]    # AM0 is brighter
 
 

@@ -42,9 +42,9 @@ def test_evaluate_params_batched_equals_single_and_tandem():
         ref = tandem.evaluate(s.design(p), with_cri=False)
         assert a.metrics["pce_pct"] == pytest.approx(ref.pce_pct, rel=1e-9)
         assert a.metrics["abs_mismatch_ma_cm2"] == pytest.approx(abs(ref.mismatch_ma_cm2))
-        viol = a.violations["abs_mismatch_ma_cm2<=0.5"]
-        assert viol == pytest.approx(abs(ref.mismatch_ma_cm2) - 0.5)
-        assert a.feasible == (abs(ref.mismatch_ma_cm2) <= 0.5)
+        viol = a.violations["abs_mismatch_ma_cm2<=3"]
+        assert viol == pytest.approx(abs(ref.mismatch_ma_cm2) - 3.0)
+        assert a.feasible == (abs(ref.mismatch_ma_cm2) <= 3.0)
 
 
 def test_run_in_memory_records_metrics_and_constraints(study_file, tmp_path):
@@ -61,8 +61,8 @@ def test_run_in_memory_records_metrics_and_constraints(study_file, tmp_path):
             assert key in m
         # optuna's own constraint record agrees with our attribute
         (name, v), = t.constraints.items()
-        assert name == "abs_mismatch_ma_cm2<=0.5"
-        assert v == pytest.approx(m["abs_mismatch_ma_cm2"] - 0.5)
+        assert name == "abs_mismatch_ma_cm2<=3"
+        assert v == pytest.approx(m["abs_mismatch_ma_cm2"] - 3.0)
         assert t.user_attrs["feasible"] == (v <= 0)
     # best = best feasible, and it agrees with optuna's constraint-aware best_trial
     feas = [t for t in trials if t.user_attrs["feasible"]]
