@@ -386,7 +386,7 @@ def plane_of_array(weather: Weather, mounting: Mounting | None = None, transposi
     else:
         t, a = mounting.fixed_angles(weather.latitude)
         tilt, saz = np.full(weather.hours, t), np.full(weather.hours, a)
-    dni_extra = pvlib.irradiance.get_extra_radiation(weather.times).to_numpy(float)
+    dni_extra = np.asarray(pvlib.irradiance.get_extra_radiation(np.asarray(weather.times.day_of_year)), dtype=float)
     am = pvlib.atmosphere.get_relative_airmass(zen)
     am = np.asarray(am, dtype=float)
     aoi = np.asarray(pvlib.irradiance.aoi(tilt, saz, zen, azi), dtype=float)

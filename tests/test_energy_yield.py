@@ -85,7 +85,7 @@ def test_poa_irradiation_agrees_with_pvlib_transposition(greensboro):
     am = pvlib.atmosphere.get_relative_airmass(sp["apparent_zenith"])
     poa = pvlib.irradiance.get_total_irradiance(
         tilt, 180.0, sp["apparent_zenith"].to_numpy(), sp["azimuth"].to_numpy(), df["dni"].to_numpy(),
-        df["ghi"].to_numpy(), df["dhi"].to_numpy(), dni_extra=pvlib.irradiance.get_extra_radiation(times).to_numpy(),
+        df["ghi"].to_numpy(), df["dhi"].to_numpy(), dni_extra=np.asarray(pvlib.irradiance.get_extra_radiation(np.asarray(times.day_of_year))),
         airmass=np.asarray(am), albedo=0.25, model="perez")
     ref_kwh = float(np.nansum(np.clip(np.asarray(poa["poa_global"], dtype=float), 0, None))) / 1000.0
     assert greensboro.incident_kwh_m2 == pytest.approx(ref_kwh, rel=0.01)
