@@ -10,7 +10,8 @@ built from a site or weather file with ``yield_conditions``). Per design:
    grazing incidence (90 deg, where a planar stack reflects everything). The direct beam
    of each hour uses the EQE at its angle of incidence; isotropic diffuse light uses the
    hemispherical average  EQE_dif = int_0^90 EQE(t) sin(2t) dt  of the same piecewise-linear
-   EQE (exact quadrature of the interpolant).
+   EQE (exact quadrature of the interpolant). The 8 nodes give the annual yield within 0.1 %
+   of an 18-node grid for the 2T and window examples (6 nodes: 0.25 %).
 2. Photocurrents of every hour: Jph = q int EQE (phi_direct(t_aoi) + phi_diffuse), the
    spectra put on the design's optical grid with the same quadrature as the STC Jsc (the EQE
    linear between grid points, the spectrum exact on its own grid).
@@ -362,10 +363,11 @@ def _power_series(design, jt, jb, temp_c, lnj0t, lnj0b, coupling, method) -> tup
 # --------------------------------------------------------------------------------------------
 def annual_yield(design: Design, conditions: HourlyIrradiance | None = None, *, losses: bool = True,
                  method: str = "binned", keep_hourly: bool = False,
+                 angle_nodes_deg: Sequence[float] = ANGLE_NODES_DEG,
                  bandgap_tc_ev_k: dict[str, float] | None = None) -> YieldResult:
     """Energy yield of one design (see ``annual_yield_batch``)."""
     return annual_yield_batch([design], conditions, losses=losses, method=method, keep_hourly=keep_hourly,
-                              bandgap_tc_ev_k=bandgap_tc_ev_k)[0]
+                              angle_nodes_deg=angle_nodes_deg, bandgap_tc_ev_k=bandgap_tc_ev_k)[0]
 
 
 def annual_yield_batch(designs: Sequence[Design], conditions: HourlyIrradiance | None = None, *,

@@ -278,3 +278,13 @@ def test_epw_file_gives_the_same_year_as_the_tmy3_it_was_made_from(tmp_path):
     a = wx.plane_of_array(epw).poa_global_w_m2.sum()
     b = wx.plane_of_array(tmy3).poa_global_w_m2.sum()
     assert a == pytest.approx(b, rel=1e-3)   # same mid-hour sun positions
+
+
+def test_angle_nodes_are_dense_enough(greensboro):
+    d = qd_si_2t()
+    dense = tuple(np.r_[np.arange(0.0, 85.0, 5.0), 87.5].tolist())
+    ref = ey.annual_yield(d, greensboro, losses=False, angle_nodes_deg=dense)
+    r = ey.annual_yield(d, greensboro, losses=False)
+    assert r.energy_yield_kwh_m2 == pytest.approx(ref.energy_yield_kwh_m2, rel=2e-3)
+    with pytest.raises(ValueError, match="angle_nodes_deg"):
+        ey.annual_yield(d, greensboro, angle_nodes_deg=(5.0, 30.0))
