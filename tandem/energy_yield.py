@@ -291,12 +291,6 @@ def _j0_rad_table(eqe0: np.ndarray, deriv0: np.ndarray, wl: np.ndarray, tc: floa
 # --------------------------------------------------------------------------------------------
 # Electrical (per design, vectorised over hours/bins)
 # --------------------------------------------------------------------------------------------
-def _diodes(design: Design, cell, jph: np.ndarray, j0r: np.ndarray, temp_c: np.ndarray) -> el.DiodeArrays:
-    """Diodes of ``cell`` of ``design`` at photocurrents/J0,rad (mA/cm^2) and temperatures (deg C) [B]."""
-    b = jph.size
-    return diode_arrays([design], [cell] * b, jph, j0r, np.zeros(b, dtype=int), temperature_k=temp_c + 273.15)
-
-
 def _bin_index(*features) -> tuple[np.ndarray, int]:
     """Integer bin label per hour from already-quantised integer features."""
     key = np.zeros(np.asarray(features[0]).shape, dtype=np.int64)
@@ -308,7 +302,9 @@ def _bin_index(*features) -> tuple[np.ndarray, int]:
     return inv, int(inv.max()) + 1 if inv.size else 0
 
 
-#: Bin widths: photocurrent in steps of 4 % (log), 2T current ratio in steps of 0.5 %, 2.5 K.
+#: Bin widths: photocurrent in steps of 0.4 in ln J (a factor 1.5), 2T current ratio top/(top +
+#: bottom) in steps of 0.04, cell temperature in steps of 12 K. Each hour gets its bin's power per
+#: photocurrent, so the annual sum is first-order exact in each bin (see the module docstring).
 _DLOG_J = 0.4
 _DRATIO = 0.04
 _DTEMP = 12.0
@@ -316,46 +312,84 @@ _DTEMP = 12.0
 _J0_DT = 2.5
 
 
-def _power_single(design, cell, jph, temp_c, lnj0_of_t, method) -> tuple[np.ndarray, int]:
-    """Hourly MPP power (mW/cm^2) of independent subcells (single, 4T subcells)."""
-    on = jph > 1e-6
-    p = np.zeros(jph.size)
-    if not np.any(on):
-        return p, 0
-    j, t = jph[on], temp_c[on]
-    if method == "hourly":
-        inv, nb = np.arange(j.size), j.size
-    else:
-        inv, nb = _bin_index(np.floor(np.log(j) / _DLOG_J), np.floor(t / _DTEMP))
-    cnt = np.bincount(inv, minlength=nb)
-    jm = np.bincount(inv, j, nb) / cnt
-    tm = np.bincount(inv, t, nb) / cnt
-    mpp = el.single_mpp(_diodes(design, cell, jm, np.exp(lnj0_of_t(tm)), tm))
-    eff = mpp.pmax_mw_cm2 / jm  # power per photocurrent in the bin
-    p[on] = eff[inv] * j
-    return p, nb
+@dataclass(frozen=True, eq=False)
+class _Bins:
+    """Hours with light grouped into bins: hour mask, bin of each lit hour [n_on], bin means."""
+
+    on: np.ndarray
+    inv: np.ndarray
+    jph: tuple[np.ndarray, ...]   # mean photocurrent per bin, per subcell [nb]
+    temp_c: np.ndarray            # [nb]
+    scale: np.ndarray             # [nb] mean of the hourly scale (the photocurrent or their sum)
+    hourly_scale: np.ndarray      # [n_on]
+
+    @property
+    def n(self) -> int:
+        return self.temp_c.size
 
 
-def _power_series(design, jt, jb, temp_c, lnj0t, lnj0b, coupling, method) -> tuple[np.ndarray, int]:
-    """Hourly MPP power (mW/cm^2) of 2T series tandems."""
-    on = (jt > 1e-6) & (jb > 1e-6)
-    p = np.zeros(jt.size)
-    if not np.any(on):
-        return p, 0
-    a, b, t = jt[on], jb[on], temp_c[on]
-    s = a + b
-    if method == "hourly":
-        inv, nb = np.arange(s.size), s.size
+def _make_bins(currents: Sequence[np.ndarray], temp_c: np.ndarray, method: str) -> _Bins:
+    """Bins of one subcell (single, 4T) or of a series pair (2T, two currents)."""
+    on = np.ones(temp_c.size, dtype=bool)
+    for j in currents:
+        on &= j > 1e-6
+    cur = [j[on] for j in currents]
+    t = temp_c[on]
+    total = cur[0] if len(cur) == 1 else cur[0] + cur[1]
+    if method == "hourly" or not total.size:
+        inv, nb = np.arange(total.size), total.size
     else:
-        inv, nb = _bin_index(np.floor(np.log(s) / _DLOG_J), np.floor(a / s / _DRATIO), np.floor(t / _DTEMP))
-    cnt = np.bincount(inv, minlength=nb)
-    am, bm, tm, sm = (np.bincount(inv, x, nb) / cnt for x in (a, b, t, s))
-    top = _diodes(design, design.top, am, np.exp(lnj0t(tm)), tm)
-    bot = _diodes(design, design.bottom, bm, np.exp(lnj0b(tm)), tm)
-    mpp = el.series_mpp(top, bot, np.full(nb, coupling))
-    eff = mpp.pmax_mw_cm2 / sm
-    p[on] = eff[inv] * s
-    return p, nb
+        feats = [np.floor(np.log(total) / _DLOG_J), np.floor(t / _DTEMP)]
+        if len(cur) == 2:
+            feats.append(np.floor(cur[0] / total / _DRATIO))
+        inv, nb = _bin_index(*feats)
+    cnt = np.maximum(np.bincount(inv, minlength=nb), 1)
+    mean = lambda x: np.bincount(inv, x, nb) / cnt  # noqa: E731
+    return _Bins(on, inv, tuple(mean(j) for j in cur), mean(t), mean(total), total)
+
+
+def _solve_bins(jobs) -> list[np.ndarray]:
+    """Power per unit scale of every bin (mW/cm^2 per mA/cm^2) for all jobs in one vectorised call
+    per device type. ``jobs``: (design, bins, lnJ0 functions per subcell, "series" | cell index)."""
+    out: list = [None] * len(jobs)
+    for mode in ("single", "series"):
+        sel = [k for k, job in enumerate(jobs) if (job[3] == "series") == (mode == "series") and job[1].n]
+        if not sel:
+            continue
+        designs = [jobs[k][0] for k in sel]
+        sizes = [jobs[k][1].n for k in sel]
+        idx = np.repeat(np.arange(len(sel)), sizes)
+        tm = np.concatenate([jobs[k][1].temp_c for k in sel])
+        scale = np.concatenate([jobs[k][1].scale for k in sel])
+        roles = (0, 1) if mode == "series" else (None,)
+        diodes = []
+        for r in roles:
+            cells, jph, j0 = [], [], []
+            for k in sel:
+                d, b, lnj0, which = jobs[k]
+                i = r if r is not None else which
+                cells += [d.subcells[i]] * b.n
+                jph.append(b.jph[r if r is not None else 0])
+                j0.append(np.exp(lnj0[i](b.temp_c)))
+            diodes.append(diode_arrays(designs, cells, np.concatenate(jph), np.concatenate(j0), idx,
+                                       temperature_k=tm + 273.15))
+        if mode == "series":
+            coupling = np.repeat([float(d.luminescent_coupling) for d in designs], sizes)
+            mpp = el.series_mpp(diodes[0], diodes[1], coupling)
+        else:
+            mpp = el.single_mpp(diodes[0])
+        eff = mpp.pmax_mw_cm2 / scale
+        for k, part in zip(sel, np.split(eff, np.cumsum(sizes)[:-1])):
+            out[k] = part
+    return [np.zeros(0) if o is None else o for o in out]
+
+
+def _hourly_power(bins: _Bins, eff: np.ndarray) -> np.ndarray:
+    """Hourly power (mW/cm^2): each hour gets its bin's power per unit scale."""
+    p = np.zeros(bins.on.size)
+    if bins.inv.size:
+        p[bins.on] = eff[bins.inv] * bins.hourly_scale
+    return p
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,22 +448,30 @@ def annual_yield_batch(designs: Sequence[Design], conditions: HourlyIrradiance |
     reps = [dataclasses.replace(d, angle_deg=float(a), temperature_k=298.15, spectrum="AM1.5G")
             for d in designs for a in nodes]
     ev = evaluate_batch(reps, with_cri=False, jv_points=2)
-    results = []
-    for i, d in enumerate(designs):
-        rs = ev.results[i * k_n:(i + 1) * k_n]
-        results.append(_one_design(d, rs, cond, nodes, tcs, losses, method, keep_hourly))
-    return results
+    currents = [_design_currents(d, ev.results[i * k_n:(i + 1) * k_n], cond, nodes, tcs, losses)
+                for i, d in enumerate(designs)]
+    temp = np.asarray(cond.temp_cell_c, dtype=float)
+    power = [dict() for _ in designs]
+    n_bins = [0] * len(designs)
+    for stage in currents[0]["stages"]:
+        per_design = [_jobs(c, stage, temp, method) for c in currents]
+        flat = [job for jobs in per_design for job in jobs]
+        effs = iter(_solve_bins(flat))
+        for i, jobs in enumerate(per_design):
+            p = sum(_hourly_power(job[1], next(effs)) for job in jobs)
+            power[i][stage] = p * 10.0  # mW/cm^2 -> W/m^2
+            if stage == "final":
+                n_bins[i] = sum(job[1].n for job in jobs)
+    return [_finish(c, power[i], n_bins[i], cond, losses, method, keep_hourly) for i, c in enumerate(currents)]
 
 
-def _one_design(d: Design, rs, cond: HourlyIrradiance, nodes, tcs, losses, method, keep_hourly) -> YieldResult:
+def _design_currents(d: Design, rs, cond: HourlyIrradiance, nodes, tcs, losses) -> dict:
+    """Hourly photocurrents of each subcell for each stage of the loss cascade, and ln J0,rad(T)."""
     wl = np.asarray(rs[0].optics.wavelengths_nm, dtype=float)
     prep = _prepare(cond, wl, nodes)
-    hours = np.asarray(cond.hours, dtype=float)
     temp = np.asarray(cond.temp_cell_c, dtype=float)
     g = np.asarray(cond.poa_global_w_m2, dtype=float)
-    incident = float(np.sum(g * hours) / 1000.0)
-    stc = float(rs[0].pce_pct)
-    cells = [c for c in d.subcells]
+    cells = list(d.subcells)
     zeros = np.zeros((1, wl.size))
 
     stages = ("low_light", "spectral", "angle", "final") if losses else ("final",)
@@ -462,21 +504,27 @@ def _one_design(d: Design, rs, cond: HourlyIrradiance, nodes, tcs, losses, metho
         table = _j0_rad_table(eqe0, derivs[i][0], wl, tc, tgrid)
         lnj0.append((lambda tg, tb: (lambda t: np.interp(t, tg, tb)))(tgrid, table))
 
-    power = {}
-    n_bins = 0
-    for s in stages:
-        t_s = temp if s == "final" else np.full(temp.size, 25.0)
-        if d.kind == "2T":
-            p, nb = _power_series(d, jph[s][0], jph[s][1], t_s, lnj0[0], lnj0[1],
-                                  float(d.luminescent_coupling), method)
-        else:
-            p, nb = _power_single(d, cells[0], jph[s][0], t_s, lnj0[0], method)
-            if d.kind == "4T":
-                p2, nb2 = _power_single(d, cells[1], jph[s][1], t_s, lnj0[1], method)
-                p, nb = p + p2, nb + nb2
-        power[s] = p * 10.0  # mW/cm^2 -> W/m^2
-        if s == "final":
-            n_bins = nb
+    return {"design": d, "rs": rs, "prep": prep, "stages": stages, "jph": jph, "lnj0": lnj0, "zeros": zeros}
+
+
+def _jobs(cur: dict, stage: str, temp: np.ndarray, method: str) -> list:
+    d = cur["design"]
+    t_s = temp if stage == "final" else np.full(temp.size, 25.0)
+    j = cur["jph"][stage]
+    if d.kind == "2T":
+        return [(d, _make_bins([j[0], j[1]], t_s, method), cur["lnj0"], "series")]
+    return [(d, _make_bins([j[i]], t_s, method), cur["lnj0"], i) for i in range(len(d.subcells))]
+
+
+def _finish(cur: dict, power: dict, n_bins: int, cond: HourlyIrradiance, losses, method, keep_hourly) -> YieldResult:
+    d, rs, prep, stages, jph, zeros = (cur[k] for k in ("design", "rs", "prep", "stages", "jph", "zeros"))
+    cells = list(d.subcells)
+    hours = np.asarray(cond.hours, dtype=float)
+    temp = np.asarray(cond.temp_cell_c, dtype=float)
+    g = np.asarray(cond.poa_global_w_m2, dtype=float)
+    incident = float(np.sum(g * hours) / 1000.0)
+    stc = float(rs[0].pce_pct)
+
     e = {s: float(np.sum(power[s] * hours) / 1000.0) for s in stages}
     y = e["final"]
     e_stc = stc / 100.0 * incident
