@@ -98,6 +98,7 @@ def test_poa_irradiation_agrees_with_pvlib_transposition(greensboro):
 
 
 # ---------------------------------------------------------------------------------- devices
+@pytest.mark.slow
 def test_2t_qd_si_greensboro_spectral_loss_and_gap_sensitivity(greensboro):
     matched, low, high = qd_si_2t(gap_ev=1.80), qd_si_2t(gap_ev=1.70), qd_si_2t(gap_ev=1.85)
     assert abs(evaluate(matched).mismatch_ma_cm2) < 0.3  # precondition: current matched at STC
@@ -189,6 +190,7 @@ def test_tilt_outside_0_90_is_refused(tilt):
         wx.Mounting("fixed", tilt_deg=tilt)
 
 
+@pytest.mark.slow
 def test_mountings_and_sites():
     w = wx.load_site("sand_point")
     fixed = wx.plane_of_array(w)
@@ -267,6 +269,7 @@ def _tmy3_as_epw(path):
     path.write_text("\n".join(head + rows) + "\n")
 
 
+@pytest.mark.slow
 def test_epw_file_gives_the_same_year_as_the_tmy3_it_was_made_from(tmp_path):
     f = tmp_path / "greensboro.epw"
     _tmy3_as_epw(f)

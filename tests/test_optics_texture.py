@@ -130,6 +130,7 @@ def test_batch_matches_single_designs():
         np.testing.assert_allclose(both.A[b], one.A, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_deterministic():
     n, d, coh = _stack(WL)
     a = solve_textured(n, d, coh, WL).A

@@ -38,6 +38,7 @@ def twice(study) -> int:
     return sum(c - 1 for c in evaluated_designs(study).values() if c > 1)
 
 
+@pytest.mark.slow
 def test_runs_with_overlapping_seeds_never_replay_each_other(tmp_path):
     # worker i seeded with seed + i: worker 1 of the --seed 1 run replayed worker 0 of --seed 2
     s = load(make_study(tmp_path, n_trials=24, batch_size=4, seed=1, sampler="random"))
@@ -192,6 +193,7 @@ def test_workers_stop_when_their_parent_is_killed_and_export_rebuilds_outputs(tm
     assert (out / "trials.parquet").is_file() and (out / "best_design.toml").is_file()
 
 
+@pytest.mark.slow
 def test_export_rebuilds_outputs_from_the_storage(tmp_path, capsys, monkeypatch):
     from studies import cli
 

@@ -25,6 +25,7 @@ def test_example_parses_texture(textured):
     assert textured.design(MID).texture == textured.texture
 
 
+@pytest.mark.slow
 def test_pyramids_between_planar_and_lambertian(textured):
     """Texture cuts the front reflection (top cell gains), traps the infrared (bottom cell gains
     over planar) but, with its real rear losses, stays below the ideal Lambertian wafer's bottom
@@ -74,6 +75,7 @@ def test_bad_texture_input(textured):
         dataclasses.replace(d, stack=dataclasses.replace(stack, layers=layers))
 
 
+@pytest.mark.slow
 def test_report_of_textured_design(textured, tmp_path):
     """The report draws the textured wafer and splits the reflection into front reflection and
     escape; with the parasitic absorption per layer the bookkeeping closes."""
