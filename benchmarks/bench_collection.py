@@ -70,9 +70,14 @@ def mpp(volts, j):
 
 
 def fit_dark(volts, jdark):
-    """J0 (mA/cm^2), n from the dark current between 0.1 and 5 mA/cm^2 (log-linear least squares)."""
+    """J0 (mA/cm^2), n from the dark current between 0.05 and 20 mA/cm^2 (log-linear least squares);
+    a film too resistive to pass 0.05 mA/cm^2 below 1.5 V is fitted on its three largest currents."""
     jd = -jdark
     m = np.isfinite(jd) & (jd > 0.05) & (jd < 20.0)
+    if m.sum() < 2:
+        ok = np.flatnonzero(np.isfinite(jd) & (jd > 0))
+        m = np.zeros(jd.size, dtype=bool)
+        m[ok[-3:]] = True
     slope, icpt = np.polyfit(volts[m], np.log(jd[m]), 1)
     n = 1.0 / (slope * VT)
     return float(np.exp(icpt)), float(n)

@@ -365,6 +365,8 @@ class DeviceSpec:
             if s is None:
                 return None
             kw = dict(s.options)
+            if "transport" in kw:
+                kw["transport"] = dict(kw["transport"])
             if s.preset is not None:
                 kw["preset"] = s.preset
             return tandem.Subcell(absorber=s.absorber, **kw)

@@ -12,7 +12,7 @@ import difflib
 import math
 from typing import Mapping
 
-from tandem.vocabulary import KINDS, LIGHT_TRAPPING
+from tandem.vocabulary import ARCHITECTURES, COLLECTION_MODELS, KINDS, LIGHT_TRAPPING, TRANSPORT_KEYS
 
 from .spec import (METRICS, MULTI_OBJECTIVE_SAMPLERS, OBJECTIVES, SAMPLERS, Bound, ConstraintSpec, DeviceSpec,
                    LayerSpec, StudyFileError, StudySettings, SubcellSpec, YieldSpec)
@@ -28,7 +28,8 @@ _DEVICE_KEYS = {
     "temperature_k", "light_trapping", "luminescent_coupling", "top", "bottom", "texture",
 }
 _TEXTURE_KEYS = {"front", "rear", "facet_deg"}
-_SUBCELL_KEYS = {"absorber", "preset", "ere", "rs_ohm_cm2", "rsh_ohm_cm2", "ideality", "iqe"}
+_SUBCELL_KEYS = {"absorber", "preset", "ere", "rs_ohm_cm2", "rsh_ohm_cm2", "ideality", "iqe", "collection",
+                 *TRANSPORT_KEYS}
 _LAYER_KEYS = {"name", "material", "nk", "thickness_nm", "bandgap_ev", "coherent"}
 _BOUND_KEYS = {"min", "max", "step", "log"}
 _CONSTRAINT_KEYS = {"metric", "min", "max"}
@@ -350,6 +351,21 @@ class Parser:
                 if key == "ere" and val <= 0:
                     raise self.err(f"{where}.ere", "must be in (0, 1]")
                 opts.append((key, float(val)))
+        if "collection" in tab:
+            opts.append(("collection", self.string(tab, "collection", f"{where}.collection",
+                                                   choices=COLLECTION_MODELS)))
+        transport = []
+        for key in TRANSPORT_KEYS:  # carrier transport overrides (tandem.transport)
+            if key not in tab:
+                continue
+            if key == "architecture":
+                transport.append((key, self.string(tab, key, f"{where}.{key}", choices=ARCHITECTURES)))
+            else:
+                nonneg = key.startswith("s_")
+                transport.append((key, float(self.number(tab, key, f"{where}.{key}", positive=not nonneg,
+                                                         nonneg=nonneg))))
+        if transport:
+            opts.append(("transport", tuple(transport)))
         return SubcellSpec(absorber=absorber, preset=preset, options=tuple(opts))
 
     def parse_wavelengths(self, device) -> tuple[float, ...] | None:

@@ -71,13 +71,14 @@ import numpy as np
 
 from optics.spectra import K_B, Q_E
 
+from .vocabulary import ARCHITECTURES
+
 __all__ = [
     "ARCHITECTURES", "thermal_voltage", "carrier_terms", "wafer_terms", "eta_terms",
     "collection_efficiency", "collected_eqe", "profile_terms", "uniform_collection", "recombination_scale",
     "VOLTAGE_NODES_KT", "batch_response", "PROFILE_POINTS",
 ]
 
-ARCHITECTURES = ("pin", "nip", "wafer")
 #: (V_bi - V) / (kT/q) at which the voltage dependence of the photocurrent is tabulated;
 #: dense near flat band where eta_c changes fastest, up to deep reverse bias.
 VOLTAGE_NODES_KT = np.concatenate([[0.0], 2.0 ** np.arange(-2.0, 7.51, 0.5)])

@@ -43,16 +43,14 @@ from optics.spectra import HC_EV_NM, spectrum_table
 from optics.texture import WaferTexture
 
 from .presets import get_preset
-from .transport import TRANSPORT_KEYS, Transport, get_transport
-from .vocabulary import KINDS, LIGHT_TRAPPING, non_absorber_categories
+from .transport import Transport, get_transport
+from .vocabulary import COLLECTION_MODELS, KINDS, LIGHT_TRAPPING, TRANSPORT_KEYS, non_absorber_categories
 
 __all__ = ["Subcell", "Design", "SubcellResult", "DeviceResult", "BatchResult",
            "KINDS", "DEFAULT_WAVELENGTHS_NM", "lambertian_absorptance"]
 
 #: Default optical grid: 300-1200 nm in 5 nm steps (extended to cover narrow-gap absorbers).
 DEFAULT_WAVELENGTHS_NM = tuple(np.arange(300.0, 1200.0 + 1e-9, 5.0).tolist())
-#: carrier-collection models of a subcell (``Subcell.collection``)
-COLLECTION_MODELS = ("drift-diffusion", "ideal")
 
 
 # --------------------------------------------------------------------------------------------

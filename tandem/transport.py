@@ -14,22 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from .collection import ARCHITECTURES
+from .vocabulary import ARCHITECTURES, TRANSPORT_KEYS
 
 __all__ = ["Transport", "TRANSPORT", "get_transport", "TRANSPORT_KEYS"]
-
-#: keys a user may override per subcell (TOML ``[device.top]`` etc.), with their units
-TRANSPORT_KEYS = {
-    "mobility_e_cm2_vs": "electron mobility (cm^2/V s)",
-    "mobility_h_cm2_vs": "hole mobility (cm^2/V s)",
-    "lifetime_e_ns": "electron lifetime (ns)",
-    "lifetime_h_ns": "hole lifetime (ns)",
-    "vbi_v": "built-in voltage (V)",
-    "architecture": "architecture ('pin', 'nip' or 'wafer')",
-    "s_front_cm_s": "front-interface recombination velocity (cm/s)",
-    "s_back_cm_s": "back-interface recombination velocity (cm/s)",
-}
-
 
 @dataclass(frozen=True)
 class Transport:

@@ -11,7 +11,7 @@ This module imports nothing heavy (the study-file parser imports it at start-up)
 """
 from __future__ import annotations
 
-__all__ = ["KINDS", "TANDEM_KINDS", "LIGHT_TRAPPING", "DEVICE_METRICS", "YIELD_METRICS", "MOUNTINGS",
+__all__ = ["COLLECTION_MODELS", "ARCHITECTURES", "TRANSPORT_KEYS", "KINDS", "TANDEM_KINDS", "LIGHT_TRAPPING", "DEVICE_METRICS", "YIELD_METRICS", "MOUNTINGS",
            "non_absorber_categories"]
 
 #: Device kinds: opaque single junction, semitransparent single junction, monolithic
@@ -60,3 +60,23 @@ def non_absorber_categories() -> tuple[str, ...]:
     from nkdata.material import CATEGORIES
 
     return tuple(c for c in CATEGORIES if not c.endswith("absorber"))
+
+
+#: Carrier-collection models of a subcell (``tandem.Subcell.collection``): drift-diffusion
+#: collection and thickness-dependent recombination from the transport parameters
+#: (``tandem.collection``), or every absorbed photon collected (constant IQE).
+COLLECTION_MODELS = ("drift-diffusion", "ideal")
+#: Absorber architectures: hole contact on the light side, electron contact on the light side,
+#: diffusion-limited wafer.
+ARCHITECTURES = ("pin", "nip", "wafer")
+#: Transport parameters a subcell may override (``tandem.transport.Transport``), with units.
+TRANSPORT_KEYS = {
+    "mobility_e_cm2_vs": "electron mobility (cm^2/V s)",
+    "mobility_h_cm2_vs": "hole mobility (cm^2/V s)",
+    "lifetime_e_ns": "electron lifetime (ns)",
+    "lifetime_h_ns": "hole lifetime (ns)",
+    "vbi_v": "built-in voltage (V)",
+    "architecture": "architecture ('pin', 'nip' or 'wafer')",
+    "s_front_cm_s": "front-interface recombination velocity (cm/s)",
+    "s_back_cm_s": "back-interface recombination velocity (cm/s)",
+}

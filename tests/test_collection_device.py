@@ -123,3 +123,41 @@ def test_drift_diffusion_engine_for_one_design():
     fast = evaluate(d)
     assert dd["jsc_ma_cm2"] == pytest.approx(fast.top.jph_ma_cm2, rel=0.03)
     assert 0.8 < dd["voc_v"] < 1.5 and 40 < dd["ff_pct"] < 90
+
+
+# ----------------------------------------------------------------------------------------------
+# study files: transport overrides per subcell
+# ----------------------------------------------------------------------------------------------
+def _quick_with_top(extra: str):
+    from pathlib import Path
+
+    from studies.spec import loads
+
+    base = (Path(__file__).resolve().parents[1] / "studies" / "examples" / "quick.toml").read_text()
+    head = '[device.top]\nabsorber = "qd"\npreset = "CsPbI3_QD"'
+    assert head in base
+    return loads(base.replace(head, head + "\n" + extra), source="x.toml")
+
+
+def test_toml_transport_overrides_reach_the_subcell():
+    spec = _quick_with_top('mobility_e_cm2_vs = 0.05\nlifetime_h_ns = 20\narchitecture = "pin"')
+    d = spec.design({k: (b.low + b.high) / 2 for k, b in spec.parameters.items()})
+    t = d.transport(d.top)
+    assert (t.mobility_e_cm2_vs, t.lifetime_h_ns, t.architecture) == (0.05, 20.0, "pin")
+    ideal = _quick_with_top('collection = "ideal"')
+    d = ideal.design({k: (b.low + b.high) / 2 for k, b in ideal.parameters.items()})
+    assert d.transport(d.top) is None
+
+
+@pytest.mark.parametrize("line,msg", [
+    ("mobility_e_cm2_vs = 0", "device.top.mobility_e_cm2_vs: must be > 0"),
+    ("lifetime_e_ns = nan", "device.top.lifetime_e_ns: must be finite"),
+    ("vbi_v = -1", "device.top.vbi_v: must be > 0"),
+    ('architecture = "pn"', "device.top.architecture: unknown value 'pn'"),
+    ("s_back_cm_s = -3", "device.top.s_back_cm_s: must be >= 0"),
+    ("vbi_v = 2.5", "top subcell: vbi_v = 2.5 V must lie below the absorber gap"),
+])
+def test_toml_bad_transport_is_one_line_naming_subcell_and_key(line, msg):
+    with pytest.raises(ValueError, match=msg) as err:
+        _quick_with_top(line)
+    assert "\n" not in str(err.value)
