@@ -61,6 +61,8 @@ def fast_jph(tr, d_nm, z, g, volts):
 
 def mpp(volts, j):
     ok = np.isfinite(j)
+    if ok.sum() < 2:
+        return float("nan"), float("nan")
     v, j = volts[ok], j[ok]
     vf = np.linspace(0, v.max(), 4000)
     jf = np.interp(vf, v, j)
@@ -78,6 +80,8 @@ def fit_dark(volts, jdark):
         ok = np.flatnonzero(np.isfinite(jd) & (jd > 0))
         m = np.zeros(jd.size, dtype=bool)
         m[ok[-3:]] = True
+    if m.sum() < 2:  # the drift-diffusion dark scan did not converge
+        return float("nan"), float("nan")
     slope, icpt = np.polyfit(volts[m], np.log(jd[m]), 1)
     n = 1.0 / (slope * VT)
     return float(np.exp(icpt)), float(n)
