@@ -15,7 +15,7 @@ check), ``light_trapping`` (Lambertian/Tiedje models of a textured absorber),
 """
 from .stack import Layer, Stack, refractive_index
 from .solver import OpticsResult, solve, solve_arrays
-from .profile import GenerationProfile, ProfileResult, absorption_profile, generation_profile
+from .profile import GenerationProfile, ProfileResult, absorption_profile, generation_profile, spectral_generation
 from .grid import check_wavelengths
 from .spectra import (SPECTRA, am15g_irradiance, am15g_photon_flux, am15g_table, eqe, incident_power_mw_cm2,
                       irradiance, jsc, jsc_weights, photon_energy_ev, photon_flux, register_spectrum,
@@ -24,7 +24,7 @@ from .spectra import (SPECTRA, am15g_irradiance, am15g_photon_flux, am15g_table,
 __all__ = [
     "Layer", "Stack", "refractive_index",
     "OpticsResult", "solve", "solve_arrays",
-    "ProfileResult", "GenerationProfile", "absorption_profile", "generation_profile",
+    "ProfileResult", "GenerationProfile", "absorption_profile", "generation_profile", "spectral_generation",
     "am15g_irradiance", "am15g_photon_flux", "am15g_table", "eqe", "jsc", "photon_energy_ev",
     "SPECTRA", "spectrum_table", "register_spectrum", "incident_power_mw_cm2", "irradiance", "photon_flux",
     "jsc_weights", "check_wavelengths",

@@ -180,6 +180,34 @@ def absorption_profile(stack: Stack, wavelengths_nm, dz_nm: float = 1.0, angle_d
     return ProfileResult(wl, z, dz, idx, absorption, field, starts)
 
 
+def spectral_generation(profile: ProfileResult, spectrum="AM1.5G") -> np.ndarray:
+    """Spectral generation rate G(z, lambda) in photons s^-1 cm^-3 nm^-1 under ``spectrum``.
+
+    G(z, lambda) = a(z, lambda) Phi(lambda), one electron-hole pair per absorbed photon, with
+    a in nm^-1 (``profile.absorption``) and Phi in photons s^-1 m^-2 nm^-1. Unit factor:
+    nm^-1 -> cm^-1 is 1e7, m^-2 -> cm^-2 is 1e-4.
+
+    Parameters
+    ----------
+    profile : ProfileResult
+        From ``absorption_profile``: absorption [Z, W] on ``profile.wavelengths_nm`` [W], nm.
+    spectrum : str or callable, default "AM1.5G"
+        A spectrum name (see ``optics.spectra.spectrum_table``), or a callable
+        ``spectrum(wavelengths_nm)`` returning the photon flux in photons s^-1 m^-2 nm^-1.
+
+    Returns
+    -------
+    ndarray, shape [Z, W]
+        G(z, lambda), photons s^-1 cm^-3 nm^-1; ``generation_profile`` integrates it over lambda.
+    """
+    wl = profile.wavelengths_nm
+    if callable(spectrum):
+        flux = np.broadcast_to(np.asarray(spectrum(wl), dtype=float), wl.shape)
+    else:
+        flux = photon_flux(wl, spectrum)
+    return profile.absorption * flux * (1e7 * 1e-4)
+
+
 def generation_profile(stack: Stack, wavelengths_nm, dz_nm: float = 1.0, angle_deg: float = 0.0,
                        polarization: str = "unpolarized", layers=None,
                        spectrum="AM1.5G") -> GenerationProfile:
@@ -207,12 +235,9 @@ def generation_profile(stack: Stack, wavelengths_nm, dz_nm: float = 1.0, angle_d
         wavelength, the absorbed photon flux per nm of bandwidth at that wavelength.
     """
     prof = absorption_profile(stack, wavelengths_nm, dz_nm, angle_deg, polarization, layers)
-    if callable(spectrum):
-        flux = np.broadcast_to(np.asarray(spectrum(prof.wavelengths_nm), dtype=float), prof.wavelengths_nm.shape)
-    else:
-        flux = photon_flux(prof.wavelengths_nm, spectrum)
+    g = spectral_generation(prof, spectrum)
     if prof.wavelengths_nm.size > 1:
-        g = np.trapezoid(prof.absorption * flux, prof.wavelengths_nm, axis=1)
+        g = np.trapezoid(g, prof.wavelengths_nm, axis=1)
     else:
-        g = prof.absorption[:, 0] * flux[0]
-    return GenerationProfile(prof.z_nm, prof.dz_nm, prof.layer_index, g * 1e7 * 1e-4)
+        g = g[:, 0]
+    return GenerationProfile(prof.z_nm, prof.dz_nm, prof.layer_index, g)

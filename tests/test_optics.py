@@ -276,6 +276,14 @@ def test_generation_profile_integrates_to_jsc():
     # G [cm^-3 s^-1] * dz [cm] summed = absorbed photons per cm^2 per s
     assert (gen.generation * gen.dz_nm * 1e-7).sum() == pytest.approx(photons * 1e-4, rel=1e-4)
     assert np.all(gen.generation >= 0)
+    # the spectral generation G(z, lambda) in each layer cell adds up to that layer's absorbed photons
+    from optics import spectral_generation
+    from optics.spectra import photon_flux
+
+    prof = absorption_profile(stack, wl, dz_nm=0.5, layers=[1])
+    g = spectral_generation(prof, "AM0")                                 # photons s^-1 cm^-3 nm^-1
+    per_nm = (g * prof.dz_nm[:, None] * 1e-7).sum(axis=0)                 # photons s^-1 cm^-2 nm^-1
+    assert per_nm == pytest.approx(res.A[1] * photon_flux(wl, "AM0") * 1e-4, rel=2e-4)
 
 
 # --- spectra ------------------------------------------------------------------

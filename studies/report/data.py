@@ -3,7 +3,7 @@
 Nothing here re-derives device physics: subcell and device figures come from the
 ``DeviceResult``; photocurrents of each layer, of the reflected and of the transmitted light
 are ``optics.spectra.jsc`` (the quadrature the device model uses) of the optics of that
-result; G(z, lambda) is ``optics.absorption_profile`` times ``optics.spectra.photon_flux``.
+result; G(z, lambda) is ``optics.spectral_generation`` of the stack's absorption profile.
 
 Adding a report section: put its numbers in ``build_data`` (or a function it calls), add
 its id to ``section_ids``, then a figure function in ``figures.FIGURES`` and a block
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-from optics.spectra import jsc, photon_flux
+from optics.spectra import jsc
 
 from ..simulate_file import dumps_toml
 from .load import Subject
@@ -291,8 +291,7 @@ def generation_map_data(design, wl: np.ndarray, max_points: int = 700, spectrum:
     Returns
     -------
     dict
-        ``g`` [Z, W]: photons absorbed s^-1 cm^-3 nm^-1 (``optics.absorption_profile`` x
-        ``optics.spectra.photon_flux``); ``z_plot`` [Z]: drawn depth, nm, with each incoherent
+        ``g`` [Z, W]: photons absorbed s^-1 cm^-3 nm^-1 (``optics.spectral_generation``); ``z_plot`` [Z]: drawn depth, nm, with each incoherent
         layer collapsed to a band of 6 % of the coherent thickness; ``boundaries``: (top,
         bottom, label, resolved) per layer in drawn nm; ``dz_nm``: the profile step.
     """
@@ -303,8 +302,7 @@ def generation_map_data(design, wl: np.ndarray, max_points: int = 700, spectrum:
     coh_total = float(d[coh].sum()) or 1.0
     dz = max(0.5, coh_total / max_points)
     prof = optics.absorption_profile(stack, wl, dz_nm=dz, angle_deg=design.angle_deg)
-    # a * Phi: nm^-1 (depth) x photons s^-1 m^-2 nm^-1 -> x1e7 (cm^-1) x1e-4 (cm^-2)
-    g = prof.absorption * photon_flux(wl, spectrum)[None, :] * 1e3
+    g = optics.spectral_generation(prof, spectrum)
     band = 0.06 * coh_total
     drawn = np.where(coh, d, band)
     drawn_top = np.concatenate([[0.0], np.cumsum(drawn)])
