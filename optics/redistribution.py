@@ -120,6 +120,8 @@ class _TreeOps:
     leaf_to_outer: sparse.csr_matrix  # [n_roots, n_leaves]
     node_to_angle: sparse.csr_matrix  # [2 * N_FINE, n_nodes] (outer side first)
     used_angles: np.ndarray = field(default=None)
+    node_factor: np.ndarray = field(default=None)  # row of the factor table of each node's branch
+    leaf_factor: np.ndarray = field(default=None)
 
 
 def _ops(tree, n_bins) -> _TreeOps:
@@ -135,7 +137,15 @@ def _ops(tree, n_bins) -> _TreeOps:
     to_o = sparse.csr_matrix((np.ones((~w).sum()), (leaf_root[~w], np.flatnonzero(~w))), shape=(tree.n_roots, nl))
     row = tree.wafer_side.astype(np.int64) * N_FINE + tree.angle
     to_a = sparse.csr_matrix((np.ones(n), (row, np.arange(n))), shape=(2 * N_FINE, n))
-    return _TreeOps(tree, node_root, to_w, to_o, to_a, np.unique(row))
+    two_f = 2 * N_FINE
+
+    def factor_rows(parent, branch):
+        p = np.maximum(parent, 0)
+        kind = np.where(branch == 1, 1, np.where(tree.tir[p], 2, 0))
+        return np.where(parent >= 0, kind * two_f + row[p], 0)
+
+    return _TreeOps(tree, node_root, to_w, to_o, to_a, np.unique(row), factor_rows(tree.parent, tree.branch),
+                    factor_rows(tree.leaf_parent, tree.leaf_branch))
 
 
 def _tree(texture: Texture, roots: str, theta_deg: float, from_wafer: bool, level: float, lossy: bool,
@@ -325,36 +335,22 @@ def _propagate(ops: _TreeOps, surf: _Surface, w_sel: np.ndarray, root_w: np.ndar
     t = ops.tree
     n_d = root_w.shape[1]
     nodes = np.empty((t.n_nodes, n_d, w_sel.size))
-    # [2F, D, Ws]: one contiguous row per (side, fine angle), gathered with np.take
+    # factor table [3 * 2F, D, Ws]: R, T and R + T (total internal reflection folds T into R) per
+    # (side, fine angle); every child and leaf has its row precomputed (ops.node_factor)
     R = surf.R[:, :, :, w_sel].transpose(0, 2, 1, 3).reshape(2 * N_FINE, n_d, w_sel.size)
     T = surf.T[:, :, :, w_sel].transpose(0, 2, 1, 3).reshape(2 * N_FINE, n_d, w_sel.size)
-    row = t.wafer_side.astype(np.int64) * N_FINE + t.angle
-
-    def factors(par, branch):
-        r = row[par]
-        ft = np.take(T, r, axis=0)
-        refl = branch == 0
-        out = ft
-        if np.any(refl):
-            fr = np.take(R, r[refl], axis=0)
-            tir = t.tir[par[refl]]
-            fr[tir] += ft[refl][tir]
-            out = ft.copy()
-            out[refl] = fr
-        return out
-
+    table = np.concatenate([R, T, R + T])
     for k, sl in enumerate(t.depth_slices):
         if k == 0:
             nodes[sl] = t.frac[sl, None, None] * root_w[t.root[sl]]
         else:
-            par = t.parent[sl]
-            nodes[sl] = t.frac[sl, None, None] * nodes[par] * factors(par, t.branch[sl])
+            nodes[sl] = t.frac[sl, None, None] * nodes[t.parent[sl]] * np.take(table, ops.node_factor[sl], axis=0)
     par = t.leaf_parent
     has = par >= 0
     leaves = np.empty((par.size, n_d, w_sel.size))
     if np.any(has):
-        p = par[has]
-        leaves[has] = t.leaf_frac[has, None, None] * nodes[p] * factors(p, t.leaf_branch[has])
+        leaves[has] = (t.leaf_frac[has, None, None] * nodes[par[has]]
+                       * np.take(table, ops.leaf_factor[has], axis=0))
     if np.any(~has):
         leaves[~has] = t.leaf_frac[~has, None, None] * root_w[t.leaf_root[~has]]
     return nodes, leaves
