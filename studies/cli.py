@@ -31,11 +31,12 @@ def _optimize_args(p: argparse.ArgumentParser) -> None:
                    help="stop asking new trials after S seconds (default: [study] timeout_s)")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="where the trials live: an optuna RDB URL (sqlite:///study.db, "
-                        "postgresql://user:pw@host/db), an optuna journal file "
+                        "postgresql://user:pw@host/db), a gRPC storage proxy "
+                        "(grpc://host:13000, see 'qdtandem proxy'), an optuna journal file "
                         "(journal:///abs/path.journal, or a path ending in .journal or .log), "
-                        "or 'memory' (not kept). Default: [study] storage, else the SQLite "
-                        "file <study>.db beside the study file (or <study>.optuna.journal when "
-                        "only that exists)")
+                        "or 'memory' (not kept). Default: [study] storage, else the optuna "
+                        "journal file <study>.optuna.journal beside the study file (or the "
+                        "SQLite file <study>.db when only that exists)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes on this machine sharing the storage (default 1)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: [study] seed)")
@@ -187,6 +188,27 @@ def _export(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- proxy
+
+def _proxy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage", required=True, metavar="URL",
+                   help="the database the proxy serves, e.g. postgresql://user:pw@dbhost/db")
+    p.add_argument("--host", default="localhost",
+                   help="interface to listen on (default localhost; 0.0.0.0 for every interface: "
+                        "no authentication, trusted networks only)")
+    p.add_argument("--port", type=int, default=13000, help="TCP port (default 13000)")
+
+
+def _proxy(args) -> int:
+    from .storage import resolve_storage, safe_url, serve_grpc_proxy
+
+    url = resolve_storage(args.storage)
+    print(f"serving {safe_url(url)} to workers at grpc://{args.host}:{args.port} "
+          "(Ctrl-C stops)", file=sys.stderr, flush=True)
+    serve_grpc_proxy(url, host=args.host, port=args.port)
+    return 0
+
+
 # --------------------------------------------------------------------------- simulate
 
 def _simulate_args(p: argparse.ArgumentParser) -> None:
@@ -305,6 +327,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "simulate": ("evaluate one design from a simulate file", _simulate_args, _simulate),
     "export": ("rebuild runs/<study>/ (CSV, Parquet, best design, Pareto) from the storage",
                _export_args, _export),
+    "proxy": ("serve a storage to workers on other machines through optuna's gRPC proxy",
+              _proxy_args, _proxy),
     "materials": ("list the n,k material library with provenance", _materials_args, _materials),
 }
 

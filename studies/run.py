@@ -8,9 +8,9 @@ The work is done in
     ``studies.outputs``   trials.csv / .parquet, best design, Pareto front.
 
 Storage and resume
-    Every trial lives in an optuna storage, one study per ``[study] name``. The default is an
-    SQLite file beside the study file (``<stem>.db``); optuna's journal file
-    (``<stem>.optuna.journal``), any optuna RDB URL (SQLite, PostgreSQL, MySQL), an optuna
+    Every trial lives in an optuna storage, one study per ``[study] name``. The default is
+    optuna's journal file beside the study file (``<stem>.optuna.journal``; a study begun in
+    ``<stem>.db`` continues there); any optuna RDB URL (SQLite, PostgreSQL, MySQL), an optuna
     storage object or ``"memory"`` can be given instead. A killed run loses at most the batch
     being evaluated; ``n_trials`` is the number of finished trials wanted in the study, and
     re-running the same command tops the study up.

@@ -365,7 +365,7 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
     timeout_s : float, optional
         Stop asking new trials after this many seconds (default ``[study] timeout_s``).
     storage : str or optuna.storages.BaseStorage, optional
-        A storage URL (see ``storage_url``; default: SQLite file beside the study file),
+        A storage URL (see ``storage_url``; default: the journal file beside the study file),
         ``"memory"``, or an optuna storage object as ``optuna.create_study`` takes. Several
         ``workers`` need a storage the worker processes can open (a URL, or an RDB, journal
         or gRPC proxy storage, which optuna can pickle).

@@ -1,9 +1,10 @@
 """Where a study's trials live: storage URLs, opening optuna storages, the local journal file.
 
-Every trial lives in an optuna storage, one study per ``[study] name``. The default is an
-SQLite file beside the study file (``<stem>.db``, no server needed); any optuna RDB URL
-(SQLite, PostgreSQL, MySQL), optuna's journal file (``journal://...`` or a path ending in
-``.journal`` / ``.log``) or ``"memory"`` (not kept) can be given instead. Only optuna's own
+Every trial lives in an optuna storage, one study per ``[study] name``. The default is
+optuna's journal file beside the study file (``<stem>.optuna.journal``, no server needed; a
+study begun in ``<stem>.db`` continues there); any optuna RDB URL (SQLite, PostgreSQL,
+MySQL), another journal file (``journal://...`` or a path ending in ``.journal`` / ``.log``),
+an optuna storage object or ``"memory"`` (not kept) can be given instead. Only optuna's own
 storage formats are written, so ``optuna.load_study`` and optuna-dashboard read every study.
 
 optuna's private names (a study's storage, a journal's backend, a trial's storage id) are used
@@ -49,11 +50,14 @@ def _journal_url(path: Path) -> str:
 
 
 def default_storage_url(spec: DeviceSpec) -> str:
-    """SQLite file beside the study file: ``<stem>.db`` (no server needed).
+    """optuna's journal file beside the study file: ``<stem>.optuna.journal`` (no server).
 
-    A study that was started in optuna's journal file ``<stem>.optuna.journal`` (the faster
-    embedded storage, chosen with ``--storage <stem>.optuna.journal``) is continued there
-    when that file exists and the SQLite file does not.
+    The journal is an append-only log of optuna's storage operations (``LocalJournalFile``):
+    as fast as optuna's in-memory storage within ~10 %, where optuna's SQLite storage spends
+    ~50 SQL statements per trial; each record reaches the operating system when written, the
+    file is fsynced after every batch, and a record cut by a crash is repaired on open
+    (``repair_journal``). A study started in the SQLite file ``<stem>.db`` (the default
+    before) is continued there when that file exists and the journal does not.
     """
     if spec.source.startswith("<"):
         raise ValueError("a study given as text has no file to put the default storage beside; "
@@ -61,9 +65,9 @@ def default_storage_url(spec: DeviceSpec) -> str:
     src = Path(spec.source).resolve()
     db = src.with_suffix(".db")
     journal = src.with_name(src.stem + DEFAULT_JOURNAL_SUFFIX)
-    if not db.exists() and journal.is_file():
-        return _journal_url(journal)
-    return "sqlite:///" + str(db)
+    if db.is_file() and not journal.exists():
+        return "sqlite:///" + str(db)
+    return _journal_url(journal)
 
 
 def _path_url(path: Path) -> str:
@@ -242,14 +246,40 @@ def _is_schema_race(e: Exception) -> bool:
     return "already exists" in msg or "database is locked" in msg
 
 
+GRPC_SCHEME = "grpc://"
+DEFAULT_GRPC_PORT = 13000
+
+
+def _grpc_address(url: str) -> tuple[str, int]:
+    """(host, port) of a ``grpc://host[:port]`` URL (default port 13000, optuna's)."""
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise ValueError(f"storage {url!r}: {e}") from None
+    return parts.hostname or "localhost", port or DEFAULT_GRPC_PORT
+
+
 def open_storage(url: str):
     """An optuna storage for ``url``: ``"memory"`` (in-process, not durable), a
-    ``journal://`` file (``LocalJournalFile``) or an RDB URL."""
+    ``journal://`` file (``LocalJournalFile``), ``grpc://host:port`` (optuna's
+    ``GrpcStorageProxy``, see ``serve_grpc_proxy``) or an RDB URL."""
     if url in ("memory", ":memory:"):
         return optuna.storages.InMemoryStorage()
     if "://" not in url:
         raise ValueError(f"storage {url!r} is not a URL (e.g. journal:///path/study.journal, "
-                         "sqlite:///study.db, postgresql://user@host/db, or 'memory')")
+                         "sqlite:///study.db, postgresql://user@host/db, grpc://host:13000, "
+                         "or 'memory')")
+    if url.startswith(GRPC_SCHEME):
+        host, port = _grpc_address(url)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.GrpcStorageProxy(host=host, port=port)
+        except ImportError as e:
+            raise ImportError(f"storage {url}: optuna's gRPC proxy needs grpcio and protobuf "
+                              "(pip install -e \".[grpc]\")") from e
     if is_journal_url(url):
         path = Path(url[len(JOURNAL_SCHEME):])
         if not path.name:
@@ -292,6 +322,37 @@ def open_storage(url: str):
         storage.engine.dispose()
     return storage
 
+
+
+def serve_grpc_proxy(url: str, host: str = "localhost", port: int = DEFAULT_GRPC_PORT) -> None:
+    """Serve the storage at ``url`` to workers through optuna's gRPC storage proxy
+    (``optuna.storages.run_grpc_proxy_server``) until interrupted.
+
+    One proxy holds the only database connection(s), and any number of workers on other
+    machines use ``grpc://<this host>:<port>`` as their storage: the database sees one client
+    instead of hundreds, and the proxy answers repeated reads of finished trials from its cache.
+
+    Parameters
+    ----------
+    url : str
+        The storage behind the proxy (normally ``postgresql://...``; any URL of
+        ``open_storage`` except another ``grpc://``).
+    host : str
+        Interface to listen on: ``localhost`` (this machine only) or ``0.0.0.0`` (every
+        interface; the proxy has no authentication, so only on a trusted network).
+    port : int
+        TCP port (1-65535).
+    """
+    if url.startswith(GRPC_SCHEME) or url in ("memory", ":memory:"):
+        raise ValueError(f"storage {safe_url(url)}: a gRPC proxy needs a database or file behind it")
+    storage = open_storage(url)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.run_grpc_proxy_server(storage, host=host, port=port)
+    except ImportError as e:
+        raise ImportError("optuna's gRPC proxy needs grpcio and protobuf "
+                          "(pip install -e \".[grpc]\")") from e
 
 
 def safe_url(url: str) -> str:

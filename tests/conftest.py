@@ -8,13 +8,7 @@ Long tests carry ``@pytest.mark.slow``; ``python -m pytest -m "not slow"`` is th
 """
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 try:
@@ -80,68 +74,18 @@ def study_file():
 
 # --------------------------------------------------------------------------- PostgreSQL
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    cands = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return cands[-1] if cands else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
-    """URL of a throwaway PostgreSQL server for this test session.
-
-    initdb into a temporary directory, pg_ctl on a free localhost port (as the ``postgres``
-    user when running as root); removed afterwards. Skips when no PostgreSQL driver (psycopg,
-    or psycopg2) or the PostgreSQL binaries are not installed.
-    """
-    import importlib.util
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is None:
-        pytest.skip("no PostgreSQL driver (pip install -e '.[postgres]')")
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed")
-    run_as: list[str] = []
-    owner = None
-    if os.geteuid() == 0:   # postgres refuses to run as root
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and no 'postgres' user to run the server")
-        runuser = shutil.which("runuser")
-        run_as = [runuser, "-u", "postgres", "--"] if runuser else None
-        if run_as is None:
-            pytest.skip("running as root without runuser")
-    # /tmp itself: pytest's tmp_path is not traversable by the postgres user
-    base = tempfile.mkdtemp(prefix="qdt-pg-", dir="/tmp")
-    data, sock = os.path.join(base, "data"), os.path.join(base, "sock")
-    os.mkdir(sock)
-    if owner is not None:
-        for p in (base, sock):
-            os.chown(p, owner.pw_uid, owner.pw_gid)
-    port = _free_port()
-    log = os.path.join(base, "server.log")
+    """URL of a throwaway PostgreSQL server for this test session (``pg_server.local_postgres``:
+    initdb into a temporary directory, 127.0.0.1 only); skips, saying why, when no driver or
+    no PostgreSQL binaries are installed."""
+    from pg_server import PostgresUnavailable, local_postgres
+    server = local_postgres()
     try:
-        subprocess.run(run_as + [initdb, "-D", data, "-A", "trust", "-U", "qdt", "--no-sync"],
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run(run_as + [pg_ctl, "-D", data, "-l", log, "-w", "-t", "60", "-o",
-                                 f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off",
-                                 "start"], check=True, capture_output=True, timeout=120)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        logtext = Path(log).read_text() if os.path.exists(log) else ""
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start a PostgreSQL server: {e} {getattr(e, 'stderr', '')} {logtext}")
+        url = server.__enter__()
+    except PostgresUnavailable as e:
+        pytest.skip(str(e))
     try:
-        # bare postgresql:// as users type it (studies picks the installed driver)
-        yield f"postgresql://qdt@127.0.0.1:{port}/postgres"
+        yield url
     finally:
-        subprocess.run(run_as + [pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+        server.__exit__(None, None, None)

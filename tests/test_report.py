@@ -36,8 +36,9 @@ def _example(study_file, base: str, tmp: Path, name: str, max_mismatch: float | 
 
 def _run(path: Path) -> str:
     spec = load(path)
-    res = runmod.run_study(spec)                   # the default storage: SQLite beside the file
-    assert res.storage_url.startswith("sqlite:///")
+    # SQLite beside the file (the default before the journal; found by default when alone)
+    res = runmod.run_study(spec, storage=str(path.with_suffix(".db")))
+    assert res.storage_url.startswith("sqlite:///") and runmod.storage_url(spec) == res.storage_url
     return res.storage_url
 
 

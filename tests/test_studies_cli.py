@@ -56,7 +56,7 @@ def test_optimize_then_simulate_best_design(study_file, tmp_path, capsys):
     for f in ("trials.csv", "trials.parquet"):
         assert (out / f).exists()
     url = runmod.storage_url(load(path))
-    assert url == "sqlite:///" + str(tmp_path.resolve() / "c.db")     # the default: SQLite beside the file
+    assert url == "journal://" + str(tmp_path.resolve() / "c.optuna.journal")   # the default
     study = optuna.load_study(study_name="c", storage=runmod.open_storage(url))
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 12
 

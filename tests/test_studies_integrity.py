@@ -4,9 +4,6 @@ workers whose parent was killed, and rebuilding the outputs from the storage."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path

@@ -59,3 +59,36 @@ def test_workers_option_against_postgres(postgres_url, study_file, tmp_path):
     n = len(res.study.trials)
     res2 = runmod.run_study(load(study_file(tmp_path, "pg_workers", n_trials=16, batch_size=4)), storage=postgres_url, seed=5)
     assert len(res2.study.trials) == n
+
+
+def test_eight_workers_of_two_commands_on_one_study(postgres_url, study_file, tmp_path):
+    """8 worker processes from 2 separate `qdtandem optimize --workers 4` commands on one
+    PostgreSQL study: no finished trial lost, no design evaluated twice, nothing left running."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from studies import run as runmod
+    from test_studies_integrity import twice
+
+    target = 64
+    path = study_file(tmp_path, "pg_eight", n_trials=target, batch_size=4)
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    procs = [subprocess.Popen([sys.executable, "-m", "studies.cli", "optimize", str(path),
+                               "--storage", postgres_url, "--workers", "4", "--seed", "1",
+                               "--no-progress", "--out", str(tmp_path / f"out{i}")],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+             for i in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=900)
+        assert p.returncode == 0, err
+    study = optuna.load_study(study_name="pg_eight", storage=runmod.open_storage(postgres_url))
+    trials = study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state == TrialState.COMPLETE or "error" in t.user_attrs]
+    assert target <= len(done) <= target + 8 * 4          # at most one batch per worker beyond
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    # every trial is finished, a duplicate given way (not evaluated), or failed by an interrupt
+    assert all(t.state != TrialState.FAIL or {"error", "duplicate_of", "interrupted", "stale"}
+               & set(t.user_attrs) for t in trials)
+    assert twice(study) == 0
+    assert len({t.user_attrs["worker"] for t in done}) >= 6   # the workers of both commands

@@ -89,7 +89,7 @@ def test_same_seed_same_trials_and_other_seed_differs(study_file, tmp_path):
     s = load(study_file(tmp_path, "t", n_trials=20, batch_size=5, seed=11))
     a = runmod.run_study(s, storage="memory").study
     b = runmod.run_study(s, storage=f"sqlite:///{tmp_path / 'r.db'}").study
-    d = runmod.run_study(s).study                 # the default SQLite file
+    d = runmod.run_study(s).study                 # the default journal file
     j = runmod.run_study(s, storage=str(tmp_path / "r.journal")).study   # optuna journal file
     c = runmod.run_study(s, storage="memory", seed=12).study
     pa = [t.params for t in complete(a)]
@@ -106,10 +106,10 @@ def test_resume_tops_up_without_duplicates(study_file, tmp_path, storage):
     s = load(path)
     url = None if storage is None else str(tmp_path / "t.journal")
     r1 = runmod.run_study(s, storage=url)
-    if storage is None:                           # default storage: SQLite beside the study file
-        db = (tmp_path / "t.db").resolve()
-        assert r1.storage_url == "sqlite:///" + str(db)
-        assert db.is_file() and not (tmp_path / "t.optuna.journal").exists()
+    if storage is None:                           # default storage: journal beside the study file
+        journal = (tmp_path / "t.optuna.journal").resolve()
+        assert r1.storage_url == "journal://" + str(journal)
+        assert journal.is_file() and not (tmp_path / "t.db").exists()
     else:
         assert isinstance(r1.study._storage, optuna.storages.JournalStorage)
     first = {t.number: (t.params, t.values) for t in complete(r1.study)}
@@ -128,14 +128,15 @@ def test_resume_tops_up_without_duplicates(study_file, tmp_path, storage):
         [(t.number, t.params, t.values, t.user_attrs) for t in trials]
 
 
-def test_study_started_in_the_journal_beside_the_file_is_continued(study_file, tmp_path):
+def test_study_started_in_sqlite_beside_the_file_is_continued(study_file, tmp_path):
+    # the default was <stem>.db before the journal: such studies continue where they are
     path = study_file(tmp_path, "t", n_trials=8, batch_size=4, seed=2)
     s = load(path)
-    runmod.run_study(s, storage=str(tmp_path / "t.optuna.journal"))
-    assert runmod.storage_url(s) == "journal://" + str((tmp_path / "t.optuna.journal").resolve())
+    runmod.run_study(s, storage=str(tmp_path / "t.db"))
+    assert runmod.storage_url(s) == "sqlite:///" + str((tmp_path / "t.db").resolve())
     res = runmod.run_study(s, n_trials=12)
     assert len(complete(res.study)) == 12
-    assert not (tmp_path / "t.db").exists()
+    assert not (tmp_path / "t.optuna.journal").exists()
 
 
 def test_study_name_with_other_design_space_is_refused(study_file, tmp_path):
@@ -191,7 +192,7 @@ def test_every_sampler_runs(study_file, tmp_path, sampler):
     path = study_file(tmp_path, name=f"s_{sampler}", n_trials=12, batch_size=6, seed=0,
                       sampler=sampler, grid_points=2,
                       sampler_options={"population_size": 6} if sampler == "nsga2" else None)
-    res = runmod.run_study(load(path))             # default SQLite file
+    res = runmod.run_study(load(path))             # default journal file
     trials = complete(res.study)
     assert all("worker" in t.user_attrs for t in trials)
     if sampler == "grid":
@@ -324,7 +325,7 @@ def test_read_back_helpers(study_file, tmp_path):
     url = runmod.storage_url(s)
     study = runmod.load_study(url, "t")
     assert runmod.spec_of_study(study).parameters == s.parameters
-    assert runmod.load_study(str(tmp_path / "t.db"), "t").study_name == "t"
+    assert runmod.load_study(str(tmp_path / "t.optuna.journal"), "t").study_name == "t"
     with pytest.raises(ValueError, match=r"no study named 'nope'.*\['t'\]"):
         runmod.load_study(url, "nope")
     for missing in ("missing.db", "missing.journal"):
