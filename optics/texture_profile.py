@@ -10,26 +10,27 @@ eqs. 22-23), s and p averaged:
     a(z) = sum_theta h_o(theta) a_o(z; theta) + sum_theta h_w(theta) a_w(d - z; theta).
 
 Its depth integral is the film's absorptance of ``solve_textured`` (to the angle interpolation
-used there where the wafer transmits). Multiply by the photon flux and integrate over wavelength
-for the facet-averaged generation rate G(z) (``generation_from_profile``).
+used there where the wafer transmits). The result is an ``optics.ProfileResult``, so
+``optics.spectral_generation`` gives the facet-averaged G(z, lambda) of the collection models.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .spectra import photon_flux
+from .profile import ProfileResult
 from .texture import ANGLE_STEP_DEG, N_FINE
 from .tmm import coherent_solve
 
 
 def _densities(n_media, d_media, wl, xi, j, z):
-    """s/p-averaged absorption density [Z, K, W] in medium j at depths z [Z] (nm)."""
-    out = 0.0
+    """s/p-averaged absorption density and |E|^2 [Z, K, W] in medium j at depths z [Z] (nm)."""
+    a = f = 0.0
     for pol in ("s", "p"):
         sol = coherent_solve(pol, n_media, d_media, wl, xi)
         ef, eb = sol.fields(j, z)
-        out = out + 0.5 * sol.absorption_density(j, ef, eb)
-    return out
+        a = a + 0.5 * sol.absorption_density(j, ef, eb)
+        f = f + 0.5 * sol.field_intensity(j, ef, eb, xi)
+    return a, f
 
 
 def textured_absorption_profile(n_layers, thicknesses_nm, wavelengths_nm, result, layer: int,
@@ -49,8 +50,10 @@ def textured_absorption_profile(n_layers, thicknesses_nm, wavelengths_nm, result
 
     Returns
     -------
-    z_nm [Z] (cell midpoints from the film's outer face, along the facet normal), dz [Z] (nm),
-    absorption [Z, W] (nm^-1; sum over z of absorption * dz is the film's absorptance).
+    optics.ProfileResult over the film: z_nm [Z] cell midpoints from the stack's outer face along
+    the facet normal, dz_nm [Z], absorption [Z, W] (nm^-1; sum of absorption * dz_nm is the
+    film's absorptance), field [Z, W] (|E|^2 relative to the incident wave, the hit-weighted
+    sum of the facets' incoherent illuminations).
     """
     wl = np.asarray(wavelengths_nm, dtype=float)
     n = np.asarray(n_layers, dtype=complex)
@@ -65,6 +68,7 @@ def textured_absorption_profile(n_layers, thicknesses_nm, wavelengths_nm, result
     theta = np.arange(N_FINE) * ANGLE_STEP_DEG
     s = np.sin(np.radians(np.minimum(theta, 89.5)))
     absorption = np.zeros((cells, wl.size))
+    field = np.zeros((cells, wl.size))
     films = n[:iw]
     for side, hits in ((0, result.hit_front), (1, result.hit_front_back)):
         used = np.flatnonzero(hits.max(axis=1) > min_weight)
@@ -83,14 +87,9 @@ def textured_absorption_profile(n_layers, thicknesses_nm, wavelengths_nm, result
         k = used.size
         nm = np.broadcast_to(media[:, None, :], (media.shape[0], k, wl.size))
         dd = np.broadcast_to(dm[:, None], (dm.size, k))
-        a = _densities(nm, dd, wl, xi, j, zz)  # [Z, K, W]
+        a, f = _densities(nm, dd, wl, xi, j, zz)  # [Z, K, W]
         absorption += np.einsum("zkw,kw->zw", a, hits[used])
-    return z, np.full(cells, h), absorption
-
-
-def generation_from_profile(absorption, wavelengths_nm, spectrum: str = "AM1.5G") -> np.ndarray:
-    """G(z) in photons s^-1 cm^-3 from an absorption profile [Z, W] (nm^-1), trapezoid rule in
-    wavelength under ``spectrum`` (photons s^-1 m^-2 nm^-1); nm^-1 -> cm^-1 is 1e7, m^-2 -> cm^-2 1e-4."""
-    wl = np.asarray(wavelengths_nm, dtype=float)
-    g = np.trapezoid(absorption * photon_flux(wl, spectrum), wl, axis=1)
-    return g * 1e7 * 1e-4
+        field += np.einsum("zkw,kw->zw", f, hits[used])
+    starts = np.concatenate([[0.0], np.cumsum(d)])
+    return ProfileResult(wl, starts[layer] + z, np.full(cells, h), np.full(cells, layer), absorption, field,
+                         starts)

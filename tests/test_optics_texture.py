@@ -145,12 +145,13 @@ def test_facet_averaged_profile_integrates_to_absorptance(kind):
     """The top film's facet-averaged a(z) integrates to its absorptance from solve_textured:
     exactly where the wafer is opaque (exact angles), to the angle interpolation elsewhere; for a
     planar texture it is the planar TMM profile."""
-    from optics.texture_profile import generation_from_profile, textured_absorption_profile
+    from optics.texture_profile import textured_absorption_profile
 
     n, d, coh = _stack(WL)
     res = solve_textured(n, d, coh, WL, 1.0, 1.0, Texture(kind), Texture(kind))
-    z, dz, a = textured_absorption_profile(n, d, WL, res, layer=1, dz_nm=2.0)
-    integral = (a * dz[:, None]).sum(0)
+    prof_t = textured_absorption_profile(n, d, WL, res, layer=1, dz_nm=2.0)
+    a = prof_t.absorption
+    integral = prof_t.layer_absorptance(1)
     np.testing.assert_allclose(integral, res.A[1], atol=6e-3)  # interpolated film coefficients
     opaque = WL < 700
     np.testing.assert_allclose(integral[opaque], res.A[1][opaque], rtol=1e-3)
@@ -158,4 +159,5 @@ def test_facet_averaged_profile_integrates_to_absorptance(kind):
         prof = optics.absorption_profile(optics.Stack([optics.Layer(n[i], d[i], coh[i]) for i in range(5)]),
                                          WL, dz_nm=2.0, layers=[1])
         np.testing.assert_allclose(a, prof.absorption, atol=5e-5)
-    assert np.all(generation_from_profile(a, WL) >= 0)
+        np.testing.assert_allclose(prof_t.field, prof.field, rtol=1e-2)  # rear light at 1 deg, not 0
+    assert np.all(optics.spectral_generation(prof_t) >= 0)
