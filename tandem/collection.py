@@ -259,10 +259,13 @@ def collected_eqe(eta, profile) -> np.ndarray:
     for ce, re, e0, e1 in _endpoints(eta):
         for cg, rg, g0, g1 in ge:
             r = re + rg
-            a0, a1 = e0 * g0, e1 * g1
+            a0 = e0 * g0
             small = np.abs(r) < 1e-4
-            integral = np.where(small, a0 * (1 + r / 2 + r * r / 6), (a1 - a0) / np.where(small, 1.0, r))
-            total = total + (ce * cg * integral).real
+            integral = (e1 * g1 - a0) / np.where(small, 1.0, r)
+            if np.any(small):  # (exp(r) - 1) / r to second order
+                integral = np.where(small, a0 * (1 + r / 2 + r * r / 6), integral)
+            prod = ce * cg * integral
+            total = total + (prod.real if np.iscomplexobj(prod) else prod)
     return total
 
 

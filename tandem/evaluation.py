@@ -238,7 +238,7 @@ def subcell_spectra(out: BatchSpectra, group: Sequence[Design], idx: Sequence[in
 
 #: at most this many wavelengths carry the voltage dependence of the photocurrent (its shape
 #: changes slowly with the wavelength; its value at V = 0 comes from the full grid)
-_COARSE_WAVELENGTHS = 24
+_COARSE_WAVELENGTHS = 12
 
 
 def subcell_collection(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], sel: Sequence[int],
