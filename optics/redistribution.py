@@ -522,7 +522,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         lev_r = _levels(ratio_r, opaque, opts) if not lossy else np.ones(n_w)
 
         def matrices(surface, surf_s, levels, from_wafer_lossy):
-            M = np.zeros((nb, nb, n_d, clear.size))
+            M = np.zeros((n_d, clear.size, nb, nb))  # [D, Wc, out, in]: contiguous matrices for BLAS
             out = np.zeros((nb, n_d, clear.size))
             trees = {}
             for lv in np.unique(levels[clear]):
@@ -531,7 +531,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
                 nodes, leaves = _propagate(ops, surf_s, sel, np.ones((nb, n_d, sel.size)))
                 to_w, to_o = _apply(ops, nodes, leaves, nb)
                 pos = np.searchsorted(clear, sel)
-                M[:, :, :, pos] = to_w
+                M[:, pos] = to_w.transpose(2, 3, 0, 1)
                 out[:, :, pos] = to_o
                 trees[float(lv)] = (ops, sel, nodes)
             return M, out, trees
@@ -540,8 +540,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         Mr, t_r, trees_r = matrices(rear, rear_s, lev_r, lossy)
         P = np.exp(-alpha[None, :, clear] * d[None, :, iw, None] / cos_b[:, None, None])  # [nb, D, Wc]
         # x = v0 + Mf P Mr P x, per (design, wavelength)
-        mf = np.moveaxis(Mf, (2, 3), (0, 1))  # [D, Wc, nb, nb]
-        mr = np.moveaxis(Mr, (2, 3), (0, 1))
+        mf, mr = Mf, Mr  # [D, Wc, nb, nb]
         p = np.moveaxis(P, 0, -1)  # [D, Wc, nb]
         loop = mf @ (p[..., :, None] * mr) * p[..., None, :]
         rhs = np.moveaxis(v0[:, :, clear], 0, -1)
