@@ -42,7 +42,7 @@ from .tmm import coherent_solve
 #: opaque: nothing returns from the rear (the error is below this fraction of the light)
 OPAQUE_TRANSMITTANCE = 1e-12
 #: designs solved together (bounds the [nodes, designs, wavelengths] temporaries)
-DESIGN_CHUNK = 8
+DESIGN_CHUNK = 2
 
 
 @dataclass(frozen=True)
