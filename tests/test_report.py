@@ -137,7 +137,7 @@ def test_simulate_report_sections_and_numbers(simulate_report):
     assert "history" not in out.data["sections"] and out.data["study"] is None
     _check_sections(out)
     _check_headline_equals_tandem(out, load(path).design({}))
-    assert {f.key for f in out.figures} == {"stack", "optics", "eqe", "nk", "generation", "jv"}
+    assert {f.key for f in out.figures} == {"stack", "optics", "eqe", "collection", "nk", "generation", "jv"}
 
 
 def test_stack_table_has_provenance_of_every_layer(simulate_report):
@@ -154,6 +154,19 @@ def test_stack_table_has_provenance_of_every_layer(simulate_report):
     md = out.files["markdown"].read_text()
     for r in rows:
         assert f"| {r['name']} | {r['material']} |" in md
+
+
+def test_collection_section(simulate_report):
+    """Carrier collection: eta_c(z) per thin-film subcell and the EQE with and without collection loss."""
+    path, out = simulate_report
+    subs = [s for s in out.data["subcells"] if s["collection"] != "ideal"]
+    assert subs and "collection" in out.data["sections"]
+    for s in subs:
+        eta = np.array(s["collection_pct"])
+        assert eta.shape == np.array(s["z_rel"]).shape and np.all((eta >= 0) & (eta <= 100))
+    md = out.files["markdown"].read_text()
+    assert "Carrier collection" in md and "is not collected at short circuit" in md
+    assert "collection" in {f.key for f in out.figures}
 
 
 def test_photocurrent_bookkeeping_closes(simulate_report):

@@ -258,6 +258,8 @@ def data_title(subject: Subject) -> str:
 
 def section_ids(data: Mapping[str, Any]) -> list[str]:
     ids = ["summary", "stack", "headline", "optics", "eqe", "nk", "generation", "jv"]
+    if any(sc.get("collection_pct") for sc in data.get("subcells") or []):
+        ids.insert(ids.index("eqe") + 1, "collection")
     if (data.get("device") or {}).get("texture"):
         ids.insert(2, "texture")
     if data["headline"].get("cie_x") is not None and np.isfinite(data["headline"].get("cie_x", math.nan)):

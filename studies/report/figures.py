@@ -111,6 +111,21 @@ def eqe_figures(ctx: FigureContext) -> list[FigureOut]:
                  fg.eqe_plot(wl, curves, 1.0 - o.R))]
 
 
+def collection_figures(ctx: FigureContext) -> list[FigureOut]:
+    wl = np.asarray(ctx.result.optics.wavelengths_nm, dtype=float)
+    profiles, eqes = [], []
+    for i, s in enumerate(ctx.data["subcells"]):
+        cell = ctx.result.top if i == 0 else ctx.result.bottom
+        label = f"{s['role']} ({s['absorber']})"
+        eqes.append((label, cell.eqe, cell.eqe_ideal if cell.eqe_ideal is not None else cell.eqe))
+        if cell.collection_pct is not None:
+            profiles.append((label, cell.z_rel, cell.collection_pct))
+    return [_out("collection", "Carrier collection",
+                 "Collection efficiency over each absorber at short circuit (tandem.collection: drift and "
+                 "diffusion in the built-in field, SRH and interface recombination) and the EQE it leaves.",
+                 fg.collection_plot(wl, profiles, eqes))]
+
+
 def nk_figures(ctx: FigureContext) -> list[FigureOut]:
     import optics
 
@@ -222,7 +237,8 @@ def _energy_yield_figures(ctx: FigureContext) -> list[FigureOut]:
 
 
 FIGURES: dict[str, Callable[[FigureContext], list[FigureOut]]] = {
-    "stack": stack_figures, "texture": texture_figures, "optics": optics_figures, "eqe": eqe_figures, "nk": nk_figures,
+    "stack": stack_figures, "texture": texture_figures, "optics": optics_figures, "eqe": eqe_figures, "collection": collection_figures,
+    "nk": nk_figures,
     "generation": generation_figures, "jv": jv_figures, "colour": colour_figures,
     "history": history_figures, "importances": importances_figures, "pareto": pareto_figures,
     "sensitivity": sensitivity_figures, "energy-yield": _energy_yield_figures,

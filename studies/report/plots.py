@@ -177,6 +177,31 @@ def eqe_plot(wl: np.ndarray, curves: Sequence[tuple[str, np.ndarray]], one_minus
     return fig
 
 
+def collection_plot(wl: np.ndarray, profiles: Sequence[tuple[str, np.ndarray, np.ndarray]],
+                    eqes: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
+    """Left: collection efficiency eta_c (%) over the absorber depth (0 = light side); right: EQE
+    with (solid) and without (dashed) collection loss, per subcell."""
+    fig = new_figure(8.0, 3.6)
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    colours = ("#c0392b", "#2e4053", "#117a65")
+    for (label, z, eta), c in zip(profiles, colours):
+        ax1.plot(z, eta, color=c, linewidth=1.8, label=label)
+    ax1.set_xlim(0, 1)
+    ax1.set_ylim(0, 105)
+    ax1.set_xlabel("depth in the absorber, z / d (0 = light side)")
+    ax1.set_ylabel("collection efficiency (%)")
+    ax1.legend(fontsize=8)
+    for (label, e, ideal), c in zip(eqes, colours):
+        ax2.plot(wl, 100 * ideal, color=c, linestyle="--", linewidth=1.0)
+        ax2.plot(wl, 100 * e, color=c, linewidth=1.8, label=label)
+    ax2.set_xlim(wl[0], wl[-1])
+    ax2.set_ylim(0, 105)
+    ax2.set_xlabel("wavelength (nm)")
+    ax2.set_ylabel("EQE (%)")
+    ax2.set_title("solid: collected; dashed: every absorbed photon", fontsize=9)
+    return fig
+
+
 def nk_plot(wl: np.ndarray, materials: Sequence[tuple[str, np.ndarray]]) -> Figure:
     """n (left) and k (right, log scale; k < 1e-5 drawn at 1e-5) of every material used."""
     fig = new_figure(9.0, 4.0, left=0.07, right=0.78, wspace=0.3)

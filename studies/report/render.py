@@ -218,7 +218,7 @@ SECTION_TITLES = {
     "history": "Optimisation history", "importances": "Parameter importances", "pareto": "Pareto front",
     "top10": "Top 10 designs", "sensitivity": "Sensitivity around the optimum",
     "design-file": "The design as a simulate file", "reproducibility": "Reproducibility",
-    "energy-yield": "Annual energy yield",
+    "energy-yield": "Annual energy yield", "collection": "Carrier collection",
 }
 
 
@@ -292,6 +292,21 @@ def _figure_only(key: str) -> Callable[[Any, Any], list[Block]]:
     return lambda data, figs: [("figure", key)]
 
 
+def collection_blocks(data, figs) -> list[Block]:
+    out: list[Block] = [("figure", "collection")]
+    items = []
+    for sc in data["subcells"]:
+        if sc.get("collection") == "ideal":
+            items.append(f"{sc['absorber']}: ideal collection (every absorbed photon counted).")
+            continue
+        lost = sc["collection_loss_ma_cm2"]
+        share = 100 * lost / sc["jph_ideal_ma_cm2"] if sc["jph_ideal_ma_cm2"] > 0 else math.nan
+        items.append(f"{sc['absorber']}: {_num(lost)} mA/cm^2 of the {_num(sc['jph_ideal_ma_cm2'])} mA/cm^2 "
+                     f"absorbed is not collected at short circuit ({_num(share, '.1f')} %).")
+    out.append(("list", items))
+    return out
+
+
 def importances_blocks(data, figs) -> list[Block]:
     if "importances" not in figs:
         return [("p", "Not available: optuna needs at least 4 completed trials and a parameter that varies.")]
@@ -348,7 +363,7 @@ def reproducibility_blocks(data, figs) -> list[Block]:
 BLOCKS: dict[str, Callable[[Any, Mapping[str, FigureOut]], list[Block]]] = {
     "summary": summary_blocks, "stack": stack_blocks, "texture": texture_blocks, "headline": headline_blocks,
     "optics": optics_blocks,
-    "eqe": _figure_only("eqe"), "nk": _figure_only("nk"), "generation": _figure_only("generation"),
+    "eqe": _figure_only("eqe"), "collection": collection_blocks, "nk": _figure_only("nk"), "generation": _figure_only("generation"),
     "jv": _figure_only("jv"), "colour": _figure_only("colour"),
     "history": _figure_only("history"), "importances": importances_blocks, "pareto": pareto_blocks,
     "top10": top10_blocks, "sensitivity": sensitivity_blocks,
