@@ -18,6 +18,7 @@ CODATA 2018 (exact SI defining constants): Tiesinga et al., Rev. Mod. Phys. 93, 
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Callable
 
@@ -53,13 +54,52 @@ _G173_COLUMNS = {"AM1.5G": "global", "AM1.5D": "direct", "AM0": "extraterrestria
 _USER_SPECTRA: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
-@lru_cache(maxsize=4)
-def _g173(column: str) -> tuple[np.ndarray, np.ndarray]:
+def _g173_cache_file():
+    """Where the G173 columns read through pvlib are kept between runs (None: no cache).
+
+    Importing pvlib costs ~0.7 s, most of a CLI start-up; the table it ships is fixed for
+    one pvlib release, so it is stored once per pvlib version beside the other qdtandem caches.
+    """
+    from importlib import metadata
+    from pathlib import Path
+
+    try:
+        version = metadata.version("pvlib")
+    except metadata.PackageNotFoundError:
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "qdtandem" / f"astm-g173-03-pvlib-{version}.npz"
+
+
+def _g173_columns() -> dict[str, np.ndarray]:
+    cache = _g173_cache_file()
+    if cache is not None:
+        try:
+            with np.load(cache) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, KeyError):
+            pass   # absent or unreadable: read through pvlib again below
     import pvlib
 
     table = pvlib.spectrum.get_reference_spectra(standard="ASTM G173-03")
-    wl = table.index.to_numpy(dtype=float)
-    irr = table[column].to_numpy(dtype=float)
+    cols = {"wavelength": table.index.to_numpy(dtype=float)}
+    cols.update({c: table[c].to_numpy(dtype=float) for c in _G173_COLUMNS.values()})
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, **cols)
+            os.replace(tmp, cache)   # atomic: a concurrent reader sees the old or the whole file
+        except OSError:
+            pass   # read-only home: keep it in memory only
+    return cols
+
+
+@lru_cache(maxsize=4)
+def _g173(column: str) -> tuple[np.ndarray, np.ndarray]:
+    cols = _g173_columns()
+    wl = np.array(cols["wavelength"], dtype=float)
+    irr = np.array(cols[column], dtype=float)
     wl.setflags(write=False)
     irr.setflags(write=False)
     return wl, irr

@@ -346,12 +346,33 @@ def _extension_commands() -> dict[str, tuple[str, Callable, Callable]]:
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _names_builtin_command(argv: Sequence[str] | None) -> bool:
+    """True when the command line asks for a built-in subcommand.
+
+    The extension modules (the report with matplotlib, the energy yield with pvlib) take about
+    1.5 s to import; a built-in command such as ``optimize`` has no use for them, so the parser
+    is then built without them and start-up stays short.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    first = next((a for a in args if not a.startswith("-")), None)
+    return first in COMMANDS
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``qdtandem`` argument parser.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The command line about to be parsed. When it names a built-in subcommand, the
+        extension subcommands are not imported (they are listed again by any other call).
+    """
+    extensions = {} if _names_builtin_command(argv) else _extension_commands()
     parser = argparse.ArgumentParser(
         prog="qdtandem",
         description="Optical and device design of perovskite quantum-dot solar cells and tandems.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (help_, add_args, run) in {**COMMANDS, **_extension_commands()}.items():
+    for name, (help_, add_args, run) in {**COMMANDS, **extensions}.items():
         p = sub.add_parser(name, help=help_, description=help_)
         add_args(p)
         p.set_defaults(_run=run)
@@ -367,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
