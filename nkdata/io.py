@@ -242,7 +242,7 @@ def formula_n(formula_id, C, wl_um):
 
 def _data_block_lines(text):
     """1-based line numbers of the first row of each DATA entry's 'data' block (None for formulas)."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))   # C parser: same marks, ~10x faster
     out = []
     for key, val in node.value:
         if key.value == "DATA":
