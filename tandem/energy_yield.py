@@ -62,7 +62,8 @@ from optics.spectra import HC_EV_NM
 
 from . import electrical as el
 from .device import Design
-from .evaluation import diode_arrays, evaluate_batch
+from .collection import VOLTAGE_NODES_KT
+from .evaluation import ROLES, diode_arrays, evaluate_batch_spectra
 from .vocabulary import YIELD_METRICS
 from .outdoor_spectra import HourlyIrradiance, constant_irradiance, hourly_irradiance
 
@@ -322,14 +323,16 @@ class _Bins:
     temp_c: np.ndarray            # [nb]
     scale: np.ndarray             # [nb] mean of the hourly scale (the photocurrent or their sum)
     hourly_scale: np.ndarray      # [n_on]
+    ratio_v: tuple = ()           # per subcell: None or [nb, K] photocurrent-weighted mean Jph(V) / Jph(0)
 
     @property
     def n(self) -> int:
         return self.temp_c.size
 
 
-def _make_bins(currents: Sequence[np.ndarray], temp_c: np.ndarray, method: str) -> _Bins:
-    """Bins of one subcell (single, 4T) or of a series pair (2T, two currents)."""
+def _make_bins(currents: Sequence[np.ndarray], temp_c: np.ndarray, method: str, ratios=None) -> _Bins:
+    """Bins of one subcell (single, 4T) or of a series pair (2T, two currents). ``ratios``: per
+    current None or [H, K] Jph(V) / Jph(0) of each hour (voltage-dependent collection)."""
     on = np.ones(temp_c.size, dtype=bool)
     for j in currents:
         on &= j > 1e-6
@@ -345,12 +348,21 @@ def _make_bins(currents: Sequence[np.ndarray], temp_c: np.ndarray, method: str) 
         inv, nb = _bin_index(*feats)
     cnt = np.maximum(np.bincount(inv, minlength=nb), 1)
     mean = lambda x: np.bincount(inv, x, nb) / cnt  # noqa: E731
-    return _Bins(on, inv, tuple(mean(j) for j in cur), mean(t), mean(total), total)
+    ratio_v = []
+    for j, rv in zip(cur, ratios or [None] * len(cur)):
+        if rv is None:
+            ratio_v.append(None)
+            continue
+        jw = np.maximum(np.bincount(inv, j, nb), 1e-300)
+        ratio_v.append(np.stack([np.bincount(inv, j * c, nb) / jw for c in rv[on].T], axis=1))
+    return _Bins(on, inv, tuple(mean(j) for j in cur), mean(t), mean(total), total, tuple(ratio_v))
 
 
 def _solve_bins(jobs) -> list[np.ndarray]:
     """Power per unit scale of every bin (mW/cm^2 per mA/cm^2) for all jobs in one vectorised call
-    per device type. ``jobs``: (design, bins, lnJ0 functions per subcell, "series" | cell index)."""
+    per device type. ``jobs``: (design, bins, lnJ0 functions per subcell, "series" | cell index,
+    (Transport or None, V_bi) per subcell); the diodes are those of ``evaluate_batch``
+    (``evaluation.diode_arrays``, with Jph(V) and the thickness-scaled recombination)."""
     out: list = [None] * len(jobs)
     for mode in ("single", "series"):
         sel = [k for k, job in enumerate(jobs) if (job[3] == "series") == (mode == "series") and job[1].n]
@@ -363,16 +375,23 @@ def _solve_bins(jobs) -> list[np.ndarray]:
         scale = np.concatenate([jobs[k][1].scale for k in sel])
         roles = (0, 1) if mode == "series" else (None,)
         diodes = []
+        nk = VOLTAGE_NODES_KT.size
         for r in roles:
-            cells, jph, j0 = [], [], []
+            cells, jph, j0, jph_v, vbi, trs = [], [], [], [], [], []
             for k in sel:
-                d, b, lnj0, which = jobs[k]
+                d, b, lnj0, which, coll = jobs[k]
                 i = r if r is not None else which
+                q = r if r is not None else 0
                 cells += [d.subcells[i]] * b.n
-                jph.append(b.jph[r if r is not None else 0])
+                jph.append(b.jph[q])
                 j0.append(np.exp(lnj0[i](b.temp_c)))
+                rv = b.ratio_v[q] if b.ratio_v else None
+                jph_v.append(np.full((b.n, nk), np.nan) if rv is None else b.jph[q][:, None] * rv)
+                vbi.append(np.full(b.n, coll[i][1]))
+                trs += [coll[i][0]] * b.n
             diodes.append(diode_arrays(designs, cells, np.concatenate(jph), np.concatenate(j0), idx,
-                                       temperature_k=tm + 273.15))
+                                       temperature_k=tm + 273.15, jph_v=np.concatenate(jph_v),
+                                       vbi=np.concatenate(vbi), transports=trs))
         if mode == "series":
             coupling = np.repeat([float(d.luminescent_coupling) for d in designs], sizes)
             mpp = el.series_mpp(diodes[0], diodes[1], coupling)
@@ -447,8 +466,9 @@ def annual_yield_batch(designs: Sequence[Design], conditions: HourlyIrradiance |
     k_n = nodes.size
     reps = [dataclasses.replace(d, angle_deg=float(a), temperature_k=298.15, spectrum="AM1.5G")
             for d in designs for a in nodes]
-    ev = evaluate_batch(reps, with_cri=False, jv_points=2)
-    currents = [_design_currents(d, ev.results[i * k_n:(i + 1) * k_n], cond, nodes, tcs, losses)
+    ev, spec = evaluate_batch_spectra(reps, with_cri=False, jv_points=2)
+    currents = [_design_currents(d, ev.results[i * k_n:(i + 1) * k_n], cond, nodes, tcs, losses,
+                                 (spec, range(i * k_n, (i + 1) * k_n)))
                 for i, d in enumerate(designs)]
     temp = np.asarray(cond.temp_cell_c, dtype=float)
     power = [dict() for _ in designs]
@@ -465,8 +485,9 @@ def annual_yield_batch(designs: Sequence[Design], conditions: HourlyIrradiance |
     return [_finish(c, power[i], n_bins[i], cond, losses, method, keep_hourly) for i, c in enumerate(currents)]
 
 
-def _design_currents(d: Design, rs, cond: HourlyIrradiance, nodes, tcs, losses) -> dict:
-    """Hourly photocurrents of each subcell for each stage of the loss cascade, and ln J0,rad(T)."""
+def _design_currents(d: Design, rs, cond: HourlyIrradiance, nodes, tcs, losses, ev_spectra) -> dict:
+    """Hourly photocurrents of each subcell for each stage of the loss cascade, ln J0,rad(T) and
+    the carrier collection (``_collection``)."""
     wl = np.asarray(rs[0].optics.wavelengths_nm, dtype=float)
     prep = _prepare(cond, wl, nodes)
     temp = np.asarray(cond.temp_cell_c, dtype=float)
@@ -504,16 +525,62 @@ def _design_currents(d: Design, rs, cond: HourlyIrradiance, nodes, tcs, losses) 
         table = _j0_rad_table(eqe0, derivs[i][0], wl, tc, tgrid)
         lnj0.append((lambda tg, tb: (lambda t: np.interp(t, tg, tb)))(tgrid, table))
 
-    return {"design": d, "rs": rs, "prep": prep, "stages": stages, "jph": jph, "lnj0": lnj0, "zeros": zeros}
+    coll, ratio = _collection(d, ev_spectra, cond, nodes, stages)
+    return {"design": d, "rs": rs, "prep": prep, "stages": stages, "jph": jph, "lnj0": lnj0, "zeros": zeros,
+            "collection": coll, "ratio_v": ratio}
+
+
+def _collection(d: Design, ev_spectra, cond: HourlyIrradiance, nodes, stages):
+    """Carrier collection of each subcell as in ``evaluate_batch``: (Transport or None, V_bi) per
+    subcell and, per stage, None or [H, K] Jph(V) / Jph(0) per subcell.
+
+    eta_c(z, V) does not depend on the spectrum, so the collected EQE at each junction voltage
+    and angle node (``BatchSpectra.eqe_v``, on evaluate_batch's coarse wavelengths) is integrated
+    against each hour's direct and diffuse spectra like the EQE itself (the "low_light" stage
+    keeps the AM1.5G ratio, the "spectral" stage normal incidence). Collection is evaluated at
+    25 C; the hour's temperature enters through kT/q of the voltage nodes and the diode.
+    """
+    spec, rows = ev_spectra
+    rows = list(rows)
+    coll, ratio = [], {s: [] for s in stages}
+    for r, (role, cell) in enumerate(zip(ROLES, d.subcells)):
+        k0 = rows[0]
+        coll.append((spec.transports[role][k0], float(np.nan_to_num(spec.vbi[r, k0]))))
+        tabs = [spec.eqe_v[role][k] for k in rows]
+        if any(t is None for t in tabs) or not spec.jph[r, k0] > 0:
+            for s in stages:
+                ratio[s].append(None)
+            continue
+        wl_c = tabs[0][0]
+        prep_c = _prepare(cond, wl_c, nodes)
+        ev_nodes = np.stack([t[1] for t in tabs], axis=1)                # [K+1, N, C]
+        ev_nodes = np.concatenate([ev_nodes, np.zeros((ev_nodes.shape[0], 1, wl_c.size))], axis=1)
+        stc = spec.jph_v[r, k0] / spec.jph[r, k0]                        # [K] AM1.5G, 0 deg
+
+        def as_ratio(j):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = j[:, 1:] / j[:, :1]
+            return np.where(np.isfinite(out) & (j[:, :1] > 0), out, stc[None, :])
+
+        for s in stages:
+            if s == "low_light":
+                ratio[s].append(np.broadcast_to(stc, (cond.temp_cell_c.size, stc.size)))
+            elif s == "spectral":
+                ratio[s].append(as_ratio((prep_c.direct + prep_c.diffuse) @ (prep_c.kj @ ev_nodes[:, 0].T)))
+            else:
+                ratio[s].append(as_ratio(_hourly_response(prep_c, prep_c.kj, ev_nodes)))
+    return coll, ratio
 
 
 def _jobs(cur: dict, stage: str, temp: np.ndarray, method: str) -> list:
     d = cur["design"]
     t_s = temp if stage == "final" else np.full(temp.size, 25.0)
     j = cur["jph"][stage]
+    rv = cur["ratio_v"][stage]
+    coll = cur["collection"]
     if d.kind == "2T":
-        return [(d, _make_bins([j[0], j[1]], t_s, method), cur["lnj0"], "series")]
-    return [(d, _make_bins([j[i]], t_s, method), cur["lnj0"], i) for i in range(len(d.subcells))]
+        return [(d, _make_bins([j[0], j[1]], t_s, method, rv), cur["lnj0"], "series", coll)]
+    return [(d, _make_bins([j[i]], t_s, method, [rv[i]]), cur["lnj0"], i, coll) for i in range(len(d.subcells))]
 
 
 def _finish(cur: dict, power: dict, n_bins: int, cond: HourlyIrradiance, losses, method, keep_hourly) -> YieldResult:

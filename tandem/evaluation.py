@@ -37,7 +37,7 @@ from .device import BatchResult, Design, DeviceResult, Subcell, SubcellResult
 from .presets import get_preset
 from .vocabulary import DEVICE_METRICS
 
-__all__ = ["evaluate", "evaluate_batch", "group_designs", "solve_optics", "subcell_spectra", "transparency",
+__all__ = ["evaluate", "evaluate_batch", "evaluate_batch_spectra", "group_designs", "solve_optics", "subcell_spectra", "transparency",
            "subcell_electrics", "free_carrier_absorption", "connect", "assemble"]
 
 ROLES = ("top", "bottom")
@@ -188,6 +188,7 @@ class BatchSpectra:
     vbi: np.ndarray | None = None
     eta_profile: dict[str, list] | None = None
     transports: dict[str, list] | None = None
+    eqe_v: dict[str, list] | None = None
 
     @classmethod
     def empty(cls, nb: int) -> "BatchSpectra":
@@ -195,7 +196,8 @@ class BatchSpectra:
                    np.full((2, nb), np.nan), np.full(nb, np.nan), np.full((nb, 2), np.nan), np.full(nb, np.nan),
                    {r: [None] * nb for r in ROLES}, np.full((2, nb), np.nan),
                    np.full((2, nb, col.VOLTAGE_NODES_KT.size), np.nan), np.full((2, nb), np.nan),
-                   {r: [None] * nb for r in ROLES}, {r: [None] * nb for r in ROLES})
+                   {r: [None] * nb for r in ROLES}, {r: [None] * nb for r in ROLES},
+                   {r: [None] * nb for r in ROLES})
 
 
 def subcell_spectra(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], wl: np.ndarray,
@@ -248,7 +250,9 @@ def subcell_collection(out: BatchSpectra, group: Sequence[Design], idx: Sequence
     Returns the EQE [S, W] at short circuit and, for thin films, Jph(V) / Jph(0) at the
     junction voltages V_bi - VOLTAGE_NODES_KT kT/q ([S, K], NaN rows for voltage-independent
     collection; None when no subcell depends on the voltage). Fills ``out.vbi``,
-    ``out.eta_profile`` and ``out.transports``.
+    ``out.eta_profile``, ``out.transports`` and ``out.eqe_v`` (thin films: the coarse wavelengths
+    [C] (nm) and the collected EQE there at V = 0 and at the K junction voltages [K + 1, C], from
+    which the energy yield integrates Jph(V) under other spectra).
     """
     role = ROLES.index(attr)
     cells = [getattr(group[j], attr) for j in sel]
@@ -286,6 +290,8 @@ def subcell_collection(out: BatchSpectra, group: Sequence[Design], idx: Sequence
                 ratio[[ps[q] for q in k]] = np.where(jc[:, :1] > 0, jc[:, 1:] / jc[:, :1], np.nan)
         for k, p in enumerate(ps):
             out.eta_profile[attr][idx[sel[p]]] = eta_prof[k]
+            if thin[k]:
+                out.eqe_v[attr][idx[sel[p]]] = (wl[coarse], iqe[p] * eqe_v[k])
     for p in phys:
         t = transports[p]
         out.transports[attr][idx[sel[p]]] = t
@@ -359,12 +365,16 @@ def diode_arrays(designs: Sequence[Design], cells: Sequence[Subcell], jsc, j0r, 
     j0nr = [p.j0_nonrad_ma_cm2 if (p.j0_nonrad_ma_cm2 is not None and c.ere is None) else np.nan
             for c, p in zip(cells, pre)]
     if transports is not None:
+        scales: dict[tuple, float] = {}
         for m, (i, c, p, t) in enumerate(zip(idx, cells, pre, transports)):
             if t is None or c.ere is not None or p.recombination == "si_intrinsic":
                 continue
-            scale = float(col.recombination_scale(designs[i].stack.layers[c.absorber].thickness_nm, t.reference_nm,
-                                                  t.lifetime_e_ns * 1e-9, t.lifetime_h_ns * 1e-9,
-                                                  t.s_front_cm_s, t.s_back_cm_s))
+            d_nm = designs[i].stack.layers[c.absorber].thickness_nm
+            key = (id(t), d_nm)
+            if key not in scales:
+                scales[key] = float(col.recombination_scale(d_nm, t.reference_nm, t.lifetime_e_ns * 1e-9,
+                                                            t.lifetime_h_ns * 1e-9, t.s_front_cm_s, t.s_back_cm_s))
+            scale = scales[key]
             if np.isfinite(j0nr[m]):
                 j0nr[m] *= scale
             else:
@@ -593,6 +603,13 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
         ``results`` (one DeviceResult per design, in input order) and ``frame`` (a pandas
         DataFrame with ``kind``, ``limiting`` and the ``tandem.vocabulary.DEVICE_METRICS``).
     """
+    return evaluate_batch_spectra(designs, with_cri, jv_points, avt_weighting)[0]
+
+
+def evaluate_batch_spectra(designs: Sequence[Design], with_cri: bool = True, jv_points: int = 101,
+                           avt_weighting: str = "photon") -> tuple[BatchResult, BatchSpectra]:
+    """``evaluate_batch`` and the ``BatchSpectra`` behind it (EQE at short circuit and at the
+    junction-voltage nodes, transports, V_bi): the energy yield builds its diodes from them."""
     designs = list(designs)
     if avt_weighting not in ("photon", "power"):
         raise ValueError(f"avt_weighting must be 'photon' or 'power', got {avt_weighting!r}")
@@ -613,4 +630,4 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
         top = subcell_electrics(designs, spectra, "top", p_in, jv_points)
         bottom = subcell_electrics(designs, spectra, "bottom", p_in, jv_points)
     op = connect(designs, top, bottom, p_in, jv_points)
-    return assemble(designs, spectra, top, bottom, op)
+    return assemble(designs, spectra, top, bottom, op), spectra
