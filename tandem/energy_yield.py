@@ -22,7 +22,11 @@ built from a site or weather file with ``yield_conditions``). Per design:
    rigid shift of the EQE in photon energy within 100 nm of the subcell's edge, to first
    order: EQE_T(E) = EQE(E - dEg) ~ EQE(E) - dEg dEQE/dE (the change of the light passed on to a lower
    subcell is neglected). Coefficients ``BANDGAP_TC_EV_K`` per electrical preset.
-4. Electrics: each hour's operating point from ``tandem.electrical``: a 2T tandem at the MPP of
+4. Electrics: the diodes of ``tandem.evaluate_batch`` (``evaluation.diode_arrays``): carrier
+   collection (issue 10) gives the collected EQE above, a voltage-dependent photocurrent
+   Jph(V) (the collected EQE at each junction voltage, integrated under the hour's spectra
+   like the EQE: eta_c does not depend on the spectrum) and the thickness-scaled
+   recombination; each hour's operating point from ``tandem.electrical``: a 2T tandem at the MPP of
    the series connection (common current), a 4T tandem with each subcell at its own MPP,
    single and semitransparent cells at their MPP.
 5. Speed: hours whose electrical inputs are nearly equal give nearly the same operating
