@@ -69,6 +69,7 @@ from .device import Design
 from .collection import VOLTAGE_NODES_KT
 from .evaluation import ROLES, diode_arrays, evaluate_batch_spectra
 from .vocabulary import YIELD_METRICS
+from .yield_bins import hourly_power, make_bins
 from .outdoor_spectra import HourlyIrradiance, constant_irradiance, hourly_irradiance
 
 __all__ = ["ANGLE_NODES_DEG", "BANDGAP_TC_EV_K", "YieldResult", "annual_yield", "annual_yield_batch",
@@ -296,70 +297,8 @@ def _j0_rad_table(eqe0: np.ndarray, deriv0: np.ndarray, wl: np.ndarray, tc: floa
 # --------------------------------------------------------------------------------------------
 # Electrical (per design, vectorised over hours/bins)
 # --------------------------------------------------------------------------------------------
-def _bin_index(*features) -> tuple[np.ndarray, int]:
-    """Integer bin label per hour from already-quantised integer features."""
-    key = np.zeros(np.asarray(features[0]).shape, dtype=np.int64)
-    for f in features:
-        f = np.asarray(f, dtype=np.int64)
-        key = key * (2**20) + (f - f.min())
-    _, inv = np.unique(key, return_inverse=True)
-    inv = inv.reshape(-1)
-    return inv, int(inv.max()) + 1 if inv.size else 0
-
-
-#: Bin widths: photocurrent in steps of 0.4 in ln J (a factor 1.5), 2T current ratio top/(top +
-#: bottom) in steps of 0.04, cell temperature in steps of 12 K. Each hour gets its bin's power per
-#: photocurrent, so the annual sum is first-order exact in each bin (see the module docstring).
-_DLOG_J = 0.4
-_DRATIO = 0.04
-_DTEMP = 12.0
 #: Temperature step of the J0,rad table (ln J0 interpolated linearly in between), K.
 _J0_DT = 2.5
-
-
-@dataclass(frozen=True, eq=False)
-class _Bins:
-    """Hours with light grouped into bins: hour mask, bin of each lit hour [n_on], bin means."""
-
-    on: np.ndarray
-    inv: np.ndarray
-    jph: tuple[np.ndarray, ...]   # mean photocurrent per bin, per subcell [nb]
-    temp_c: np.ndarray            # [nb]
-    scale: np.ndarray             # [nb] mean of the hourly scale (the photocurrent or their sum)
-    hourly_scale: np.ndarray      # [n_on]
-    ratio_v: tuple = ()           # per subcell: None or [nb, K] photocurrent-weighted mean Jph(V) / Jph(0)
-
-    @property
-    def n(self) -> int:
-        return self.temp_c.size
-
-
-def _make_bins(currents: Sequence[np.ndarray], temp_c: np.ndarray, method: str, ratios=None) -> _Bins:
-    """Bins of one subcell (single, 4T) or of a series pair (2T, two currents). ``ratios``: per
-    current None or [H, K] Jph(V) / Jph(0) of each hour (voltage-dependent collection)."""
-    on = np.ones(temp_c.size, dtype=bool)
-    for j in currents:
-        on &= j > 1e-6
-    cur = [j[on] for j in currents]
-    t = temp_c[on]
-    total = cur[0] if len(cur) == 1 else cur[0] + cur[1]
-    if method == "hourly" or not total.size:
-        inv, nb = np.arange(total.size), total.size
-    else:
-        feats = [np.floor(np.log(total) / _DLOG_J), np.floor(t / _DTEMP)]
-        if len(cur) == 2:
-            feats.append(np.floor(cur[0] / total / _DRATIO))
-        inv, nb = _bin_index(*feats)
-    cnt = np.maximum(np.bincount(inv, minlength=nb), 1)
-    mean = lambda x: np.bincount(inv, x, nb) / cnt  # noqa: E731
-    ratio_v = []
-    for j, rv in zip(cur, ratios or [None] * len(cur)):
-        if rv is None:
-            ratio_v.append(None)
-            continue
-        jw = np.maximum(np.bincount(inv, j, nb), 1e-300)
-        ratio_v.append(np.stack([np.bincount(inv, j * c, nb) / jw for c in rv[on].T], axis=1))
-    return _Bins(on, inv, tuple(mean(j) for j in cur), mean(t), mean(total), total, tuple(ratio_v))
 
 
 def _solve_bins(jobs) -> list[np.ndarray]:
@@ -405,14 +344,6 @@ def _solve_bins(jobs) -> list[np.ndarray]:
         for k, part in zip(sel, np.split(eff, np.cumsum(sizes)[:-1])):
             out[k] = part
     return [np.zeros(0) if o is None else o for o in out]
-
-
-def _hourly_power(bins: _Bins, eff: np.ndarray) -> np.ndarray:
-    """Hourly power (mW/cm^2): each hour gets its bin's power per unit scale."""
-    p = np.zeros(bins.on.size)
-    if bins.inv.size:
-        p[bins.on] = eff[bins.inv] * bins.hourly_scale
-    return p
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,7 +413,7 @@ def annual_yield_batch(designs: Sequence[Design], conditions: HourlyIrradiance |
         flat = [job for jobs in per_design for job in jobs]
         effs = iter(_solve_bins(flat))
         for i, jobs in enumerate(per_design):
-            p = sum(_hourly_power(job[1], next(effs)) for job in jobs)
+            p = sum(hourly_power(job[1], next(effs)) for job in jobs)
             power[i][stage] = p * 10.0  # mW/cm^2 -> W/m^2
             if stage == "final":
                 n_bins[i] = sum(job[1].n for job in jobs)
@@ -583,8 +514,8 @@ def _jobs(cur: dict, stage: str, temp: np.ndarray, method: str) -> list:
     rv = cur["ratio_v"][stage]
     coll = cur["collection"]
     if d.kind == "2T":
-        return [(d, _make_bins([j[0], j[1]], t_s, method, rv), cur["lnj0"], "series", coll)]
-    return [(d, _make_bins([j[i]], t_s, method, [rv[i]]), cur["lnj0"], i, coll) for i in range(len(d.subcells))]
+        return [(d, make_bins([j[0], j[1]], t_s, method, rv), cur["lnj0"], "series", coll)]
+    return [(d, make_bins([j[i]], t_s, method, [rv[i]]), cur["lnj0"], i, coll) for i in range(len(d.subcells))]
 
 
 def _finish(cur: dict, power: dict, n_bins: int, cond: HourlyIrradiance, losses, method, keep_hourly) -> YieldResult:

@@ -1,0 +1,325 @@
+"""Optical steps of a batch evaluation: grouping, the batched optical solve, subcell spectra.
+
+Steps 1-4 of ``tandem.evaluation.evaluate_batch`` (see its module docstring): designs that share
+a layer count, coherence pattern, wavelength grid, angle and light-trapping model are solved in
+one ``optics.solve_arrays`` call (or ``optics.solve_textured`` for pyramid textures); each
+absorber's EQE (with carrier collection, ``tandem.collection``), photocurrent and radiative
+J0 follow, and the AVT / colour of semitransparent designs.
+
+Units: wavelengths in nm, currents in mA/cm^2, temperatures in K.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+import optics
+from optics.light_trapping import trap_light
+from optics.stack import refractive_index
+
+from . import collection as col
+from . import electrical as el
+from . import transparency as tr
+from .device import Design
+
+ROLES = ("top", "bottom")
+
+
+# --------------------------------------------------------------------------------------------
+# 1-2. Grouping and optics
+# --------------------------------------------------------------------------------------------
+class IndexCache:
+    """n + ik per distinct material object (or number), evaluated once per grid."""
+
+    def __init__(self):
+        self._cache: dict[tuple, np.ndarray] = {}
+        self._keep: list = []
+
+    def get(self, material, wl_key: tuple, wl: np.ndarray, where: str) -> np.ndarray:
+        if isinstance(material, (int, float, complex, np.number)):
+            key = ("num", complex(material), wl_key)
+        else:
+            key = ("obj", id(material), wl_key)
+            self._keep.append(material)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = refractive_index(material, wl, where)
+            self._cache[key] = hit
+        return hit
+
+
+def group_designs(designs: Sequence[Design]) -> tuple[list[np.ndarray], dict[tuple, list[int]]]:
+    """Optical grids of the designs and the groups that share one batched solve.
+
+    Returns
+    -------
+    grids : list of ndarray [W_k], nm, one per design (``Design.wavelengths()``)
+    groups : dict key -> list of design indices, in input order
+    """
+    grids = [d.wavelengths() for d in designs]
+    groups: dict[tuple, list[int]] = {}
+    for k, (d, wl) in enumerate(zip(designs, grids)):
+        key = (len(d.stack.layers), d.stack.coherent, tuple(wl.tolist()), float(d.angle_deg), d.lt_absorber,
+               d.light_trapping, d.light_trapping == "pyramids" and d.texture)
+        groups.setdefault(key, []).append(k)
+    return grids, groups
+
+
+@dataclass(frozen=True)
+class GroupOptics:
+    """Optics of one group of B designs on W wavelengths and L layers.
+
+    R, T : [B, W]; A : [B, L, W] (with light trapping applied); n : complex [B, L, W];
+    solved : the planar ``optics.OpticsResult`` (for labels, angle, polarisation, engine).
+    textured : the ``optics.redistribution.TexturedResult`` of a "pyramids" group, else None.
+    """
+
+    R: np.ndarray
+    T: np.ndarray
+    A: np.ndarray
+    n: np.ndarray
+    solved: Any
+    textured: Any = None
+    d: np.ndarray | None = None
+
+
+def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: IndexCache | None = None,
+                 parasitic_alpha_per_nm=None) -> GroupOptics:
+    """One batched optical solve for designs of one group (see ``group_designs``).
+
+    ``parasitic_alpha_per_nm`` [B, W] (1/nm): absorption in the light-trapping absorber
+    that generates no carriers (free-carrier absorption), or None.
+    """
+    cache = cache or IndexCache()
+    wl_key = tuple(wl.tolist())
+    first = designs[0]
+    n_lay = len(first.stack.layers)
+    b = len(designs)
+    n = np.empty((b, n_lay, wl.size), dtype=complex)
+    n0 = np.empty((b, wl.size), dtype=complex)
+    nf = np.empty((b, wl.size), dtype=complex)
+    d = np.empty((b, n_lay))
+    for k, des in enumerate(designs):
+        s = des.stack
+        n0[k] = cache.get(s.incident, wl_key, wl, "incident medium")
+        nf[k] = cache.get(s.exit, wl_key, wl, "exit medium")
+        for i, layer in enumerate(s.layers):
+            n[k, i] = cache.get(layer.material, wl_key, wl, f"layer {i} ({layer.label!r})")
+            d[k, i] = layer.thickness_nm
+    if first.light_trapping == "pyramids":
+        return _solve_textured(first, n, d, n0, nf, wl)
+    lt = first.lt_absorber
+    # closed-form absorption profiles of the coherent absorbers whose carriers are collected
+    want = {c.absorber for des in designs for c in des.subcells
+            if c.collection != "ideal" and c.absorber != lt and first.stack.coherent[c.absorber]
+            and des.transport(c) is not None}
+    res = optics.solve_arrays(n, d, first.stack.coherent, wl, n0, nf, first.angle_deg,
+                              labels=first.stack.labels, profile_layers=sorted(want))
+    R, T, A = np.array(res.R), np.array(res.T), np.array(res.A)
+    if lt is not None:
+        R, T, A = trap_light(first.light_trapping, n, d, first.stack.coherent, wl, n0, lt, first.angle_deg,
+                             parasitic_alpha_per_nm)
+    return GroupOptics(R, T, A, n, res, d=d)
+
+
+def _solve_textured(first: Design, n, d, n0, nf, wl) -> GroupOptics:
+    """Ray optics of pyramid-textured wafers; designs that share the wafer and the two media share
+    one batched solve (the ray geometry depends on those indices only)."""
+    from optics.redistribution import solve_textured, wafer_index
+
+    iw = wafer_index(first.stack.coherent)
+    b = n.shape[0]
+    R = np.empty((b, wl.size))
+    T = np.empty((b, wl.size))
+    A = np.empty(n.shape)
+    key = np.concatenate([n[:, iw].real, n0.real, nf.real, nf.imag], axis=1)
+    _, inv = np.unique(key, axis=0, return_inverse=True)
+    parts = []
+    for g in np.unique(inv):
+        rows = np.flatnonzero(inv.ravel() == g)
+        r = solve_textured(n[rows], d[rows], first.stack.coherent, wl, n0[rows], nf[rows], first.texture.front,
+                           first.texture.rear, first.angle_deg, labels=first.stack.labels)
+        R[rows], T[rows], A[rows] = r.R, r.T, r.A
+        parts.append((rows, r))
+    solved = optics.OpticsResult(wl, R, T, A, first.stack.labels, first.angle_deg, "unpolarized", "pyramids")
+    return GroupOptics(R, T, A, n, solved, textured=parts[0][1] if len(parts) == 1 else parts, d=d)
+
+
+# --------------------------------------------------------------------------------------------
+# 3-4. Subcell spectra and transparency
+# --------------------------------------------------------------------------------------------
+@dataclass
+class BatchSpectra:
+    """Per-design optical outputs of a batch of N designs.
+
+    optics : OpticsResult per design; eqe : {role: [W] array or None per design};
+    jph, j0_rad : [2, N] photocurrent and radiative J0 (mA/cm^2) per role (NaN: no subcell);
+    avt : [N] %, xy : [N, 2], cri : [N] (NaN unless semitransparent).
+    """
+
+    optics: list
+    eqe: dict[str, list]
+    jph: np.ndarray
+    j0_rad: np.ndarray
+    avt: np.ndarray
+    xy: np.ndarray
+    cri: np.ndarray
+    eqe_ideal: dict[str, list] | None = None
+    jph_ideal: np.ndarray | None = None
+    jph_v: np.ndarray | None = None
+    vbi: np.ndarray | None = None
+    eta_profile: dict[str, list] | None = None
+    transports: dict[str, list] | None = None
+    eqe_v: dict[str, list] | None = None
+
+    @classmethod
+    def empty(cls, nb: int) -> "BatchSpectra":
+        return cls([None] * nb, {r: [None] * nb for r in ROLES}, np.full((2, nb), np.nan),
+                   np.full((2, nb), np.nan), np.full(nb, np.nan), np.full((nb, 2), np.nan), np.full(nb, np.nan),
+                   {r: [None] * nb for r in ROLES}, np.full((2, nb), np.nan),
+                   np.full((2, nb, col.VOLTAGE_NODES_KT.size), np.nan), np.full((2, nb), np.nan),
+                   {r: [None] * nb for r in ROLES}, {r: [None] * nb for r in ROLES},
+                   {r: [None] * nb for r in ROLES})
+
+
+def subcell_spectra(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], wl: np.ndarray,
+                    go: GroupOptics) -> None:
+    """EQE, photocurrent (under each design's spectrum) and J0,rad (at its temperature) per role."""
+    for role, attr in enumerate(ROLES):
+        sel = [j for j, d in enumerate(group) if getattr(d, attr) is not None]
+        if not sel:
+            continue
+        ab = np.array([getattr(group[j], attr).absorber for j in sel])
+        dead = ~np.any(go.n[sel, ab].imag > 0, axis=-1)
+        if np.any(dead):
+            j = sel[int(np.argmax(dead))]
+            cell = getattr(group[j], attr)
+            lay = group[j].stack.layers[cell.absorber]
+            raise ValueError(
+                f"design {idx[j]}: {attr} absorber index {cell.absorber} names layer "
+                f"{lay.label!r}, which does not absorb (k = 0 on the whole grid)"
+            )
+        iqe = np.array([getattr(group[j], attr).iqe for j in sel])[:, None]
+        eqe_ideal = optics.eqe(go.A[sel, ab], iqe)
+        eqe, jph_v = subcell_collection(out, group, idx, sel, attr, wl, go, eqe_ideal, iqe)
+        specs = [group[j].spectrum for j in sel]
+        for sp in set(specs):
+            m = np.array([x == sp for x in specs])
+            rows = [idx[j] for j, mm in zip(sel, m) if mm]
+            out.jph[role, rows] = optics.jsc(eqe[m], wl, spectrum=sp)
+            out.jph_ideal[role, rows] = optics.jsc(eqe_ideal[m], wl, spectrum=sp)
+            if jph_v is not None:
+                out.jph_v[role, rows] = out.jph[role, rows][:, None] * jph_v[m]
+        temps = np.array([group[j].temperature_k for j in sel])
+        for t in np.unique(temps):
+            m = temps == t
+            rows = [idx[j] for j, mm in zip(sel, m) if mm]
+            out.j0_rad[role, rows] = el.j0_rad_from_eqe(eqe[m], wl, float(t))
+        for j, e, ei in zip(sel, eqe, eqe_ideal):
+            out.eqe[attr][idx[j]] = e
+            out.eqe_ideal[attr][idx[j]] = ei
+
+
+#: at most this many wavelengths carry the voltage dependence of the photocurrent (its shape
+#: changes slowly with the wavelength; its value at V = 0 comes from the full grid)
+_COARSE_WAVELENGTHS = 12
+
+
+def subcell_collection(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], sel: Sequence[int],
+                       attr: str, wl: np.ndarray, go: GroupOptics, eqe_ideal: np.ndarray, iqe: np.ndarray):
+    """Collected EQE of the subcells ``attr`` of designs ``sel`` (``tandem.collection``).
+
+    Returns the EQE [S, W] at short circuit and, for thin films, Jph(V) / Jph(0) at the
+    junction voltages V_bi - VOLTAGE_NODES_KT kT/q ([S, K], NaN rows for voltage-independent
+    collection; None when no subcell depends on the voltage). Fills ``out.vbi``,
+    ``out.eta_profile``, ``out.transports`` and ``out.eqe_v`` (thin films: the coarse wavelengths
+    [C] (nm) and the collected EQE there at V = 0 and at the K junction voltages [K + 1, C], from
+    which the energy yield integrates Jph(V) under other spectra).
+    """
+    role = ROLES.index(attr)
+    cells = [getattr(group[j], attr) for j in sel]
+    transports = [group[j].transport(c) for j, c in zip(sel, cells)]
+    phys = [p for p, t in enumerate(transports) if t is not None]
+    eqe = eqe_ideal.copy()
+    if not phys:
+        return eqe, None
+    ab = np.array([cells[p].absorber for p in phys])
+    rows_g = np.array([sel[p] for p in phys])
+    terms = getattr(go.solved, "profile_terms", None) or {}
+    have = np.array([a in terms for a in ab])
+    w = wl.size
+    coarse = np.unique(np.linspace(0, w - 1, min(w, _COARSE_WAVELENGTHS)).round().astype(int))
+    ratio = np.full((len(sel), col.VOLTAGE_NODES_KT.size), np.nan)
+    for with_profile in (True, False):
+        m = have if with_profile else ~have
+        if not np.any(m):
+            continue
+        ps = [phys[k] for k in np.flatnonzero(m)]
+        rg = rows_g[m]
+        a_sel = go.A[rg, ab[m]]
+        prof = None
+        if with_profile:
+            prof = [np.stack([terms[a][q][r] for a, r in zip(ab[m], rg)]) for q in range(5)]
+        eqe_c, eqe_v, eta_prof = col.batch_response([transports[p] for p in ps], go.d[rg, ab[m]],
+                                                    [group[sel[p]].temperature_k for p in ps], a_sel, prof, coarse)
+        eqe[ps] = iqe[ps] * eqe_c
+        thin = np.all(np.isfinite(eqe_v), axis=(1, 2))
+        specs = np.array([group[sel[p]].spectrum for p in ps])
+        for sp in np.unique(specs[thin]):
+            k = np.flatnonzero(thin & (specs == sp))
+            jc = optics.jsc(eqe_v[k], wl[coarse], spectrum=str(sp))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio[[ps[q] for q in k]] = np.where(jc[:, :1] > 0, jc[:, 1:] / jc[:, :1], np.nan)
+        for k, p in enumerate(ps):
+            out.eta_profile[attr][idx[sel[p]]] = eta_prof[k]
+            if thin[k]:
+                out.eqe_v[attr][idx[sel[p]]] = (wl[coarse], iqe[p] * eqe_v[k])
+    for p in phys:
+        t = transports[p]
+        out.transports[attr][idx[sel[p]]] = t
+        if t.architecture != "wafer":
+            out.vbi[role, idx[sel[p]]] = t.vbi_v
+    return eqe, (ratio if np.any(np.isfinite(ratio)) else None)
+
+
+def transparency(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], wl: np.ndarray,
+                 go: GroupOptics, avt_weighting: str, with_cri: bool) -> None:
+    """AVT (%), CIE 1931 xy and (``with_cri``) CRI of the transmitted light of semitransparent designs."""
+    semi = [j for j, d in enumerate(group) if d.kind == "semitransparent"]
+    if not semi:
+        return
+    rows = [idx[j] for j in semi]
+    out.avt[rows] = tr.avt(go.T[semi], wl, avt_weighting)
+    out.xy[rows] = tr.chromaticity(go.T[semi], wl)
+    if with_cri:
+        out.cri[rows] = tr.colour_rendering_index(go.T[semi], wl)
+
+
+def batch_optics(designs: Sequence[Design], avt_weighting: str, with_cri: bool,
+                 parasitic: dict[int, np.ndarray] | None = None) -> BatchSpectra:
+    """Steps 1-4 over the whole batch.
+
+    ``parasitic``: design index -> parasitic absorption coefficient [W] (1/nm) of its
+    light-trapping absorber (see ``free_carrier_absorption``).
+    """
+    grids, groups = group_designs(designs)
+    cache = IndexCache()
+    out = BatchSpectra.empty(len(designs))
+    for idx in groups.values():
+        group = [designs[k] for k in idx]
+        wl = grids[idx[0]]
+        par = None
+        if parasitic and any(k in parasitic for k in idx):
+            par = np.stack([parasitic.get(k, np.zeros(wl.size)) for k in idx])
+        go = solve_optics(group, wl, cache, par)
+        subcell_spectra(out, group, idx, wl, go)
+        transparency(out, group, idx, wl, go, avt_weighting, with_cri)
+        res = go.solved
+        for j, k in enumerate(idx):
+            out.optics[k] = optics.OpticsResult(wl, go.R[j], go.T[j], go.A[j], res.labels, res.angle_deg,
+                                                res.polarization, res.engine)
+    return out
+
+

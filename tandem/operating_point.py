@@ -1,0 +1,227 @@
+"""Operating points of subcells and of series tandems: maximum power point, short circuit, J-V.
+
+The cells are :class:`tandem.electrical.DiodeArrays` (single diode with Rs, Rsh, Lambert-W
+junction voltage, optional voltage-dependent photocurrent). A two-terminal tandem carries one
+current through both subcells, so its voltage is the sum of the subcell voltages at that
+current, optionally with luminescent coupling from the top to the bottom cell.
+
+Conventions as in :mod:`tandem.electrical`: current density in mA/cm^2 (positive for
+generation), voltage in V, power in mW/cm^2; arrays batched over designs ([B] or [B, N]).
+
+References
+----------
+Jain & Kapoor, Sol. Energy Mater. Sol. Cells 81, 269 (2004) (Lambert-W diode).
+Steiner et al., IEEE J. Photovolt. 3, 879 (2013) (luminescent coupling in series tandems).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from optics.spectra import incident_power_mw_cm2
+
+from .electrical import DiodeArrays
+
+
+def grid_max(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
+              points: int = 17, rounds: int = 8):
+    """Maximise a unimodal f on [lo, hi] for a batch (arrays [B]) by nested grids.
+
+    Each round evaluates f on ``points`` points [B, N] in one vectorised call and
+    keeps +-1 grid step around the best point (width / 8 per round with 17 points),
+    so 8 rounds locate the maximum to ~1e-7 of the interval: few, large numpy calls
+    instead of many small ones (what dominates the cost for small batches).
+    """
+    lo = np.asarray(lo, dtype=float)
+    hi = np.asarray(hi, dtype=float)
+    a, b = lo.copy(), hi.copy()
+    u = np.linspace(0.0, 1.0, points)
+    rows = np.arange(lo.size)
+    for _ in range(rounds):
+        x = a[:, None] + (b - a)[:, None] * u[None, :]
+        y = f(x)
+        i = np.argmax(y, axis=1)
+        best_x, best_y = x[rows, i], y[rows, i]
+        h = (b - a) / (points - 1)
+        a, b = np.maximum(lo, best_x - h), np.minimum(hi, best_x + h)
+    return best_x, best_y
+
+
+def grid_zero(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
+               points: int = 17, rounds: int = 8):
+    """Root of a decreasing f on [lo, hi] (f(lo) >= 0 >= f(hi)) for a batch, by nested grids.
+
+    Each round brackets the sign change on a [B, N] grid (width / 16 per round); the
+    root is then interpolated linearly inside the final bracket.
+    """
+    lo = np.asarray(lo, dtype=float)
+    hi = np.asarray(hi, dtype=float)
+    a, b = lo.copy(), hi.copy()
+    u = np.linspace(0.0, 1.0, points)
+    rows = np.arange(lo.size)
+    for _ in range(rounds):
+        x = a[:, None] + (b - a)[:, None] * u[None, :]
+        y = f(x)
+        i = np.clip(np.sum(y > 0, axis=1) - 1, 0, points - 2)
+        a, b = x[rows, i], x[rows, i + 1]
+        ya, yb = y[rows, i], y[rows, i + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where((ya > 0) & (yb <= 0) & np.isfinite(ya - yb), ya / (ya - yb), 0.5)
+    return a + np.clip(t, 0.0, 1.0) * (b - a)
+
+
+@dataclass(frozen=True)
+class MPPResult:
+    """Operating points of a batch (arrays [B]): voltages V, currents mA/cm^2, power mW/cm^2."""
+
+    voc_v: np.ndarray
+    jsc_ma_cm2: np.ndarray
+    vmpp_v: np.ndarray
+    jmpp_ma_cm2: np.ndarray
+    pmax_mw_cm2: np.ndarray
+
+    @property
+    def ff_pct(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ff = self.pmax_mw_cm2 / (self.voc_v * self.jsc_ma_cm2) * 100
+        return np.where((self.voc_v > 0) & (self.jsc_ma_cm2 > 0), ff, 0.0)
+
+    @property
+    def pce_pct(self) -> np.ndarray:
+        return self.pmax_mw_cm2 / incident_power_mw_cm2() * 100
+
+
+def short_circuit_current(cell: DiodeArrays) -> np.ndarray:
+    """Terminal current at V = 0 of B subcells, mA/cm^2, shape [B] (below Jph with Rs and Rsh)."""
+    hi = np.maximum(cell.jph_max, 0.0)
+    return grid_zero(cell.voltage, np.zeros(cell.size), hi)
+
+
+def single_mpp(cell: DiodeArrays) -> MPPResult:
+    """Maximum power point, Voc and Jsc of each of B subcells on its own.
+
+    Parameters
+    ----------
+    cell : DiodeArrays of B subcells
+
+    Returns
+    -------
+    MPPResult
+        Arrays [B]; zero power where the cell has no photocurrent or no positive Voc. The
+        MPP is located by nested grids on the current to ~1e-7 of Jsc (``grid_max``).
+    """
+    voc = cell.voltage(np.zeros(cell.size))
+    jsc = short_circuit_current(cell)
+    j, p = grid_max(lambda jj: jj * cell.voltage(jj), np.zeros(cell.size), np.maximum(jsc, 0.0))
+    ok = (cell.jph > 0) & (voc > 0)
+    p = np.where(ok, np.maximum(p, 0.0), 0.0)
+    j = np.where(ok, j, 0.0)
+    v = np.where(ok & (j > 0), p / np.where(j > 0, j, 1.0), 0.0)
+    return MPPResult(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
+
+
+def series_operating_voltages(top: DiodeArrays, bottom: DiodeArrays, j, coupling=0.0):
+    """Voltages (V) of the top and bottom subcells of 2T tandems at common current j (mA/cm^2).
+
+    Parameters
+    ----------
+    top, bottom : DiodeArrays of B subcells
+    j : array_like, shape [B] or [B, N]
+        Terminal current density, mA/cm^2.
+    coupling : float or array_like [B]
+        Luminescent-coupling fraction, 0..1: that part of the top cell's radiative
+        recombination current becomes bottom-cell photocurrent (Steiner et al., IEEE J.
+        Photovolt. 3, 879 (2013)).
+
+    Returns
+    -------
+    v_top, v_bottom : ndarray, shaped like ``j``
+    """
+    j = np.asarray(j, dtype=float)
+    coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
+    vt_j = top.junction_voltage(j)
+    v_top = vt_j - j * 1e-3 * top._p("rs", j)
+    if np.any(coupling > 0):
+        extra = coupling.reshape(coupling.shape + (1,) * (j.ndim - 1)) * np.maximum(top.radiative_current(vt_j), 0)
+        v_bot = bottom.voltage(j, jph=bottom._p("jph", j) + extra)
+    else:
+        v_bot = bottom.voltage(j)
+    return v_top, v_bot
+
+
+def series_voltage(top: DiodeArrays, bottom: DiodeArrays, j, coupling=0.0) -> np.ndarray:
+    """Voltage (V) of two subcells in series at common current j (mA/cm^2), [B] or [B, N]."""
+    v_top, v_bot = series_operating_voltages(top, bottom, j, coupling)
+    return v_top + v_bot
+
+
+def series_short_circuit_current(top: DiodeArrays, bottom: DiodeArrays, coupling=0.0) -> np.ndarray:
+    """Short-circuit current (mA/cm^2, [B]) of B 2T tandems (``series_operating_voltages``)."""
+    coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
+    hi = np.maximum(top.jph_max, bottom.jph_max + coupling * top.jph_max)
+    return grid_zero(lambda jj: series_voltage(top, bottom, jj, coupling), np.zeros(top.size), hi)
+
+
+def series_mpp(top: DiodeArrays, bottom: DiodeArrays, coupling=0.0) -> MPPResult:
+    """Maximum power point of B 2-terminal series tandems: voltages add at a common current.
+
+    Parameters
+    ----------
+    top, bottom : DiodeArrays of B subcells each
+    coupling : float or array_like [B]
+        Luminescent-coupling fraction, 0..1 (Steiner et al., IEEE J. Photovolt. 3, 879 (2013)).
+
+    Returns
+    -------
+    MPPResult of the tandem, arrays [B].
+    """
+    coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
+    voc = series_voltage(top, bottom, np.zeros(top.size), coupling)
+    jsc = series_short_circuit_current(top, bottom, coupling)
+    j, p = grid_max(lambda jj: jj * series_voltage(top, bottom, jj, coupling),
+                       np.zeros(top.size), np.maximum(jsc, 0.0))
+    ok = (voc > 0) & (jsc > 0)
+    p = np.where(ok, np.maximum(p, 0.0), 0.0)
+    j = np.where(ok, j, 0.0)
+    v = np.where(ok & (j > 0), p / np.where(j > 0, j, 1.0), 0.0)
+    return MPPResult(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
+
+
+def jv_curve(cell: DiodeArrays, jsc_ma_cm2: np.ndarray, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
+    """J-V curves of B subcells from short circuit to open circuit.
+
+    Parameters
+    ----------
+    cell : DiodeArrays of B subcells
+    jsc_ma_cm2 : array_like, shape [B]
+        Short-circuit currents (the first point), mA/cm^2.
+    points : int
+        Points N per curve, equally spaced in current.
+
+    Returns
+    -------
+    voltage_v, current_ma_cm2 : ndarray, shape [B, N]
+        Voltage increasing from 0 (V), current decreasing to 0 (mA/cm^2).
+    """
+    frac = np.linspace(1.0, 0.0, points)
+    j = np.maximum(jsc_ma_cm2, 0.0)[:, None] * frac[None, :]
+    v = cell.voltage(j)
+    v[:, 0] = 0.0  # short circuit by construction (removes bisection round-off)
+    return v, j
+
+
+def series_jv_curve(top: DiodeArrays, bottom: DiodeArrays, jsc_ma_cm2: np.ndarray, coupling=0.0,
+                    points: int = 101) -> tuple[np.ndarray, np.ndarray]:
+    """J-V curves of B 2T tandems, (voltage_v, current_ma_cm2) each [B, N], as ``jv_curve``.
+
+    ``coupling`` [B] is the luminescent-coupling fraction, 0..1.
+    """
+    frac = np.linspace(1.0, 0.0, points)
+    j = np.maximum(jsc_ma_cm2, 0.0)[:, None] * frac[None, :]
+    v = series_voltage(top, bottom, j, coupling)
+    # first point is short circuit by construction; without a shunt the limiting cell's
+    # reverse branch is vertical there and the bisection lands on the step, so pin V = 0
+    v[:, 0] = 0.0
+    return v, j
