@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from optics.grid import check_wavelengths
-from optics.spectra import am15g_irradiance, am15g_photon_flux
+from optics.spectra import am15g_irradiance, am15g_photon_flux, trapezoid_weights
 
 __all__ = ["VISIBLE_RANGE_NM", "avt", "avt_weights", "lue", "chromaticity", "colour_rendering_index"]
 
@@ -56,14 +56,6 @@ def _interp_matrix(fine: np.ndarray, wl: np.ndarray) -> np.ndarray:
     return m
 
 
-def _trapz_weights(x: np.ndarray) -> np.ndarray:
-    w = np.zeros_like(x)
-    dx = np.diff(x)
-    w[:-1] += dx / 2
-    w[1:] += dx / 2
-    return w
-
-
 @lru_cache(maxsize=1)
 def _photopic_1nm():
     import colour
@@ -79,7 +71,7 @@ def _avt_weights_cached(wl_key: tuple, weighting: str) -> np.ndarray:
     wl = np.asarray(wl_key)
     fine, v = _photopic_1nm()
     s = am15g_photon_flux(fine) if weighting == "photon" else am15g_irradiance(fine)
-    kern = v * s * _trapz_weights(fine)
+    kern = v * s * trapezoid_weights(fine)
     w = (kern / kern.sum()) @ _interp_matrix(fine, wl)
     w.setflags(write=False)
     return w
@@ -178,7 +170,7 @@ def _xyz_weights_cached(wl_key: tuple, illuminant: str) -> np.ndarray:
     lo, hi = VISIBLE_RANGE_NM
     fine = np.arange(lo, hi + 0.5, 1.0)
     xyz_bar = np.stack([np.interp(fine, cmfs.wavelengths, cmfs.values[:, i]) for i in range(3)])
-    kern = xyz_bar * _illuminant(illuminant, fine) * _trapz_weights(fine)  # [3, F]
+    kern = xyz_bar * _illuminant(illuminant, fine) * trapezoid_weights(fine)  # [3, F]
     w = kern @ _interp_matrix(fine, wl)  # [3, W]
     w.setflags(write=False)
     return w
