@@ -36,7 +36,7 @@ import numpy as np
 from scipy import sparse
 
 from .texture import ANGLE_STEP_DEG, N_FINE, Bins, Texture, bin_roots, flat_tree, incidence_roots, trace
-from .tmm import coherent_solve
+from .texture_films import FilmSide, interp_outer, interp_wafer, wafer_grid
 
 #: single-pass wafer transmittance (normal incidence) below which a wavelength is treated as
 #: opaque: nothing returns from the rear (the error is below this fraction of the light)
@@ -182,144 +182,6 @@ def _levels(ratio: np.ndarray, opaque: np.ndarray, opts: TextureOptions) -> np.n
     step = np.where(opaque, opts.index_step_opaque, opts.index_step)
     q = np.rint(np.log(ratio) / np.log1p(step))
     return np.round(np.exp(q * np.log1p(step)), 10)
-
-
-# --------------------------------------------------------------------------------------------
-# thin films on the angle grids
-# --------------------------------------------------------------------------------------------
-def _films(n_inc, films, d, n_exit, xi, wl):
-    """Unpolarised R, T [D, K, W] and A [D, L, K, W] of coherent films at in-plane index xi [K, W].
-
-    n_inc, n_exit : [D, W]; films : [D, L, W]; d : [D, L] nm.
-    """
-    n_d, n_l, n_w = films.shape
-    k = xi.shape[0]
-    n = np.concatenate([n_inc[:, None], films, n_exit[:, None]], axis=1)  # [D, L+2, W]
-    n = np.broadcast_to(n[:, :, None], (n_d, n_l + 2, k, n_w)).transpose(1, 0, 2, 3).reshape(n_l + 2, n_d * k, n_w)
-    dd = np.concatenate([np.zeros((n_d, 1)), d, np.zeros((n_d, 1))], axis=1)
-    dd = np.repeat(dd, k, axis=0).T  # [L+2, D*K]
-    x = np.broadcast_to(xi[None], (n_d, k, n_w)).reshape(n_d * k, n_w)
-    R = np.zeros((n_d * k, n_w))
-    T = np.zeros_like(R)
-    A = np.zeros((n_l, n_d * k, n_w))
-    for pol in ("s", "p"):
-        sol = coherent_solve(pol, n, dd, wl, x)
-        R += 0.5 * sol.R
-        T += 0.5 * sol.T
-        if n_l:
-            A += 0.5 * sol.layer_absorption()
-    return (R.reshape(n_d, k, n_w), T.reshape(n_d, k, n_w),
-            A.reshape(n_l, n_d, k, n_w).transpose(1, 0, 2, 3))
-
-
-_S_MAX = np.sin(np.radians(89.5))
-
-
-def _u_of_s(s, s_c):
-    """Interpolation coordinate on the wafer side: u in [0, 1] is the cosine deficit
-    1 - cos(theta_out) of the transmitted wave inside the escape cone, u in [1, 2] the square root
-    of the distance beyond it; R, T and A are smooth in u where they have square-root edges in
-    sin(theta) at the critical angle."""
-    s_c = np.minimum(s_c, _S_MAX)
-    inside = np.clip(s / s_c, 0.0, 1.0)
-    beyond = np.clip((s - s_c) / np.maximum(_S_MAX - s_c, 1e-12), 0.0, None)
-    return np.where(s <= s_c, 1.0 - np.sqrt(1.0 - inside ** 2), 1.0 + np.sqrt(beyond))
-
-
-def _wafer_grid(s_c: np.ndarray, opts: TextureOptions) -> np.ndarray:
-    """sin(theta) nodes [K, W] on the wafer side, uniform in ``_u_of_s``: n_cone up to the critical
-    s_c(lambda) (included), then n_tir up to 89.5 deg."""
-    s_c = np.minimum(s_c, _S_MAX)
-    if np.all(s_c >= _S_MAX):  # no critical angle (lossy or denser outer medium): all nodes in the cone
-        u = np.linspace(0.0, 1.0, opts.n_cone_angles + opts.n_tir_angles)[:, None]
-        return s_c[None] * np.sqrt(1.0 - (1.0 - u) ** 2)
-    u = np.linspace(0.0, 1.0, opts.n_cone_angles)[:, None]
-    v = np.linspace(0.0, 1.0, opts.n_tir_angles + 1)[1:, None]
-    cone = s_c[None] * np.sqrt(1.0 - (1.0 - u) ** 2)
-    tir = s_c[None] + v ** 2 * (_S_MAX - s_c[None])
-    return np.concatenate([cone, tir])
-
-
-def _interp_outer(grid_deg: np.ndarray, n_w: int):
-    """Linear-interpolation weights from the outer grid to the fine angles: i0 [F, W], f [F, W]."""
-    theta = np.arange(N_FINE) * ANGLE_STEP_DEG
-    i0 = np.clip(np.searchsorted(grid_deg, theta, side="right") - 1, 0, grid_deg.size - 2)
-    f = np.clip((theta - grid_deg[i0]) / (grid_deg[i0 + 1] - grid_deg[i0]), 0.0, 1.0)
-    return np.broadcast_to(i0[:, None], (N_FINE, n_w)), np.broadcast_to(f[:, None], (N_FINE, n_w))
-
-
-def _interp_wafer(s_grid: np.ndarray, s_c: np.ndarray):
-    """Weights i0, f [F, W] from the wafer-side grid to the fine angles, linear in ``_u_of_s``."""
-    s = np.sin(np.radians(np.arange(N_FINE) * ANGLE_STEP_DEG))[:, None]
-    k = s_grid.shape[0]
-    u_nodes = _u_of_s(s_grid, s_c[None])
-    u = _u_of_s(np.minimum(s, _S_MAX), s_c[None])
-    i0 = np.clip((u_nodes[None, :, :] <= u[:, None, :]).sum(axis=1) - 1, 0, k - 2)
-    lo = np.take_along_axis(u_nodes, i0, 0)
-    hi = np.take_along_axis(u_nodes, i0 + 1, 0)
-    f = np.clip((u - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
-    return i0, f
-
-
-def _to_fine(coarse, i0, f):
-    """coarse [D, K, W] -> fine [D, F, W] by the interpolation weights."""
-    w_idx = np.arange(coarse.shape[-1])
-    return coarse[:, i0, w_idx] * (1 - f) + coarse[:, i0 + 1, w_idx] * f
-
-
-def _to_coarse(fine, i0, f, k):
-    """Transpose of ``_to_fine``: fine weights [D, F, W] -> coarse [D, K, W]."""
-    n_d, n_f, n_w = fine.shape
-    base = (np.arange(n_d)[:, None, None] * k + i0[None]) * n_w + np.arange(n_w)
-    size = n_d * k * n_w
-    out = np.bincount(base.ravel(), (fine * (1 - f)).ravel(), minlength=size)
-    out += np.bincount((base + n_w).ravel(), (fine * f).ravel(), minlength=size)
-    return out.reshape(n_d, k, n_w)
-
-
-class _Side:
-    """Film coefficients seen from one side of an interface, for every design of the batch.
-
-    Where the wafer transmits (``clr``) the films are solved on an interpolation grid that
-    serves any local angle; where it is opaque (``opq``) only the first incidence matters and
-    they are solved exactly at the local angles its tree uses (``used``, fine-grid indices).
-    ``R``, ``T`` [D, F, W] on the fine angles; ``absorb`` turns hit weights into film absorptance.
-    """
-
-    def __init__(self, n_inc, films, d, n_exit, wl, clr, xi_c, interp_c, opq, used, xi_u, flip):
-        n_d, n_l, n_w = films.shape
-        sl = slice(None, None, -1) if flip else slice(None)
-        films, d = films[:, sl], d[:, sl]
-        self.R = np.zeros((n_d, N_FINE, n_w))
-        self.T = np.zeros((n_d, N_FINE, n_w))
-        self.clr, self.opq, self.used, self.interp = clr, opq, used, interp_c
-        self.A_c = self.A_u = None
-        if clr.size:
-            r, t, a = _films(n_inc[:, clr], films[:, :, clr], d, n_exit[:, clr], xi_c, wl[clr])
-            self.R[:, :, clr] = _to_fine(r, *interp_c)
-            self.T[:, :, clr] = _to_fine(t, *interp_c)
-            self.A_c = a[:, sl]
-        if opq.size and used.size:
-            r, t, a = _films(n_inc[:, opq], films[:, :, opq], d, n_exit[:, opq], xi_u, wl[opq])
-            ix = np.ix_(np.arange(n_d), used, opq)
-            self.R[ix] = r
-            self.T[ix] = t
-            self.A_u = a[:, sl]
-        self.n_l = n_l
-
-    def absorb(self, hits):
-        """Film absorptance [D, L, W] from the hit weights [D, F, W] of this side."""
-        n_d, _, n_w = hits.shape
-        out = np.zeros((n_d, self.n_l, n_w))
-        if not self.n_l:
-            return out
-        if self.A_c is not None:
-            h = _to_coarse(hits[:, :, self.clr], *self.interp, self.A_c.shape[2])
-            out[:, :, self.clr] = np.einsum("dkw,dlkw->dlw", h, self.A_c)
-        if self.A_u is not None:
-            h = hits[:, self.used][:, :, self.opq]
-            out[:, :, self.opq] = np.einsum("duw,dluw->dlw", h, self.A_u)
-        return out
 
 
 @dataclass
@@ -470,15 +332,15 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     g_o = g_o[g_o <= 89.5]
     xi_o = n0[0].real[None] * np.sin(np.radians(g_o))[:, None]
     xi_ou = n0[0, opq].real[None] * np.sin(np.radians(fine_deg[used[0]]))[:, None]
-    side_fo = _Side(n0, fr_films, fr_d, nw, wl, clear, xi_o[:, clear], _interp_outer(g_o, clear.size),
+    side_fo = FilmSide(n0, fr_films, fr_d, nw, wl, clear, xi_o[:, clear], interp_outer(g_o, clear.size),
                     opq, used[0], xi_ou, flip=False)  # into the absorbing wafer
     s_c_front = np.clip(n0[0].real / nw_r[0].real, 0.0, 1.0)
-    s_w = _wafer_grid(s_c_front[clear], opts)
+    s_w = wafer_grid(s_c_front[clear], opts)
     xi_w = nw_r[0, clear].real[None] * s_w
     xi_wu = nw_r[0, opq].real[None] * np.sin(np.radians(np.minimum(fine_deg[used[1]], 89.5)))[:, None]
     # from inside the wafer: a plane wave needs a lossless incident medium; its k only matters
     # where the wafer transmits, where k is small (its bulk loss is in the propagation matrix)
-    side_fw = _Side(nw_r, fr_films, fr_d, n0, wl, clear, xi_w, _interp_wafer(s_w, s_c_front[clear]),
+    side_fw = FilmSide(nw_r, fr_films, fr_d, n0, wl, clear, xi_w, interp_wafer(s_w, s_c_front[clear]),
                     opq, used[1], xi_wu, flip=True)
     front_s = _Surface(np.stack([side_fo.R, side_fw.R]), np.stack([side_fo.T, side_fw.T]))
 
@@ -502,10 +364,10 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     if clear.size:
         # ---- rear films and the redistribution matrices where light returns ----------------
         s_c_rear = np.clip(nf[0].real / nw_r[0].real, 0.0, 1.0) if not lossy else np.ones(n_w)
-        s_wr = _wafer_grid(s_c_rear[clear], opts)
+        s_wr = wafer_grid(s_c_rear[clear], opts)
         xi_wr = nw_r[0, clear].real[None] * s_wr
         none = np.zeros(0, dtype=np.int64)
-        side_rw = _Side(nw_r, re_films, re_d, nf, wl, clear, xi_wr, _interp_wafer(s_wr, s_c_rear[clear]),
+        side_rw = FilmSide(nw_r, re_films, re_d, nf, wl, clear, xi_wr, interp_wafer(s_wr, s_c_rear[clear]),
                         none, none, None, flip=False)
         Rr_fine = np.zeros((2, n_d, N_FINE, n_w))
         Tr_fine = np.zeros((2, n_d, N_FINE, n_w))
@@ -514,7 +376,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         if not lossy:
             g_or = np.linspace(0.0, 89.5, opts.n_outer_angles)
             xi_or = nf[0, clear].real[None] * np.sin(np.radians(g_or))[:, None]
-            side_ro = _Side(nf, re_films, re_d, nw, wl, clear, xi_or, _interp_outer(g_or, clear.size),
+            side_ro = FilmSide(nf, re_films, re_d, nw, wl, clear, xi_or, interp_outer(g_or, clear.size),
                             none, none, None, flip=True)
             Rr_fine[0], Tr_fine[0] = side_ro.R, side_ro.T
         rear_s = _Surface(Rr_fine, Tr_fine)

@@ -1,0 +1,151 @@
+"""Thin films on the local-angle grids of a textured interface (``optics.redistribution``).
+
+The films on a facet are a planar coherent stack; each design solves them once per side with our
+TMM (``optics.tmm.coherent_solve``, s and p averaged) on a coarse grid of local angles for all
+wavelengths in one vectorised call, and interpolates R and T to the fine angle grid the facet-hit
+trees use (``optics.texture.ANGLE_STEP_DEG``). From the outer medium the grid is uniform in theta;
+from the wafer it is uniform in a coordinate that is smooth across the critical angle
+(``u_of_s``). Film absorptance is taken on the coarse grid with the transposed interpolation
+weights, so R + T + A = 1 holds at every fine angle to round-off.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .texture import ANGLE_STEP_DEG, N_FINE
+from .tmm import coherent_solve
+
+def film_coefficients(n_inc, films, d, n_exit, xi, wl):
+    """Unpolarised R, T [D, K, W] and A [D, L, K, W] of coherent films at in-plane index xi [K, W].
+
+    n_inc, n_exit : [D, W]; films : [D, L, W]; d : [D, L] nm.
+    """
+    n_d, n_l, n_w = films.shape
+    k = xi.shape[0]
+    n = np.concatenate([n_inc[:, None], films, n_exit[:, None]], axis=1)  # [D, L+2, W]
+    n = np.broadcast_to(n[:, :, None], (n_d, n_l + 2, k, n_w)).transpose(1, 0, 2, 3).reshape(n_l + 2, n_d * k, n_w)
+    dd = np.concatenate([np.zeros((n_d, 1)), d, np.zeros((n_d, 1))], axis=1)
+    dd = np.repeat(dd, k, axis=0).T  # [L+2, D*K]
+    x = np.broadcast_to(xi[None], (n_d, k, n_w)).reshape(n_d * k, n_w)
+    R = np.zeros((n_d * k, n_w))
+    T = np.zeros_like(R)
+    A = np.zeros((n_l, n_d * k, n_w))
+    for pol in ("s", "p"):
+        sol = coherent_solve(pol, n, dd, wl, x)
+        R += 0.5 * sol.R
+        T += 0.5 * sol.T
+        if n_l:
+            A += 0.5 * sol.layer_absorption()
+    return (R.reshape(n_d, k, n_w), T.reshape(n_d, k, n_w),
+            A.reshape(n_l, n_d, k, n_w).transpose(1, 0, 2, 3))
+
+
+S_MAX = np.sin(np.radians(89.5))
+
+
+def u_of_s(s, s_c):
+    """Interpolation coordinate on the wafer side: u in [0, 1] is the cosine deficit
+    1 - cos(theta_out) of the transmitted wave inside the escape cone, u in [1, 2] the square root
+    of the distance beyond it; R, T and A are smooth in u where they have square-root edges in
+    sin(theta) at the critical angle."""
+    s_c = np.minimum(s_c, S_MAX)
+    inside = np.clip(s / s_c, 0.0, 1.0)
+    beyond = np.clip((s - s_c) / np.maximum(S_MAX - s_c, 1e-12), 0.0, None)
+    return np.where(s <= s_c, 1.0 - np.sqrt(1.0 - inside ** 2), 1.0 + np.sqrt(beyond))
+
+
+def wafer_grid(s_c: np.ndarray, opts) -> np.ndarray:
+    """sin(theta) nodes [K, W] on the wafer side, uniform in ``u_of_s``: ``opts.n_cone_angles`` up to
+    the critical s_c(lambda) (included), then ``opts.n_tir_angles`` up to 89.5 deg
+    (``opts``: an ``optics.redistribution.TextureOptions``)."""
+    s_c = np.minimum(s_c, S_MAX)
+    if np.all(s_c >= S_MAX):  # no critical angle (lossy or denser outer medium): all nodes in the cone
+        u = np.linspace(0.0, 1.0, opts.n_cone_angles + opts.n_tir_angles)[:, None]
+        return s_c[None] * np.sqrt(1.0 - (1.0 - u) ** 2)
+    u = np.linspace(0.0, 1.0, opts.n_cone_angles)[:, None]
+    v = np.linspace(0.0, 1.0, opts.n_tir_angles + 1)[1:, None]
+    cone = s_c[None] * np.sqrt(1.0 - (1.0 - u) ** 2)
+    tir = s_c[None] + v ** 2 * (S_MAX - s_c[None])
+    return np.concatenate([cone, tir])
+
+
+def interp_outer(grid_deg: np.ndarray, n_w: int):
+    """Linear-interpolation weights from the outer grid to the fine angles: i0 [F, W], f [F, W]."""
+    theta = np.arange(N_FINE) * ANGLE_STEP_DEG
+    i0 = np.clip(np.searchsorted(grid_deg, theta, side="right") - 1, 0, grid_deg.size - 2)
+    f = np.clip((theta - grid_deg[i0]) / (grid_deg[i0 + 1] - grid_deg[i0]), 0.0, 1.0)
+    return np.broadcast_to(i0[:, None], (N_FINE, n_w)), np.broadcast_to(f[:, None], (N_FINE, n_w))
+
+
+def interp_wafer(s_grid: np.ndarray, s_c: np.ndarray):
+    """Weights i0, f [F, W] from the wafer-side grid to the fine angles, linear in ``u_of_s``."""
+    s = np.sin(np.radians(np.arange(N_FINE) * ANGLE_STEP_DEG))[:, None]
+    k = s_grid.shape[0]
+    u_nodes = u_of_s(s_grid, s_c[None])
+    u = u_of_s(np.minimum(s, S_MAX), s_c[None])
+    i0 = np.clip((u_nodes[None, :, :] <= u[:, None, :]).sum(axis=1) - 1, 0, k - 2)
+    lo = np.take_along_axis(u_nodes, i0, 0)
+    hi = np.take_along_axis(u_nodes, i0 + 1, 0)
+    f = np.clip((u - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
+    return i0, f
+
+
+def to_fine(coarse, i0, f):
+    """coarse [D, K, W] -> fine [D, F, W] by the interpolation weights."""
+    w_idx = np.arange(coarse.shape[-1])
+    return coarse[:, i0, w_idx] * (1 - f) + coarse[:, i0 + 1, w_idx] * f
+
+
+def to_coarse(fine, i0, f, k):
+    """Transpose of ``to_fine``: fine weights [D, F, W] -> coarse [D, K, W]."""
+    n_d, n_f, n_w = fine.shape
+    base = (np.arange(n_d)[:, None, None] * k + i0[None]) * n_w + np.arange(n_w)
+    size = n_d * k * n_w
+    out = np.bincount(base.ravel(), (fine * (1 - f)).ravel(), minlength=size)
+    out += np.bincount((base + n_w).ravel(), (fine * f).ravel(), minlength=size)
+    return out.reshape(n_d, k, n_w)
+
+
+class FilmSide:
+    """Film coefficients seen from one side of an interface, for every design of the batch.
+
+    Where the wafer transmits (``clr``) the films are solved on an interpolation grid that
+    serves any local angle; where it is opaque (``opq``) only the first incidence matters and
+    they are solved exactly at the local angles its tree uses (``used``, fine-grid indices).
+    ``R``, ``T`` [D, F, W] on the fine angles; ``absorb`` turns hit weights into film absorptance.
+    """
+
+    def __init__(self, n_inc, films, d, n_exit, wl, clr, xi_c, interp_c, opq, used, xi_u, flip):
+        n_d, n_l, n_w = films.shape
+        sl = slice(None, None, -1) if flip else slice(None)
+        films, d = films[:, sl], d[:, sl]
+        self.R = np.zeros((n_d, N_FINE, n_w))
+        self.T = np.zeros((n_d, N_FINE, n_w))
+        self.clr, self.opq, self.used, self.interp = clr, opq, used, interp_c
+        self.A_c = self.A_u = None
+        if clr.size:
+            r, t, a = film_coefficients(n_inc[:, clr], films[:, :, clr], d, n_exit[:, clr], xi_c, wl[clr])
+            self.R[:, :, clr] = to_fine(r, *interp_c)
+            self.T[:, :, clr] = to_fine(t, *interp_c)
+            self.A_c = a[:, sl]
+        if opq.size and used.size:
+            r, t, a = film_coefficients(n_inc[:, opq], films[:, :, opq], d, n_exit[:, opq], xi_u, wl[opq])
+            ix = np.ix_(np.arange(n_d), used, opq)
+            self.R[ix] = r
+            self.T[ix] = t
+            self.A_u = a[:, sl]
+        self.n_l = n_l
+
+    def absorb(self, hits):
+        """Film absorptance [D, L, W] from the hit weights [D, F, W] of this side."""
+        n_d, _, n_w = hits.shape
+        out = np.zeros((n_d, self.n_l, n_w))
+        if not self.n_l:
+            return out
+        if self.A_c is not None:
+            h = to_coarse(hits[:, :, self.clr], *self.interp, self.A_c.shape[2])
+            out[:, :, self.clr] = np.einsum("dkw,dlkw->dlw", h, self.A_c)
+        if self.A_u is not None:
+            h = hits[:, self.used][:, :, self.opq]
+            out[:, :, self.opq] = np.einsum("duw,dluw->dlw", h, self.A_u)
+        return out
