@@ -31,7 +31,8 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["MODELS", "lambertian_absorptance", "tiedje_absorptance", "entry_transmittance", "trap_light"]
+__all__ = ["MODELS", "lambertian_absorptance", "tiedje_absorptance", "entry_solve", "entry_transmittance",
+           "trap_light"]
 
 
 def lambertian_absorptance(nk, thickness_nm, wavelengths_nm) -> np.ndarray:
@@ -117,6 +118,44 @@ def tiedje_absorptance(nk, thickness_nm, wavelengths_nm) -> np.ndarray:
 MODELS: dict[str, Callable[..., np.ndarray]] = {"lambertian": _lambertian_total, "tiedje": _tiedje_total}
 
 
+def entry_solve(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber: int,
+                angle_deg: float = 0.0, profile_layers=()):
+    """The planar solve of the layers in front of a light-trapping absorber.
+
+    The stack ends in a semi-infinite medium with the absorber's index (its real part, so
+    that the light entering it is counted there, not lost on the way).
+
+    Parameters
+    ----------
+    n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber, angle_deg
+        As ``entry_transmittance``.
+    profile_layers : sequence of int, default ()
+        Coherent layers in front of the absorber (< ``absorber``) whose closed-form
+        absorption profile is wanted (``optics.solve_arrays``).
+
+    Returns
+    -------
+    OpticsResult
+        Of the ``absorber`` layers in front: T [B, W] is the transmittance into the absorber,
+        A [B, absorber, W] the absorptance of the front layers (for ``absorber = 0``, one
+        zero-thickness layer of the incident medium).
+    """
+    from .solver import solve_arrays
+
+    n = np.asarray(n_layers, dtype=complex)
+    d = np.asarray(thicknesses_nm, dtype=float)
+    b = n.shape[0]
+    exit_medium = n[:, absorber].real + 0j
+    if absorber > 0:
+        return solve_arrays(n[:, :absorber], d[:, :absorber], tuple(coherent)[:absorber], wavelengths_nm,
+                            n_incident, exit_medium, angle_deg, profile_layers=profile_layers)
+    if len(profile_layers):
+        raise ValueError("profile_layers: no layer lies in front of absorber 0")
+    # the absorber is the first layer: a zero-thickness layer of the incident medium in front
+    return solve_arrays(n[:, :1] * 0 + np.asarray(n_incident)[:, None], np.zeros((b, 1)), (True,), wavelengths_nm,
+                        n_incident, exit_medium, angle_deg)
+
+
 def entry_transmittance(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber: int,
                         angle_deg: float = 0.0):
     """Light entering a semi-infinite absorber through the planar layers in front of it.
@@ -141,24 +180,14 @@ def entry_transmittance(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_in
     A_front : ndarray, shape [B, absorber, W]
         Absorptance of the layers in front of it.
     """
-    from .solver import solve_arrays
-
-    n = np.asarray(n_layers, dtype=complex)
-    d = np.asarray(thicknesses_nm, dtype=float)
-    b = n.shape[0]
-    exit_medium = n[:, absorber].real + 0j
+    sub = entry_solve(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber, angle_deg)
     if absorber > 0:
-        sub = solve_arrays(n[:, :absorber], d[:, :absorber], tuple(coherent)[:absorber], wavelengths_nm,
-                           n_incident, exit_medium, angle_deg)
         return np.array(sub.T), np.array(sub.A)
-    # the absorber is the first layer: a zero-thickness layer of the incident medium in front
-    sub = solve_arrays(n[:, :1] * 0 + np.asarray(n_incident)[:, None], np.zeros((b, 1)), (True,), wavelengths_nm,
-                       n_incident, exit_medium, angle_deg)
-    return np.array(sub.T), np.zeros((b, 0, n.shape[-1]))
+    return np.array(sub.T), np.zeros((sub.T.shape[0], 0, sub.T.shape[-1]))
 
 
 def trap_light(model: str, n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber: int,
-               angle_deg: float = 0.0, parasitic_alpha_per_nm=None):
+               angle_deg: float = 0.0, parasitic_alpha_per_nm=None, entry=None):
     """R, T and per-layer absorptance of stacks whose absorber ``absorber`` is textured.
 
     Parameters
@@ -170,6 +199,9 @@ def trap_light(model: str, n_layers, thicknesses_nm, coherent, wavelengths_nm, n
     parasitic_alpha_per_nm : array_like, shape [B, W] or [W], optional
         Absorption coefficient in the absorber that generates no carriers (for example
         free-carrier absorption), 1/nm (>= 0).
+    entry : OpticsResult, optional
+        ``entry_solve`` of these stacks, when the caller has solved it already (for example
+        with absorption profiles); else it is solved here.
 
     Returns
     -------
@@ -189,7 +221,10 @@ def trap_light(model: str, n_layers, thicknesses_nm, coherent, wavelengths_nm, n
     n = np.asarray(n_layers, dtype=complex)
     d = np.asarray(thicknesses_nm, dtype=float)
     wl = np.asarray(wavelengths_nm, dtype=float)
-    t_in, a_front = entry_transmittance(n, d, coherent, wl, n_incident, absorber, angle_deg)
+    if entry is None:
+        t_in, a_front = entry_transmittance(n, d, coherent, wl, n_incident, absorber, angle_deg)
+    else:
+        t_in, a_front = np.asarray(entry.T), np.asarray(entry.A)[:, :absorber]
     nk = n[:, absorber]
     a_bb = 4 * np.pi * nk.imag / wl
     a_par = np.zeros_like(a_bb) if parasitic_alpha_per_nm is None else \

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import optics
-from optics.light_trapping import trap_light
+from optics.light_trapping import entry_solve, trap_light
 from optics.stack import refractive_index
 
 from . import collection as col
@@ -34,20 +34,31 @@ class IndexCache:
     """n + ik per distinct material object (or number), evaluated once per grid."""
 
     def __init__(self):
-        self._cache: dict[tuple, np.ndarray] = {}
+        self._grids: dict[tuple, dict] = {}
         self._keep: list = []
 
     def get(self, material, wl_key: tuple, wl: np.ndarray, where: str) -> np.ndarray:
-        if isinstance(material, (int, float, complex, np.number)):
-            key = ("num", complex(material), wl_key)
-        else:
-            key = ("obj", id(material), wl_key)
-            self._keep.append(material)
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = refractive_index(material, wl, where)
-            self._cache[key] = hit
-        return hit
+        return self.on_grid(wl_key, wl)(material, where)
+
+    def on_grid(self, wl_key: tuple, wl: np.ndarray):
+        """``index(material, where)`` on the grid ``wl`` (``wl_key`` = tuple(wl)): the grid's table is
+        looked up once (hashing the grid per material costs more than the lookup); ``where`` (for
+        error messages) may be a callable that builds it, called on a miss only."""
+        table = self._grids.setdefault(wl_key, {})
+        keep = self._keep
+
+        def index(material, where) -> np.ndarray:
+            number = isinstance(material, (int, float, complex, np.number))
+            key = ("num", complex(material)) if number else id(material)
+            hit = table.get(key)
+            if hit is None:
+                if not number:
+                    keep.append(material)  # keeps id(material) unique while cached
+                hit = refractive_index(material, wl, where if isinstance(where, str) else where())
+                table[key] = hit
+            return hit
+
+        return index
 
 
 def group_designs(designs: Sequence[Design]) -> tuple[list[np.ndarray], dict[tuple, list[int]]]:
@@ -93,34 +104,48 @@ def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: IndexCache | 
     that generates no carriers (free-carrier absorption), or None.
     """
     cache = cache or IndexCache()
-    wl_key = tuple(wl.tolist())
+    index = cache.on_grid(tuple(wl.tolist()), wl)
     first = designs[0]
     n_lay = len(first.stack.layers)
     b = len(designs)
+    stacks = [des.stack for des in designs]
     n = np.empty((b, n_lay, wl.size), dtype=complex)
     n0 = np.empty((b, wl.size), dtype=complex)
     nf = np.empty((b, wl.size), dtype=complex)
-    d = np.empty((b, n_lay))
-    for k, des in enumerate(designs):
-        s = des.stack
-        n0[k] = cache.get(s.incident, wl_key, wl, "incident medium")
-        nf[k] = cache.get(s.exit, wl_key, wl, "exit medium")
-        for i, layer in enumerate(s.layers):
-            n[k, i] = cache.get(layer.material, wl_key, wl, f"layer {i} ({layer.label!r})")
-            d[k, i] = layer.thickness_nm
+
+    def fill(out, media, where):
+        # one assignment for a medium shared by the whole group (most layers of a study)
+        if all(m is media[0] for m in media):
+            out[:] = index(media[0], where)
+        else:
+            for k, m in enumerate(media):
+                out[k] = index(m, where)
+
+    fill(n0, [s.incident for s in stacks], "incident medium")
+    fill(nf, [s.exit for s in stacks], "exit medium")
+    for i, layer in enumerate(first.stack.layers):
+        fill(n[:, i], [s.layers[i].material for s in stacks], lambda i=i, lab=layer.label: f"layer {i} ({lab!r})")
+    d = np.array([[layer.thickness_nm for layer in s.layers] for s in stacks], dtype=float).reshape(b, n_lay)
     if first.light_trapping == "pyramids":
         return _solve_textured(first, n, d, n0, nf, wl)
     lt = first.lt_absorber
     # closed-form absorption profiles of the coherent absorbers whose carriers are collected
     want = {c.absorber for des in designs for c in des.subcells
             if c.collection != "ideal" and c.absorber != lt and first.stack.coherent[c.absorber]
-            and des.transport(c) is not None}
-    res = optics.solve_arrays(n, d, first.stack.coherent, wl, n0, nf, first.angle_deg,
-                              labels=first.stack.labels, profile_layers=sorted(want))
-    R, T, A = np.array(res.R), np.array(res.T), np.array(res.A)
-    if lt is not None:
-        R, T, A = trap_light(first.light_trapping, n, d, first.stack.coherent, wl, n0, lt, first.angle_deg,
-                             parasitic_alpha_per_nm)
+            and c.transport_params()[0] is not None}
+    if lt is None:
+        res = optics.solve_arrays(n, d, first.stack.coherent, wl, n0, nf, first.angle_deg,
+                                  labels=first.stack.labels, profile_layers=sorted(want))
+        return GroupOptics(np.array(res.R), np.array(res.T), np.array(res.A), n, res, d=d)
+    # light trapping: only the planar layers in front of the absorber are solved (the model
+    # replaces the rest), so the profiles of the absorbers there come from that same solve and
+    # integrate to the absorptance the model reports; absorbers behind it receive no light
+    entry = entry_solve(n, d, first.stack.coherent, wl, n0, lt, first.angle_deg,
+                        profile_layers=sorted(a for a in want if a < lt))
+    R, T, A = trap_light(first.light_trapping, n, d, first.stack.coherent, wl, n0, lt, first.angle_deg,
+                         parasitic_alpha_per_nm, entry=entry)
+    res = optics.OpticsResult(wl, R, T, A, first.stack.labels, first.angle_deg, entry.polarization, entry.engine,
+                              profile_terms=entry.profile_terms)
     return GroupOptics(R, T, A, n, res, d=d)
 
 
