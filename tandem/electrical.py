@@ -113,16 +113,22 @@ def _wexp(x: np.ndarray) -> np.ndarray:
     w = np.maximum(big * (1.0 - np.log1p(big) / (2.0 + big)), 1e-300)
     for _ in range(3):  # Newton: w <- w - (w + ln w - x) / (1 + 1/w)
         w = w * (1.0 + xn - np.log(w)) / (1.0 + w)
+    if x.size and x.min() >= -30.0:
+        return w
     # tiny arguments: W(y) = y (1 - y + ...), exact to < 1e-13 below e^-30 (0 where e^x underflows)
     with np.errstate(under="ignore"):
         return np.where(x < -30.0, np.exp(np.minimum(x, 0.0)), w)
 
 
 def _lambert_voltage(jph, j0, a, g, j) -> np.ndarray:
-    """Vj solving jph - j0 (exp(Vj / a) - 1) - g Vj = j (arrays of one shape): closed form via W."""
+    """Vj solving jph - j0 (exp(Vj / a) - 1) - g Vj = j (arrays broadcast together): closed form via W."""
     c = jph - j + j0
     shunt = g > _G_MIN
-    vj = np.empty(j.shape)
+    if np.all(shunt):  # the usual case: every cell has a shunt; no masks, no copies
+        x = np.log(np.maximum(j0, 1e-300) / (a * g)) + c / (a * g)
+        return c / g - a * _wexp(x)
+    c, j0, a, g, shunt = np.broadcast_arrays(c, j0, a, g, shunt)
+    vj = np.empty(c.shape)
     ns = ~shunt
     with np.errstate(divide="ignore"):
         vj[ns] = a[ns] * (np.log(np.maximum(c[ns], 1e-300)) - np.log(np.maximum(j0[ns], 1e-300)))
@@ -208,9 +214,14 @@ class DiodeArrays:
     @property
     def voltage_dependent(self) -> np.ndarray:
         """[B] bool: the photocurrent depends on the voltage."""
-        if self.jph_v.shape[1] == 0:
-            return np.zeros(self.size, dtype=bool)
-        return np.all(np.isfinite(self.jph_v), axis=1)
+        dep = self.__dict__.get("_dep")
+        if dep is None:
+            if self.jph_v.shape[1] == 0:
+                dep = np.zeros(self.size, dtype=bool)
+            else:
+                dep = np.all(np.isfinite(self.jph_v), axis=1)
+            object.__setattr__(self, "_dep", dep)
+        return dep
 
     def photocurrent(self, vj) -> tuple[np.ndarray, np.ndarray]:
         """Jph (mA/cm^2) and dJph/dVj at junction voltage vj [B, ...] (constant rows: jph, 0)."""
@@ -274,62 +285,65 @@ class DiodeArrays:
         j = np.asarray(j, dtype=float)
         if j.ndim == 0:
             j = np.full(self.size, float(j))
+        override = jph is not None
         jph = self._p("jph", j) if jph is None else np.broadcast_to(jph, j.shape)
         j0, a, g = (self._p(k, j) for k in ("j0", "nvt", "gsh"))
         dep = self.voltage_dependent
         if np.all(dep):
-            return self._newton_collection(np.empty(j.shape), j, jph)
+            return self._newton_collection(None, j, jph if override else None)
         if np.any(dep):
             fixed = ~dep
             vj = np.empty(j.shape)
             vj[fixed] = _lambert_voltage(*(np.broadcast_to(x, j.shape)[fixed] for x in (jph, j0, a, g, j)))
         else:
-            vj = _lambert_voltage(*np.broadcast_arrays(jph, j0, a, g, j))
+            vj = _lambert_voltage(jph, j0, a, g, j)  # shaped like j (c = jph - j + j0)
         if np.any(self.auger_w_cm > 0):
             vj = self._newton_auger(vj, j, jph)
         if np.any(dep):
-            vj = self._newton_collection(vj, j, jph)
+            vj = self._newton_collection(vj, j, jph if override else None)
         return vj
 
     def _collection_table(self):
-        """Rows with Jph(V): node voltages (increasing), photocurrent and terminal current there (cached)."""
+        """Rows [R] with Jph(V), terminal current at the K node voltages (increasing) [R, K], and per
+        segment c = 0..K (c nodes carry more current than the asked one) the photocurrent
+        alpha + beta Vj there as (alpha, G - beta) [R, K + 1] (cached)."""
         tab = self.__dict__.get("_table")
         if tab is None:
             rows = np.flatnonzero(self.voltage_dependent)
             vt, vbi = self.vt[rows, None], self.vbi[rows, None]
-            v = (vbi - VOLTAGE_NODES_KT * vt)[:, ::-1]
-            jv = self.jph_v[rows][:, ::-1]
+            vn = (vbi - VOLTAGE_NODES_KT * vt)[:, ::-1]
+            pn = self.jph_v[rows][:, ::-1]
             j0, a, g = self.j0[rows, None], self.nvt[rows, None], self.gsh[rows, None]
-            cur = jv - j0 * np.expm1(np.minimum(v / a, 700.0)) - g * v
-            tab = tuple(np.ascontiguousarray(x) for x in (rows, v, jv, cur))
+            cur = pn - j0 * np.expm1(np.minimum(vn / a, 700.0)) - g * vn
+            # between two nodes Jph is linear; beyond the outermost nodes it is constant (beta = 0)
+            beta = (pn[:, 1:] - pn[:, :-1]) / (vn[:, 1:] - vn[:, :-1])
+            alpha = pn[:, :-1] - beta * vn[:, :-1]
+            alpha = np.concatenate([pn[:, :1], alpha, pn[:, -1:]], axis=1)
+            g_eff = g - np.concatenate([np.zeros((rows.size, 1)), beta, np.zeros((rows.size, 1))], axis=1)
+            tab = tuple(np.ascontiguousarray(x) for x in (rows, cur, alpha, g_eff))
             object.__setattr__(self, "_table", tab)
         return tab
 
-    def _newton_collection(self, vj: np.ndarray, j: np.ndarray, jph: np.ndarray) -> np.ndarray:
+    def _newton_collection(self, vj: np.ndarray | None, j: np.ndarray, jph: np.ndarray | None) -> np.ndarray:
         # J(Vj) = Jph(Vj) + extra - J0n (exp(Vj / n kT) - 1) - G Vj decreases monotonically, so the
         # tabulated node currents bracket the root; between two nodes Jph = alpha + beta Vj is
         # linear, which is the single diode with photocurrent alpha and shunt conductance
         # G - beta: the closed form (Lambert W) is exact there. Beyond the outermost nodes the
         # photocurrent is constant (beta = 0).
-        rows, vn, pn, jn = self._collection_table()
+        rows, jn, alpha, g_eff = self._collection_table()
         r = rows.size
-        shape = j[rows].shape
-        extra = (jph - self._p("jph", j))[rows].reshape(r, -1)
-        jq = j[rows].reshape(r, -1) - extra  # the current J(Vj) must carry without the extra
-        k = vn.shape[1]
-        cnt = (jn[:, None, :] > jq[:, :, None]).sum(axis=-1)
-        i1 = np.clip(cnt, 1, k - 1)
-        v0 = np.take_along_axis(vn, i1 - 1, axis=1)
-        v1 = np.take_along_axis(vn, i1, axis=1)
-        p0 = np.take_along_axis(pn, i1 - 1, axis=1)
-        p1 = np.take_along_axis(pn, i1, axis=1)
-        beta = (p1 - p0) / (v1 - v0)
-        alpha = p0 - beta * v0
-        below, above = cnt == 0, cnt == k
-        alpha = np.where(below, pn[:, :1], np.where(above, pn[:, -1:], alpha))
-        beta = np.where(below | above, 0.0, beta)
-        j0, a, g = self.j0[rows, None], self.nvt[rows, None], self.gsh[rows, None]
-        v = _lambert_voltage(*np.broadcast_arrays(alpha, j0, a, g - beta, jq))
+        every = r == self.size
+        shape = j.shape if every else j[rows].shape
+        jq = j.reshape(r, -1) if every else j[rows].reshape(r, -1)
+        if jph is not None:  # an override of the photocurrent adds to Jph(V)
+            extra = (jph - self._p("jph", j))[rows].reshape(r, -1)
+            jq = jq - extra  # the current J(Vj) must carry without the extra
+        seg = np.count_nonzero(jn[:, None, :] > jq[:, :, None], axis=-1)  # segment index 0..K
+        flat = seg + (np.arange(r) * alpha.shape[1])[:, None]
+        j0, a = self.j0[rows, None], self.nvt[rows, None]
+        v = _lambert_voltage(alpha.ravel()[flat], j0, a, g_eff.ravel()[flat], jq)
+        if every:
+            return v.reshape(shape)
         out = vj.copy()
         out[rows] = v.reshape(shape)
         return out
