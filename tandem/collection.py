@@ -41,6 +41,10 @@ tau -> inf with S -> inf at both contacts and uniform generation gives the
 Sokel-Hughes photocurrent eta = coth(a / 2) - 2 / a [Sokel & Hughes, J. Appl. Phys.
 53, 7414 (1982), doi:10.1063/1.330110] (checked in the tests). With blocking
 contacts (S = 0) and no recombination every carrier is collected at any voltage.
+Known limit: the pair rate n p / (tau_h n + tau_e p) is not linear once the carriers separate;
+in slow films whose drift length mu (tau_e + tau_h) V_bi / d is well below d, light absorbed near
+the front leaves the carrier that crosses the film in the majority, where it hardly recombines,
+and a Poisson drift-diffusion solution collects up to 2x more (README, "Against drift-diffusion").
 
 Wafer ("wafer": diffusion-limited base, collecting junction at the back face)
 -------------------------------------------------------------------------------
