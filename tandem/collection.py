@@ -243,8 +243,25 @@ def profile_terms(alpha_d, kr_d, c_f, c_b, c_o):
 
 
 def _endpoints(terms):
-    """(coef, rate, exp(offset), exp(offset + rate)) of each term: its values at s = 0 and s = 1."""
-    return [(c, r, np.exp(p), np.exp(p + r)) for c, r, p in terms]
+    """(coef, rate, exp(offset), exp(offset + rate)) of each term: its values at s = 0 and s = 1.
+
+    A rate or an exponential that is exactly 0 / 1 everywhere is None (a multiplication by 1
+    is exact, so skipping it changes no digit and keeps the products at the smaller shape).
+    """
+    out = []
+    for c, r, p in terms:
+        flat = not np.any(r)
+        unit0 = not np.any(p)
+        out.append((c, None if flat else r, None if unit0 else np.exp(p),
+                    None if unit0 and flat else np.exp(p + r)))
+    return out
+
+
+def _times(x, y):
+    """x * y for endpoint values, None standing for exactly 1."""
+    if x is None:
+        return y
+    return x if y is None else x * y
 
 
 def collected_eqe(eta, profile) -> np.ndarray:
@@ -257,17 +274,26 @@ def collected_eqe(eta, profile) -> np.ndarray:
     Each product of two terms integrates to (exp(p + r) - exp(p)) / r with r, p the summed
     rates and offsets; both exponentials are the products of the terms' values at the two
     faces, all <= 1, so nothing overflows and only the terms' own exponentials are computed.
+    A term of eta with rate 0 and offset 0 (the constant) integrates to the profile's own
+    integrals, computed at the profile's shape.
     """
     total = 0.0
     ge = _endpoints(profile)
     for ce, re, e0, e1 in _endpoints(eta):
         for cg, rg, g0, g1 in ge:
-            r = re + rg
-            a0 = e0 * g0
-            small = np.abs(r) < 1e-4
-            integral = (e1 * g1 - a0) / np.where(small, 1.0, r)
-            if np.any(small):  # (exp(r) - 1) / r to second order
-                integral = np.where(small, a0 * (1 + r / 2 + r * r / 6), integral)
+            r = rg if re is None else (re if rg is None else re + rg)
+            a0 = _times(e0, g0)
+            a1 = _times(e1, g1)
+            if r is None:  # both flat: the integral of a constant
+                integral = 1.0 if a0 is None else a0
+            else:
+                a0 = 1.0 if a0 is None else a0
+                a1 = 1.0 if a1 is None else a1
+                small = np.abs(r) < 1e-4
+                if np.any(small):  # (exp(r) - 1) / r to second order
+                    integral = np.where(small, a0 * (1 + r / 2 + r * r / 6), (a1 - a0) / np.where(small, 1.0, r))
+                else:
+                    integral = (a1 - a0) / r
             prod = ce * cg * integral
             total = total + (prod.real if np.iscomplexobj(prod) else prod)
     return total
