@@ -211,11 +211,11 @@ def free_carrier_absorption(designs: Sequence[Design], top: RoleElectrics,
 # 7. Assembly
 # --------------------------------------------------------------------------------------------
 def _subcell_result(e: RoleElectrics, p: int, k: int, r: int, spectra: BatchSpectra, voc_rad: np.ndarray,
-                    v_op: np.ndarray) -> SubcellResult:
+                    v_op: np.ndarray, ff_pct: np.ndarray) -> SubcellResult:
     m = e.mpp
     prof = spectra.eta_profile[ROLES[r]][k]
     return SubcellResult(
-        jsc_ma_cm2=float(m.jsc_ma_cm2[p]), voc_v=float(m.voc_v[p]), ff_pct=float(m.ff_pct[p]),
+        jsc_ma_cm2=float(m.jsc_ma_cm2[p]), voc_v=float(m.voc_v[p]), ff_pct=float(ff_pct[p]),
         pce_pct=float(e.pce_pct[p]), vmpp_v=float(m.vmpp_v[p]), jmpp_ma_cm2=float(m.jmpp_ma_cm2[p]),
         j0_rad=float(spectra.j0_rad[r, k]), eqe=spectra.eqe[ROLES[r]][k], jv=(e.jv[0][p], e.jv[1][p]),
         jph_ma_cm2=float(spectra.jph[r, k]), voc_rad_v=float(voc_rad[p]), ere=float(e.diodes.ere[p]),
@@ -235,15 +235,17 @@ def assemble(designs: Sequence[Design], spectra: BatchSpectra, top: RoleElectric
     temps = np.array([d.temperature_k for d in designs])
     vrad = {0: el.voc_rad(s.jph[0, top.idx], s.j0_rad[0, top.idx], temps[top.idx])}
     pos = {0: top.position()}
+    ff = {0: top.mpp.ff_pct}  # a property: computed once per role, not once per design
     if bottom is not None:
         vrad[1] = el.voc_rad(s.jph[1, bottom.idx], s.j0_rad[1, bottom.idx], temps[bottom.idx])
         pos[1] = bottom.position()
+        ff[1] = bottom.mpp.ff_pct
     results = []
     for k, d in enumerate(designs):
-        top_r = _subcell_result(top, pos[0][k], k, 0, s, vrad[0], op.v_op)
+        top_r = _subcell_result(top, pos[0][k], k, 0, s, vrad[0], op.v_op, ff[0])
         bot_r, mismatch, limiting = None, nan, None
         if d.bottom is not None:
-            bot_r = _subcell_result(bottom, pos[1][k], k, 1, s, vrad[1], op.v_op)
+            bot_r = _subcell_result(bottom, pos[1][k], k, 1, s, vrad[1], op.v_op, ff[1])
             mismatch = float(s.jph[0, k] - s.jph[1, k])
             limiting = "top" if mismatch < 0 else "bottom"
         has_avt = np.isfinite(s.avt[k])
@@ -261,10 +263,8 @@ def assemble(designs: Sequence[Design], spectra: BatchSpectra, top: RoleElectric
 def _frame(designs, results):
     import pandas as pd
 
-    frame = pd.DataFrame([r.to_dict() for r in results], columns=list(DEVICE_METRICS))
-    frame.insert(0, "kind", [d.kind for d in designs])
-    frame.insert(1, "limiting", [r.limiting for r in results])
-    return frame
+    return pd.DataFrame([{"kind": d.kind, "limiting": r.limiting, **r.to_dict()} for d, r in zip(designs, results)],
+                        columns=["kind", "limiting", *DEVICE_METRICS])
 
 
 # --------------------------------------------------------------------------------------------
