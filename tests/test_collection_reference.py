@@ -26,7 +26,7 @@ def _rows():
     with open(DATA / "sesame_collection_reference.csv", encoding="utf-8") as f:
         out = []
         for r in csv.DictReader(line for line in f if not line.startswith("#")):
-            out.append({k: (v if k == "case" else float(v)) for k, v in r.items()})
+            out.append({k: (v if k in ("case", "profile") else float(v)) for k, v in r.items()})
         return out
 
 
@@ -100,6 +100,23 @@ def test_fast_jsc_shortfall_elsewhere_is_the_known_one(fast):
         row = [ratio[mu, d] for d in ref.THICK]
         assert np.all(np.diff(row) < 0.02), (mu, np.round(row, 3))  # it levels off near 0.5
     assert ratio[1e-3, 1500.0] < 0.55 and ratio[1e-4, 1000.0] < 0.55
+
+
+def test_with_uniform_generation_the_slow_films_agree_too():
+    """The shortfall comes from where the light is absorbed: with G(z) flattened to its depth
+    average (same generated current) neither carrier becomes the majority in the bulk, pair
+    recombination is n / (tau_e + tau_h) as the fast model assumes, and slow, thick films agree
+    within 3 % where the optical profile gives 0.52-0.60."""
+    rows = [r for r in ROWS if r["case"] == "uniform"]
+    assert len(rows) >= 4
+    for r in rows:
+        mu, d = r["mobility_cm2_vs"], r["thickness_nm"]
+        assert drift_over_film(mu, d) < 0.1
+        z, g = generation(d)
+        gu = ref.uniform(z, g)
+        j = fast_jph(ref.transport(mu), d, z, gu, [0.0])[0]
+        assert j == pytest.approx(r["jsc_dd_ma_cm2"], rel=0.03), (mu, d)
+        assert _grid(mu, d)["jsc_dd_ma_cm2"] > 1.35 * j  # the optical profile: the reference collects more
 
 
 @pytest.mark.slow

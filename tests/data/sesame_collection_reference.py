@@ -14,7 +14,10 @@ Cases:
   mesh       a few slow, thick points again on 600 mesh points (mesh convergence of the reference);
   contacts   band-edge densities of states 2e16 and 2e19 cm^-3 instead of 2e18 (the Schottky contacts'
              equilibrium carrier densities, 3e12-3e15 cm^-3, scale with them);
-  intensity  the generation profile scaled by 0.1 (the reported current divided by 0.1).
+  intensity  the generation profile scaled by 0.1 (the reported current divided by 0.1);
+  uniform    slow, thick points with G(z) replaced by its depth average (same generated current):
+             with both carriers generated alike everywhere neither becomes the majority, and the
+             fast model's linear recombination is then right (tests/test_collection_reference.py).
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ from tandem.transport import TRANSPORT  # noqa: E402
 OUT = Path(__file__).resolve().parent / "sesame_collection_reference.csv"
 THICK = (100.0, 200.0, 350.0, 500.0, 700.0, 1000.0, 1500.0)
 MOBILITY = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-FIELDS = ("case", "mobility_cm2_vs", "thickness_nm", "mesh_points", "nc_nv_cm3", "intensity",
+FIELDS = ("case", "profile", "mobility_cm2_vs", "thickness_nm", "mesh_points", "nc_nv_cm3", "intensity",
           "jgen_ma_cm2", "jsc_dd_ma_cm2")
 
 
@@ -49,6 +52,11 @@ def generated_current(z_nm, g) -> float:
     return float(Q_E * np.trapezoid(g, np.asarray(z_nm) * 1e-7) * 1e3)
 
 
+def uniform(z_nm, g):
+    """G(z) replaced by its depth average."""
+    return np.full_like(g, np.trapezoid(g, z_nm) / (z_nm[-1] - z_nm[0]))
+
+
 def rows():
     from tandem import drift_diffusion as dd
 
@@ -56,13 +64,18 @@ def rows():
     cases += [("mesh", mu, d, 600, 2e18, 1.0) for mu, d in ((1e-4, 500.0), (1e-3, 700.0), (1e-2, 1500.0))]
     cases += [("contacts", 1e-3, 700.0, 240, nc, 1.0) for nc in (2e16, 2e19)]
     cases += [("intensity", 1e-3, 700.0, 240, 2e18, 0.1), ("intensity", 1e-2, 1000.0, 240, 2e18, 0.1)]
+    cases += [("uniform", mu, d, 240, 2e18, 1.0) for mu, d in ((1e-4, 500.0), (1e-3, 700.0), (1e-3, 1500.0),
+                                                               (1e-2, 1500.0))]
     gens = {}
     for case, mu, d, pts, nc, inten in cases:
         if d not in gens:
             gens[d] = generation(d)
         z, g = gens[d]
+        if case == "uniform":
+            g = uniform(z, g)
         j = dd.sesame_jv(d, transport(mu), BANDGAP, z, g * inten, [0.0], nc_cm3=nc, nv_cm3=nc, points=pts)[0]
-        yield {"case": case, "mobility_cm2_vs": mu, "thickness_nm": d, "mesh_points": pts, "nc_nv_cm3": nc,
+        yield {"case": case, "profile": "uniform" if case == "uniform" else "optics", "mobility_cm2_vs": mu,
+               "thickness_nm": d, "mesh_points": pts, "nc_nv_cm3": nc,
                "intensity": inten, "jgen_ma_cm2": round(generated_current(z, g), 5),
                "jsc_dd_ma_cm2": round(float(j) / inten, 5)}
 
