@@ -31,6 +31,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from .mirror import MirroredStudy
 from .objective import Outcome, distributions, evaluate_params, grid_size
 from .outputs import param_importances, write_outputs
 from .spec import DeviceSpec
@@ -229,6 +230,9 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     # heartbeats find dead workers on other machines; an SQLite file is local to one machine,
     # where dead workers are found by process id (fail_stale_trials), so save the writes there
     heartbeat = heartbeat_enabled(storage) and not storage_is_local_file(storage)
+    # a database server or gRPC proxy: sample locally, write each trial in few transactions
+    mirror = None if worker is None or storage_is_local_file(storage) else \
+        MirroredStudy(study, dists, worker, heartbeat)
     stats = RunStats()
     stream = _WorkerStream(spec, seed)
     idle_batches = 0
@@ -241,19 +245,25 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
             interrupt.check()
             if timeout_s is not None and time.perf_counter() - t_start >= timeout_s:
                 break
-            done, running = counted_trials(study)
+            if mirror is not None:
+                mirror.refresh()
+                done, running = mirror.n_done, mirror.n_running
+            else:
+                done, running = counted_trials(study)
             k = min(bs, target - done - running)
             if k <= 0:
                 break
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")   # "heartbeat is supposed to be used with optimize"
-                for _ in range(k):
+                if mirror is not None:
+                    stats.n_duplicates += _ask_mirrored(mirror, k, stream, pending)
+                for _ in range(k if mirror is None else 0):
                     trial = _ask(study, dists, worker, stream)
                     pending.append(trial)
                     if heartbeat:
                         storage.record_heartbeat(trial_id_of(trial))
-                dup = _duplicates(study, pending, names)
+                dup = _duplicates(study, pending, names) if mirror is None else {}
                 for i in sorted(dup, reverse=True):
                     trial = pending.pop(i)
                     trial.set_user_attr("duplicate_of", dup[i])
@@ -264,12 +274,16 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
                 stats.exhausted = True
                 break
             t1 = time.perf_counter()
-            params = [_params_of(t, names) for t in pending]
+            params = [r.params if mirror is not None else _params_of(r, names) for r in pending]
             outcomes = evaluate_params(spec, params, batched=batched)
             t2 = time.perf_counter()
             while pending:
                 trial, o = pending[0], outcomes[len(outcomes) - len(pending)]
-                _tell(study, trial, o)
+                if mirror is not None:
+                    _tell(mirror.local, trial.local, o)
+                    mirror.copy_told(trial)
+                else:
+                    _tell(study, trial, o)
                 pending.pop(0)
                 stats.n_told += 1
                 stats.n_failed += o.error is not None
@@ -284,6 +298,9 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
         stats.interrupted = True
         for trial in pending:
             try:
+                if mirror is not None:
+                    mirror.fail(trial, "interrupted", True)
+                    continue
                 trial.set_user_attr("interrupted", True)
                 study.tell(trial, state=TrialState.FAIL)
             except Exception:   # storage gone while shutting down: the next start fails it as stale
@@ -297,6 +314,20 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
             pass
         stats.t_wall_s = time.perf_counter() - t_start
     return stats
+
+
+def _ask_mirrored(mirror: MirroredStudy, k: int, stream: _WorkerStream,
+                  pending: list) -> int:
+    """Ask ``k`` trials through ``mirror`` into ``pending``, giving way on designs already in
+    the study (see ``_duplicates``); returns how many gave way."""
+    if stream.first_number is None:
+        stream.start(mirror.local, mirror.reserve_empty())
+    for _ in range(k):
+        pending.append(mirror.ask())
+    dup = mirror.duplicates(pending)
+    for i in sorted(dup, reverse=True):
+        mirror.fail(pending.pop(i), "duplicate_of", dup[i])
+    return len(dup)
 
 
 def _params_of(trial: optuna.Trial, names: Sequence[str]) -> dict[str, float]:
