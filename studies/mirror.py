@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import optuna
 from optuna.trial import TrialState
@@ -88,6 +88,7 @@ class MirroredStudy:
         self._running: dict[tuple, list[tuple[int, int]]] = {}  # design -> [(trial id, number)]
         self._numbers: dict[int, int] = {}    # shared trial id -> number (running, mine)
         self._first: int | None = None        # reserved by reserve_empty, filled by ask
+        self.waiting: list[optuna.trial.FrozenTrial] = []   # designs to run again
         self.n_done = 0
         self.n_running = 0
 
@@ -97,12 +98,15 @@ class MirroredStudy:
         their designs, copy finished trials of other workers into the local study."""
         running: dict[tuple, list[tuple[int, int]]] = {}
         n_running = 0
+        self.waiting = []
         for t in self.shared.get_trials(deepcopy=False):
             tid = trial_id_of(t)
             if tid in self._seen:
                 continue
             state = t.state
             if state == TrialState.WAITING:
+                if params_key(t.params, self.names) is not None:
+                    self.waiting.append(t)
                 continue
             key = params_key(t.params, self.names)
             if state == TrialState.RUNNING:
@@ -167,6 +171,45 @@ class MirroredStudy:
         if self.heartbeat:
             self.storage.record_heartbeat(tid)
         return Reserved(lt, tid, p, sa)
+
+    def claim(self, t: optuna.trial.FrozenTrial) -> Reserved | None:
+        """Take the WAITING trial ``t`` (a design to run again, see ``fail_stale_trials``);
+        None when another worker took it first."""
+        tid = trial_id_of(t)
+        if not self.storage.set_trial_state_values(tid, state=TrialState.RUNNING):
+            return None
+        self._mine.add(tid)
+        if self.worker is not None:
+            self.storage.set_trial_user_attr(tid, "worker", self.worker)
+        if self.heartbeat:
+            self.storage.record_heartbeat(tid)
+        p = {n: t.params[n] for n in self.names}
+        self.local.enqueue_trial(p, skip_if_exists=False)
+        return Reserved(self.local.ask(self.dists), tid, p, {})
+
+    def start_liveness(self, interval_s: float, pending: Callable[[], Sequence[Reserved]]):
+        """Record this worker's sign of life now and every ``interval_s`` seconds from a
+        daemon thread (``study.record_alive``), with optuna's heartbeat of the ``pending()``
+        trials on storages that keep one, so that a batch longer than the grace period is
+        not taken for a dead worker. Returns a function that stops the thread."""
+        import threading
+
+        from .study import record_alive
+        stop = threading.Event()
+        record_alive(self.shared, self.worker)
+
+        def beat():
+            while not stop.wait(interval_s):
+                try:
+                    record_alive(self.shared, self.worker)
+                    if self.heartbeat:
+                        for r in list(pending()):
+                            self.storage.record_heartbeat(r.shared_id)
+                except Exception:   # storage unreachable for a moment: try again next time
+                    pass
+
+        threading.Thread(target=beat, name="qdtandem-alive", daemon=True).start()
+        return stop.set
 
     def duplicates(self, pending: Sequence[Reserved]) -> dict[int, int]:
         """Trials of ``pending`` whose design is already in the shared study, finished or

@@ -35,7 +35,7 @@ from .mirror import MirroredStudy
 from .objective import Outcome, distributions, evaluate_params, grid_size
 from .outputs import param_importances, write_outputs
 from .spec import DeviceSpec
-from .storage import (forget_cached_trials, heartbeat_enabled, open_storage, storage_is_local_file,
+from .storage import (HEARTBEAT_INTERVAL_S, STALE_GRACE_S, forget_cached_trials, heartbeat_enabled, open_storage, storage_is_local_file,
                       storage_of, storage_url, study_id_of, sync_storage, trial_id_of)
 from .study import (_worker_id, best_trials, counted_trials, fail_stale_trials, make_sampler,
                     open_study)
@@ -234,6 +234,9 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     mirror = None if worker is None or storage_is_local_file(storage) else \
         MirroredStudy(study, dists, worker, heartbeat)
     stats = RunStats()
+    stop_liveness = mirror.start_liveness(HEARTBEAT_INTERVAL_S, lambda: pending) \
+        if mirror is not None else (lambda: None)
+    last_stale_check = time.monotonic()
     stream = _WorkerStream(spec, seed)
     idle_batches = 0
     t_start = time.perf_counter()
@@ -246,6 +249,9 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
             if timeout_s is not None and time.perf_counter() - t_start >= timeout_s:
                 break
             if mirror is not None:
+                if time.monotonic() - last_stale_check > STALE_GRACE_S / 2:
+                    fail_stale_trials(study, retry=True)   # workers that died since we started
+                    last_stale_check = time.monotonic()
                 mirror.refresh()
                 done, running = mirror.n_done, mirror.n_running
             else:
@@ -308,6 +314,7 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
         raise
     finally:
         interrupt.__exit__()
+        stop_liveness()
         try:
             sync_storage(storage_of(study))
         except OSError:
@@ -322,7 +329,12 @@ def _ask_mirrored(mirror: MirroredStudy, k: int, stream: _WorkerStream,
     the study (see ``_duplicates``); returns how many gave way."""
     if stream.first_number is None:
         stream.start(mirror.local, mirror.reserve_empty())
-    for _ in range(k):
+        pending.append(mirror.ask())             # fills the reserved trial
+    for t in mirror.waiting[:k - len(pending)]:        # designs of dead workers' trials, to run again
+        r = mirror.claim(t)
+        if r is not None:
+            pending.append(r)
+    for _ in range(k - len(pending)):
         pending.append(mirror.ask())
     dup = mirror.duplicates(pending)
     for i in sorted(dup, reverse=True):
@@ -432,7 +444,7 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
     if st.sampler == "grid":
         target = min(target, grid_size(spec))
     study = open_study(spec, storage_obj, seed=seed)
-    fail_stale_trials(study)
+    fail_stale_trials(study, retry=not storage_is_local_file(storage_of(study)))
     n_before, _ = counted_trials(study)
     bar = _ProgressBar(study, target) if progress and n_before < target else None
     stats = None

@@ -17,6 +17,7 @@ import datetime as _dt
 import json
 import os
 import socket
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from optuna.trial import TrialState
 
 from .objective import grid_search_space
 from .spec import DeviceSpec
-from .storage import _path_url, open_storage, storage_file, storage_of, trial_id_of
+from .storage import _path_url, open_storage, storage_file, storage_of, study_id_of, trial_id_of
 
 def make_sampler(spec: DeviceSpec, seed: int | None) -> optuna.samplers.BaseSampler:
     """The optuna sampler named in ``[study] sampler`` with ``[study.sampler_options]``."""
@@ -159,35 +160,88 @@ def open_study(spec: DeviceSpec, storage, *, seed: int | None = None,
     return study
 
 
-def fail_stale_trials(study: optuna.Study) -> int:
+#: study system attribute per worker: ``ALIVE_KEY + worker id`` -> its last sign of life
+#: (seconds since the epoch, UTC), written by workers on a server storage (``mirror``)
+ALIVE_KEY = "qdtandem:alive:"
+
+
+def record_alive(study: optuna.Study, worker: str) -> None:
+    """Note that ``worker`` is alive now (``ALIVE_KEY``); works through optuna's gRPC proxy,
+    which has no heartbeat of its own."""
+    storage_of(study).set_study_system_attr(study_id_of(study), ALIVE_KEY + worker, time.time())
+
+
+def _is_this_host(worker: str) -> bool:
+    return worker.rsplit(":", 2)[0] == socket.gethostname()
+
+
+def fail_stale_trials(study: optuna.Study, *, retry: bool = False) -> int:
     """Mark RUNNING trials of dead workers FAIL (``stale`` user attribute); returns how many.
 
-    Workers on this machine are checked by process id, others through optuna's heartbeat
-    (``grace_period`` of the RDB storage).
+    Workers on this machine are checked by process id. A worker on another machine is dead
+    when its last sign of life (``record_alive``, every ``HEARTBEAT_INTERVAL_S``; or, with
+    none, the start of its trial) is older than ``STALE_GRACE_S`` (clocks of the machines
+    must agree to well within that), and, on RDB storages, when optuna's heartbeat is.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    retry : bool
+        Also enqueue each failed trial's design again (a WAITING trial with the same
+        parameters and a ``retry_of`` user attribute, as optuna's ``RetryFailedTrialCallback``
+        does), which the next worker on a server storage runs first (``mirror``).
     """
-    running = lambda: {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    from . import storage as _storage
+    running = lambda: {t.number: t for t in
+                       study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
     before = running()
     if not before:
         return 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        optuna.storages.fail_stale_trials(study)
     storage = storage_of(study)
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    grace = _storage.STALE_GRACE_S
+    now = time.time()
+    alive: dict[str, Any] | None = None
+    failed = []
+    for t in before.values():
         worker = t.user_attrs.get("worker")
+        age = now - t.datetime_start.timestamp() if t.datetime_start else 1e9
         if worker is None:
             # a live worker sets "worker" right after ask; only an old trial without it is stale
-            age = (_dt.datetime.now() - t.datetime_start).total_seconds() if t.datetime_start else 1e9
             if age < 60:
                 continue
-        elif _worker_alive(worker):
-            continue
+        elif _is_this_host(worker):
+            if _worker_alive(worker):
+                continue
+        else:
+            if alive is None:
+                alive = storage.get_study_system_attrs(study_id_of(study))
+            last = alive.get(ALIVE_KEY + worker)
+            if now - (last if isinstance(last, (int, float)) else now - age) < grace:
+                continue
         try:
             storage.set_trial_user_attr(trial_id_of(t), "stale", True)
-            storage.set_trial_state_values(trial_id_of(t), state=TrialState.FAIL)
+            if storage.set_trial_state_values(trial_id_of(t), state=TrialState.FAIL):
+                failed.append(t)
         except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
             pass   # finished meanwhile
-    return len(before - running())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optuna.storages.fail_stale_trials(study)      # optuna's heartbeat (RDB storages)
+    after = running()
+    if len(before) - len(after) > len(failed):     # optuna's heartbeat failed some more
+        ours = {t.number for t in failed}
+        now_trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+        for n in before.keys() - after.keys() - ours:
+            t = now_trials[n]
+            if t.state == TrialState.FAIL and not {"error", "duplicate_of", "interrupted"} & set(t.user_attrs):
+                failed.append(t)
+    if retry:
+        for t in failed:
+            if t.params:
+                study.add_trial(optuna.trial.create_trial(
+                    state=TrialState.WAITING, params=t.params, distributions=t.distributions,
+                    user_attrs={"retry_of": t.number}))
+    return len(failed)
 
 
 def load_study(storage, name: str) -> optuna.Study:
