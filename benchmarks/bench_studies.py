@@ -138,10 +138,33 @@ def bench_end_to_end(n_trials: int = 400) -> dict:
     return out
 
 
+def postgres_statements(url: str, n_trials: int = 96) -> dict:
+    """SQL statements and transactions per trial of one worker (in this process) on the quick
+    study against PostgreSQL, counted with SQLAlchemy's engine events."""
+    import sqlalchemy
+    spec = load(QUICK)
+    name = f"pg_statements_{os.getpid()}"
+    spec = dataclasses.replace(spec, study=dataclasses.replace(spec.study, name=name,
+                                                               n_trials=n_trials))
+    storage = runmod.open_storage(url)
+    count = {"statements": 0, "transactions": 0}
+    def statement(*_a):
+        count["statements"] += 1
+    def commit(*_a):
+        count["transactions"] += 1
+    sqlalchemy.event.listen(storage.engine, "before_cursor_execute", statement)
+    sqlalchemy.event.listen(storage.engine, "commit", commit)
+    res = runmod.run_study(spec, storage=storage)
+    n = res.stats.n_told
+    return {"statements_per_trial": count["statements"] / n,
+            "transactions_per_trial": count["transactions"] / n, "trials": n}
+
+
 def bench_postgres(url: str | None, n_trials: int = 400, workers=(1, 2, 4, 8)) -> dict:
     """Trials/s of `qdtandem optimize quick.toml --workers W` against one PostgreSQL database
     (a throwaway local server when ``url`` is None), each W on a fresh study; the in-memory
-    single-process run of the same study in the same session as the reference."""
+    single-process run of the same study in the same session as the reference; and the SQL
+    statements per trial of one worker (``postgres_statements``)."""
     import contextlib
     import shutil
     sys.path.insert(0, str(ROOT / "tests"))
@@ -163,6 +186,7 @@ def bench_postgres(url: str | None, n_trials: int = 400, workers=(1, 2, 4, 8)) -
                 out[f"{w}_s"] = dt
                 out[f"{w}_trials_per_s"] = n_trials / dt
             shutil.rmtree(work, ignore_errors=True)
+            out["sql"] = postgres_statements(pg)
     except PostgresUnavailable as e:
         out["skipped"] = str(e)
     return out
@@ -179,6 +203,9 @@ def _print_postgres(p: dict) -> None:
         if f"{w}_s" in p:
             print(f"  PostgreSQL, {w} worker(s)     {p[f'{w}_s']:6.2f} s  {p[f'{w}_trials_per_s']:6.1f} trials/s"
                   f"  = {p[f'{w}_trials_per_s'] / p['memory_trials_per_s']:.2f} x in-memory")
+    if "sql" in p:
+        print(f"  one worker: {p['sql']['statements_per_trial']:.1f} SQL statements, "
+              f"{p['sql']['transactions_per_trial']:.1f} transactions per trial")
 
 
 def main(argv=None) -> int:

@@ -1,20 +1,22 @@
 """Workers on a database server: sample in a local in-memory study mirrored to the shared one.
 
-Asking a trial of an optuna study on an RDB server through ``Study.ask`` and ``Trial``
-costs about 18 transactions per trial on PostgreSQL (create, re-read it twice, one per
-parameter, the sampler's attributes, the heartbeat, and the sampler re-reading the study
-twice), and telling it another 8; on two cores the database, not the physics, set the pace
-(9.5 trials/s for one worker, and no gain from more).
+Asking and telling a trial of an optuna study on an RDB server through ``Study.ask``,
+``Trial`` and ``Study.tell`` cost 18 transactions (72 SQL statements) per trial of the quick
+study on PostgreSQL: create the trial, re-read it twice, one per parameter, the sampler's
+attributes, the heartbeat, the sampler re-reading every unfinished trial of every worker
+twice per ask, and at the end three user attributes, the constraint and the state, with
+three more re-reads. Here it is 7.5 transactions (32 statements; ``bench_studies.py --only
+postgres`` counts them).
 
-Here each worker keeps a local ``InMemoryStorage`` study in which its sampler runs. The
+Each worker keeps a local ``InMemoryStorage`` study in which its sampler runs. The
 finished trials of the shared study are copied into it once each (``refresh``, one
 incremental read per batch through optuna's cache, which fetches only trials that are new
 or were unfinished), so the sampler sees every worker's results. A trial asked locally is
 reserved in the shared study in one transaction (``create_new_trial`` with its parameters,
 the sampler's attributes and the ``worker`` user attribute as the template) plus optuna's
 heartbeat; once evaluated, the attributes the local ``tell`` wrote are copied and the state
-set (one transaction each: ``metrics``, ``feasible``, the constraint, the values). The shared
-study holds exactly what ``Study.ask``/``tell`` would have written: optuna-dashboard and
+set (one transaction each: ``metrics``, ``violations``, ``feasible``, the constraint, the
+state with the values). The shared study holds exactly what ``Study.ask``/``tell`` would have written: optuna-dashboard and
 ``optuna.load_study`` read it as any other.
 
 Only optuna's public storage methods (``BaseStorage``) are called; the private names
