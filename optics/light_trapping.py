@@ -119,7 +119,7 @@ MODELS: dict[str, Callable[..., np.ndarray]] = {"lambertian": _lambertian_total,
 
 
 def entry_solve(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber: int,
-                angle_deg: float = 0.0, profile_layers=()):
+                angle_deg: float = 0.0, profile_layers=(), validate: bool = True):
     """The planar solve of the layers in front of a light-trapping absorber.
 
     The stack ends in a semi-infinite medium with the absorber's index (its real part, so
@@ -132,6 +132,8 @@ def entry_solve(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, 
     profile_layers : sequence of int, default ()
         Coherent layers in front of the absorber (< ``absorber``) whose closed-form
         absorption profile is wanted (``optics.solve_arrays``).
+    validate : bool, default True
+        Check the grid and every index (skip only when the caller has checked them).
 
     Returns
     -------
@@ -148,12 +150,12 @@ def entry_solve(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, 
     exit_medium = n[:, absorber].real + 0j
     if absorber > 0:
         return solve_arrays(n[:, :absorber], d[:, :absorber], tuple(coherent)[:absorber], wavelengths_nm,
-                            n_incident, exit_medium, angle_deg, profile_layers=profile_layers)
+                            n_incident, exit_medium, angle_deg, profile_layers=profile_layers, validate=validate)
     if len(profile_layers):
         raise ValueError("profile_layers: no layer lies in front of absorber 0")
     # the absorber is the first layer: a zero-thickness layer of the incident medium in front
     return solve_arrays(n[:, :1] * 0 + np.asarray(n_incident)[:, None], np.zeros((b, 1)), (True,), wavelengths_nm,
-                        n_incident, exit_medium, angle_deg)
+                        n_incident, exit_medium, angle_deg, validate=validate)
 
 
 def entry_transmittance(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident, absorber: int,

@@ -299,17 +299,26 @@ def solve_arrays(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=
     nf = medium(n_exit, "exit")
     n_all, d_all, coh_all, xi, cos0 = full_media(n_layers, d, coherent, n0, nf, angle)
     pols = solved_polarizations(angle, polarization)
-    R = np.zeros((n_batch, n_wl))
-    T = np.zeros((n_batch, n_wl))
-    A = np.zeros((n_lay, n_batch, n_wl))
     profile_layers = tuple(int(i) for i in profile_layers)
     for i in profile_layers:
         if not (0 <= i < n_lay and coherent[i]):
             raise ValueError(f"profile_layers: layer {i} is not a coherent layer of the stack")
-    terms = {i: [np.zeros((n_batch, n_wl)), np.zeros((n_batch, n_wl)), np.zeros((n_batch, n_wl)),
-                 np.zeros((n_batch, n_wl)), np.zeros((n_batch, n_wl), dtype=complex)] for i in profile_layers}
     # blocks of ~CHUNK stack-wavelength points keep the temporaries in cache
     step = max(1, CHUNK // n_wl)
+    if len(pols) == 1 and step >= n_batch:  # one polarisation, one block: the solution as it is
+        sol = incoherent_solve(pols[0], n_all, d_all, coh_all, wl, xi, cos0)
+        R, T, A = sol.R, sol.T, np.moveaxis(sol.A, 0, 1)
+        terms = {i: list(absorption_terms(sol, i + 1)) for i in profile_layers}
+        if single:
+            R, T, A = R[0], T[0], A[0]
+            terms = {i: [x[0] for x in acc] for i, acc in terms.items()}
+        return OpticsResult(wl, R, T, A, labels, angle, polarization, "native",
+                            profile_terms={i: tuple(acc) for i, acc in terms.items()} or None)
+    R = np.zeros((n_batch, n_wl))
+    T = np.zeros((n_batch, n_wl))
+    A = np.zeros((n_lay, n_batch, n_wl))
+    terms = {i: [np.zeros((n_batch, n_wl)), np.zeros((n_batch, n_wl)), np.zeros((n_batch, n_wl)),
+                 np.zeros((n_batch, n_wl)), np.zeros((n_batch, n_wl), dtype=complex)] for i in profile_layers}
     for lo in range(0, n_batch, step):
         sl = slice(lo, lo + step)
         for p in pols:

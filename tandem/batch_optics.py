@@ -134,14 +134,16 @@ def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: IndexCache | 
             if c.collection != "ideal" and c.absorber != lt and first.stack.coherent[c.absorber]
             and c.transport_params()[0] is not None}
     if lt is None:
+        # every index came through refractive_index on this grid (checked there), the grid
+        # through Design: no second check
         res = optics.solve_arrays(n, d, first.stack.coherent, wl, n0, nf, first.angle_deg,
-                                  labels=first.stack.labels, profile_layers=sorted(want))
+                                  labels=first.stack.labels, validate=False, profile_layers=sorted(want))
         return GroupOptics(np.array(res.R), np.array(res.T), np.array(res.A), n, res, d=d)
     # light trapping: only the planar layers in front of the absorber are solved (the model
     # replaces the rest), so the profiles of the absorbers there come from that same solve and
     # integrate to the absorptance the model reports; absorbers behind it receive no light
     entry = entry_solve(n, d, first.stack.coherent, wl, n0, lt, first.angle_deg,
-                        profile_layers=sorted(a for a in want if a < lt))
+                        profile_layers=sorted(a for a in want if a < lt), validate=False)
     R, T, A = trap_light(first.light_trapping, n, d, first.stack.coherent, wl, n0, lt, first.angle_deg,
                          parasitic_alpha_per_nm, entry=entry)
     res = optics.OpticsResult(wl, R, T, A, first.stack.labels, first.angle_deg, entry.polarization, entry.engine,

@@ -241,6 +241,23 @@ class DiodeArrays:
         """The sub-batch at ``index`` (integer array or boolean mask)."""
         return DiodeArrays(**{k: getattr(self, k)[index] for k in self.__dataclass_fields__})
 
+    @staticmethod
+    def concat(cells) -> "DiodeArrays":
+        """The subcells of several DiodeArrays as one batch, in order (rows without Jph(V) padded
+        with NaN), so that one vectorised solve serves them all."""
+        k = max(c.jph_v.shape[1] for c in cells)
+
+        def jv(c):
+            if c.jph_v.shape[1] == k:
+                return c.jph_v
+            if c.jph_v.shape[1] == 0:
+                return np.full((c.size, k), np.nan)
+            raise ValueError("DiodeArrays.concat: Jph(V) tables of different voltage nodes")
+
+        return DiodeArrays(**{f: (np.concatenate([jv(c) for c in cells]) if f == "jph_v"
+                                  else np.concatenate([getattr(c, f) for c in cells]))
+                              for f in DiodeArrays.__dataclass_fields__})
+
     def _p(self, name: str, like: np.ndarray) -> np.ndarray:
         v = getattr(self, name)
         return v.reshape(v.shape + (1,) * (like.ndim - 1))
@@ -285,68 +302,81 @@ class DiodeArrays:
         j = np.asarray(j, dtype=float)
         if j.ndim == 0:
             j = np.full(self.size, float(j))
+        dep = self.voltage_dependent
+        auger = np.any(self.auger_w_cm > 0)
+        if jph is None and not auger and np.any(dep):
+            # every row through the segment table: one pass, no masks (a constant photocurrent is
+            # one segment repeated, the same closed form as below)
+            return self._segment_voltage(j)
         override = jph is not None
         jph = self._p("jph", j) if jph is None else np.broadcast_to(jph, j.shape)
         j0, a, g = (self._p(k, j) for k in ("j0", "nvt", "gsh"))
-        dep = self.voltage_dependent
         if np.all(dep):
-            return self._newton_collection(None, j, jph if override else None)
+            return self._segment_voltage(j, None, jph if override else None)
         if np.any(dep):
             fixed = ~dep
             vj = np.empty(j.shape)
             vj[fixed] = _lambert_voltage(*(np.broadcast_to(x, j.shape)[fixed] for x in (jph, j0, a, g, j)))
         else:
             vj = _lambert_voltage(jph, j0, a, g, j)  # shaped like j (c = jph - j + j0)
-        if np.any(self.auger_w_cm > 0):
+        if auger:
             vj = self._newton_auger(vj, j, jph)
         if np.any(dep):
-            vj = self._newton_collection(vj, j, jph if override else None)
+            rows = np.flatnonzero(dep)
+            vj[rows] = self._segment_voltage(j[rows], rows, jph[rows] if override else None)
         return vj
 
     def _collection_table(self):
-        """Rows [R] with Jph(V), terminal current at the K node voltages (increasing) [R, K], and per
-        segment c = 0..K (c nodes carry more current than the asked one) the photocurrent
-        alpha + beta Vj there as (alpha, G - beta) [R, K + 1] (cached)."""
+        """Per row: terminal current at the K node voltages (increasing) [B, K], and per segment
+        c = 0..K (c nodes carry more current than the asked one) the photocurrent alpha + beta Vj
+        there as (alpha, G - beta) [B, K + 1]; a row without Jph(V) has K + 1 equal segments
+        (jph, G). Cached."""
         tab = self.__dict__.get("_table")
         if tab is None:
+            b, k = self.size, VOLTAGE_NODES_KT.size
+            cur = np.zeros((b, k))
+            alpha = np.repeat(self.jph[:, None], k + 1, axis=1)
+            g_eff = np.repeat(self.gsh[:, None], k + 1, axis=1)
             rows = np.flatnonzero(self.voltage_dependent)
-            vt, vbi = self.vt[rows, None], self.vbi[rows, None]
-            vn = (vbi - VOLTAGE_NODES_KT * vt)[:, ::-1]
-            pn = self.jph_v[rows][:, ::-1]
-            j0, a, g = self.j0[rows, None], self.nvt[rows, None], self.gsh[rows, None]
-            cur = pn - j0 * np.expm1(np.minimum(vn / a, 700.0)) - g * vn
-            # between two nodes Jph is linear; beyond the outermost nodes it is constant (beta = 0)
-            beta = (pn[:, 1:] - pn[:, :-1]) / (vn[:, 1:] - vn[:, :-1])
-            alpha = pn[:, :-1] - beta * vn[:, :-1]
-            alpha = np.concatenate([pn[:, :1], alpha, pn[:, -1:]], axis=1)
-            g_eff = g - np.concatenate([np.zeros((rows.size, 1)), beta, np.zeros((rows.size, 1))], axis=1)
-            tab = tuple(np.ascontiguousarray(x) for x in (rows, cur, alpha, g_eff))
+            if rows.size:
+                vt, vbi = self.vt[rows, None], self.vbi[rows, None]
+                vn = (vbi - VOLTAGE_NODES_KT * vt)[:, ::-1]
+                pn = self.jph_v[rows][:, ::-1]
+                j0, a, g = self.j0[rows, None], self.nvt[rows, None], self.gsh[rows, None]
+                cur[rows] = pn - j0 * np.expm1(np.minimum(vn / a, 700.0)) - g * vn
+                # between two nodes Jph is linear; beyond the outermost nodes it is constant (beta = 0)
+                beta = (pn[:, 1:] - pn[:, :-1]) / (vn[:, 1:] - vn[:, :-1])
+                inner = pn[:, :-1] - beta * vn[:, :-1]
+                alpha[rows] = np.concatenate([pn[:, :1], inner, pn[:, -1:]], axis=1)
+                g_eff[rows] = g - np.concatenate([np.zeros((rows.size, 1)), beta, np.zeros((rows.size, 1))], axis=1)
+            tab = (cur, alpha, g_eff)
             object.__setattr__(self, "_table", tab)
         return tab
 
-    def _newton_collection(self, vj: np.ndarray | None, j: np.ndarray, jph: np.ndarray | None) -> np.ndarray:
-        # J(Vj) = Jph(Vj) + extra - J0n (exp(Vj / n kT) - 1) - G Vj decreases monotonically, so the
-        # tabulated node currents bracket the root; between two nodes Jph = alpha + beta Vj is
-        # linear, which is the single diode with photocurrent alpha and shunt conductance
-        # G - beta: the closed form (Lambert W) is exact there. Beyond the outermost nodes the
-        # photocurrent is constant (beta = 0).
-        rows, jn, alpha, g_eff = self._collection_table()
-        r = rows.size
-        every = r == self.size
-        shape = j.shape if every else j[rows].shape
-        jq = j.reshape(r, -1) if every else j[rows].reshape(r, -1)
-        if jph is not None:  # an override of the photocurrent adds to Jph(V)
-            extra = (jph - self._p("jph", j))[rows].reshape(r, -1)
+    def _segment_voltage(self, j: np.ndarray, rows: np.ndarray | None = None,
+                         jph: np.ndarray | None = None) -> np.ndarray:
+        """Vj at currents j [R, ...] of the rows ``rows`` (all when None) from the segment table.
+
+        J(Vj) = Jph(Vj) + extra - J0n (exp(Vj / n kT) - 1) - G Vj decreases monotonically, so the
+        tabulated node currents bracket the root; between two nodes Jph = alpha + beta Vj is
+        linear, which is the single diode with photocurrent alpha and shunt conductance
+        G - beta: the closed form (Lambert W) is exact there. ``jph`` [R, ...]: an override of
+        the photocurrent, whose excess over ``self.jph`` adds to Jph(V).
+        """
+        cur, alpha, g_eff = self._collection_table()
+        j0, a = self.j0[:, None], self.nvt[:, None]
+        if rows is not None:
+            cur, alpha, g_eff, j0, a = cur[rows], alpha[rows], g_eff[rows], j0[rows], a[rows]
+        r = cur.shape[0]
+        jq = j.reshape(r, -1)
+        if jph is not None:
+            own = self.jph if rows is None else self.jph[rows]
+            extra = (jph - own.reshape(own.shape + (1,) * (j.ndim - 1))).reshape(r, -1)
             jq = jq - extra  # the current J(Vj) must carry without the extra
-        seg = np.count_nonzero(jn[:, None, :] > jq[:, :, None], axis=-1)  # segment index 0..K
+        seg = np.count_nonzero(cur[:, None, :] > jq[:, :, None], axis=-1)  # segment index 0..K
         flat = seg + (np.arange(r) * alpha.shape[1])[:, None]
-        j0, a = self.j0[rows, None], self.nvt[rows, None]
         v = _lambert_voltage(alpha.ravel()[flat], j0, a, g_eff.ravel()[flat], jq)
-        if every:
-            return v.reshape(shape)
-        out = vj.copy()
-        out[rows] = v.reshape(shape)
-        return out
+        return v.reshape(j.shape)
 
     def _newton_auger(self, vj: np.ndarray, j: np.ndarray, jph: np.ndarray) -> np.ndarray:
         # g(v) = diode + Auger + shunt - (jph - j) is increasing and convex for v > 0; the

@@ -113,9 +113,8 @@ class RoleElectrics:
         return {int(k): p for p, k in enumerate(self.idx)}
 
 
-def subcell_electrics(designs: Sequence[Design], spectra: BatchSpectra, role: str, p_in: np.ndarray,
-                      jv_points: int) -> RoleElectrics | None:
-    """Each subcell of ``role`` at its own MPP (None when no design has that subcell)."""
+def _role_diodes(designs: Sequence[Design], spectra: BatchSpectra, role: str):
+    """(design indices [M], DiodeArrays [M]) of the subcells ``role``, or None when no design has one."""
     r = ROLES.index(role)
     idx = np.array([k for k, d in enumerate(designs) if getattr(d, role) is not None], dtype=int)
     if not idx.size:
@@ -124,9 +123,39 @@ def subcell_electrics(designs: Sequence[Design], spectra: BatchSpectra, role: st
     diodes = diode_arrays(designs, cells, spectra.jph[r, idx], spectra.j0_rad[r, idx], idx,
                           jph_v=spectra.jph_v[r, idx], vbi=np.nan_to_num(spectra.vbi[r, idx]),
                           transports=[spectra.transports[role][k] for k in idx])
+    return idx, diodes
+
+
+def _own_mpp(idx: np.ndarray, diodes: el.DiodeArrays, p_in: np.ndarray, jv_points: int) -> RoleElectrics:
     mpp = el.single_mpp(diodes)
     jv = el.jv_curve(diodes, mpp.jsc_ma_cm2, jv_points)
     return RoleElectrics(idx, diodes, mpp, mpp.pmax_mw_cm2 / p_in[idx] * 100, jv)
+
+
+def subcell_electrics(designs: Sequence[Design], spectra: BatchSpectra, role: str, p_in: np.ndarray,
+                      jv_points: int) -> RoleElectrics | None:
+    """Each subcell of ``role`` at its own MPP (None when no design has that subcell)."""
+    built = _role_diodes(designs, spectra, role)
+    return None if built is None else _own_mpp(*built, p_in, jv_points)
+
+
+def role_electrics(designs: Sequence[Design], spectra: BatchSpectra, p_in: np.ndarray,
+                   jv_points: int) -> tuple[RoleElectrics, RoleElectrics | None]:
+    """``subcell_electrics`` of the top and the bottom role. Both roles share each vectorised MPP
+    and J-V solve (row by row the same numbers), unless a subcell has Auger recombination, whose
+    Newton loop runs until the slowest row of the solve has converged."""
+    top = _role_diodes(designs, spectra, "top")
+    bottom = _role_diodes(designs, spectra, "bottom")
+    if bottom is None or any(np.any(d.auger_w_cm > 0) for _, d in (top, bottom)):
+        return _own_mpp(*top, p_in, jv_points), None if bottom is None else _own_mpp(*bottom, p_in, jv_points)
+    both = el.DiodeArrays.concat([top[1], bottom[1]])
+    mpp = el.single_mpp(both)
+    jv = el.jv_curve(both, mpp.jsc_ma_cm2, jv_points)
+    out, n_top = [], top[1].size
+    for (idx, diodes), sl in ((top, slice(0, n_top)), (bottom, slice(n_top, None))):
+        m = el.MPPResult(*(getattr(mpp, f)[sl] for f in el.MPPResult.__dataclass_fields__))
+        out.append(RoleElectrics(idx, diodes, m, m.pmax_mw_cm2 / p_in[idx] * 100, (jv[0][sl], jv[1][sl])))
+    return out[0], out[1]
 
 
 @dataclass
@@ -324,14 +353,12 @@ def evaluate_batch_spectra(designs: Sequence[Design], with_cri: bool = True, jv_
             raise ValueError(f"design {k} is a {type(d).__name__}, expected tandem.Design")
     spectra = batch_optics(designs, avt_weighting, with_cri)
     p_in = np.array([incident_power_mw_cm2(d.spectrum) for d in designs])  # mW/cm^2
-    top = subcell_electrics(designs, spectra, "top", p_in, jv_points)
-    bottom = subcell_electrics(designs, spectra, "bottom", p_in, jv_points)
+    top, bottom = role_electrics(designs, spectra, p_in, jv_points)
     fca = free_carrier_absorption(designs, top, bottom)
     if fca:
         # textured Si wafers: the optics again with the free-carrier absorption of the MPP
         # carriers (it changes the photocurrent by well under 1 %, so one pass is converged)
         spectra = batch_optics(designs, avt_weighting, with_cri, fca)
-        top = subcell_electrics(designs, spectra, "top", p_in, jv_points)
-        bottom = subcell_electrics(designs, spectra, "bottom", p_in, jv_points)
+        top, bottom = role_electrics(designs, spectra, p_in, jv_points)
     op = connect(designs, top, bottom, p_in, jv_points)
     return assemble(designs, spectra, top, bottom, op), spectra

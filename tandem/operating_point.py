@@ -141,6 +141,11 @@ def series_operating_voltages(top: DiodeArrays, bottom: DiodeArrays, j, coupling
     """
     j = np.asarray(j, dtype=float)
     coupling = np.broadcast_to(np.asarray(coupling, dtype=float), (top.size,))
+    both = None if np.any(coupling > 0) else stacked(top, bottom)
+    if both is not None:  # both subcells in one vectorised solve
+        vj = both.junction_voltage(np.concatenate([j, j]))
+        n = top.size
+        return vj[:n] - j * 1e-3 * top._p("rs", j), vj[n:] - j * 1e-3 * bottom._p("rs", j)
     vt_j = top.junction_voltage(j)
     v_top = vt_j - j * 1e-3 * top._p("rs", j)
     if np.any(coupling > 0):
@@ -149,6 +154,20 @@ def series_operating_voltages(top: DiodeArrays, bottom: DiodeArrays, j, coupling
     else:
         v_bot = bottom.voltage(j)
     return v_top, v_bot
+
+
+def stacked(top: DiodeArrays, bottom: DiodeArrays) -> DiodeArrays | None:
+    """``DiodeArrays.concat([top, bottom])``, built once per pair (cached on ``top``), so that the
+    two subcells of a series tandem share each vectorised solve; None when a subcell has Auger
+    recombination (its Newton loop runs until the slowest row converges, so rows solved together
+    would not give the same last digits as rows solved apart)."""
+    if top.size != bottom.size or np.any(top.auger_w_cm > 0) or np.any(bottom.auger_w_cm > 0):
+        return None
+    hit = top.__dict__.get("_stacked")
+    if hit is None or hit[0] is not bottom:
+        hit = (bottom, DiodeArrays.concat([top, bottom]))
+        object.__setattr__(top, "_stacked", hit)
+    return hit[1]
 
 
 def series_voltage(top: DiodeArrays, bottom: DiodeArrays, j, coupling=0.0) -> np.ndarray:
