@@ -334,11 +334,23 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
     d[-1] = 0.0
     xi = np.broadcast_to(np.asarray(xi, dtype=float), (n_batch, n_wl))
 
-    if not np.any(xi):
+    normal = not np.any(xi)
+    # media whose index is the same in every stack of the batch (in a study, all but the few
+    # layers whose material varies): at normal incidence their interfaces, and the propagators of
+    # those that also share a thickness, are computed once for the batch
+    shared = [n_batch > 1 and normal and bool(np.all(n[j] == n[j, :1])) for j in range(n_media)]
+    if normal:
         # normal incidence: cos(theta) = 1 in every medium (kept broadcastable), every wave forward
         cos_t = np.ones((n_media, 1, 1), dtype=complex)
         kz = (2 * np.pi / lam) * n
-        r_if, t_if = interface_coefficients(pol, n[:-1], n[1:], None, None)
+        if any(a and b for a, b in zip(shared[:-1], shared[1:])):
+            r_if = np.empty((n_media - 1, n_batch, n_wl), dtype=complex)
+            t_if = np.empty_like(r_if)
+            for j in range(n_media - 1):
+                one = slice(0, 1) if shared[j] and shared[j + 1] else slice(None)
+                r_if[j], t_if[j] = interface_coefficients(pol, n[j, one], n[j + 1, one], None, None)
+        else:
+            r_if, t_if = interface_coefficients(pol, n[:-1], n[1:], None, None)
     else:
         cos_t = forward_cos(n, xi[None])
         if cos0 is not None:
@@ -349,7 +361,13 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
     # (i d) kz: the same products as i kz d, one complex multiplication fewer
     phase = np.empty((n_media, n_batch, n_wl), dtype=complex)
     phase[0] = phase[-1] = 1.0
-    np.exp(kz[1:-1] * (1j * d[1:-1, :, None]), out=phase[1:-1])
+    fixed = [shared[j] and bool(np.all(d[j] == d[j, 0])) for j in range(n_media)]
+    if any(fixed[1:-1]):
+        for j in range(1, n_media - 1):
+            one = slice(0, 1) if fixed[j] else slice(None)
+            phase[j] = np.exp(kz[j, one] * (1j * d[j, one, None]))
+    else:
+        np.exp(kz[1:-1] * (1j * d[1:-1, :, None]), out=phase[1:-1])
     phase2 = phase * phase
 
     # back to front: rho[j] = backward/forward at the back face of medium j,
@@ -367,8 +385,10 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
     v = np.empty((n_media, n_batch, n_wl), dtype=complex)
     v[0] = 1.0
     for j in range(n_media - 1):
-        prop = phase[j] if j > 0 else 1.0
-        v[j + 1] = v[j] * prop * t_if[j] * inv_denom[j]
+        out = v[j + 1]  # v[j] * prop * t * inv_denom in that order, without temporaries
+        np.multiply(v[j], phase[j] if j > 0 else 1.0, out=out)
+        np.multiply(out, t_if[j], out=out)
+        np.multiply(out, inv_denom[j], out=out)
 
     r = rho[0]
     t = v[-1]
