@@ -66,16 +66,20 @@ def group_designs(designs: Sequence[Design]) -> tuple[list[np.ndarray], dict[tup
 
     Returns
     -------
-    grids : list of ndarray [W_k], nm, one per design (``Design.wavelengths()``)
+    grids : list of ndarray [W_k], nm, one per design (``Design.wavelengths()``; designs on one grid share the array)
     groups : dict key -> list of design indices, in input order
     """
-    grids = [d.wavelengths() for d in designs]
+    keys = [d.grid_key() for d in designs]
+    arrays: dict[tuple, tuple[np.ndarray, tuple]] = {}  # one grid array (and its values) per distinct grid
     groups: dict[tuple, list[int]] = {}
-    for k, (d, wl) in enumerate(zip(designs, grids)):
-        key = (len(d.stack.layers), d.stack.coherent, tuple(wl.tolist()), float(d.angle_deg), d.lt_absorber,
+    for k, (d, g) in enumerate(zip(designs, keys)):
+        if g not in arrays:
+            wl = d.wavelengths()
+            arrays[g] = wl, tuple(wl.tolist())
+        key = (len(d.stack.layers), d.stack.coherent, arrays[g][1], float(d.angle_deg), d.lt_absorber,
                d.light_trapping, d.light_trapping == "pyramids" and d.texture)
         groups.setdefault(key, []).append(k)
-    return grids, groups
+    return [arrays[g][0] for g in keys], groups
 
 
 @dataclass(frozen=True)

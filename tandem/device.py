@@ -53,6 +53,16 @@ __all__ = ["Subcell", "Design", "SubcellResult", "DeviceResult", "BatchResult",
 DEFAULT_WAVELENGTHS_NM = tuple(np.arange(300.0, 1200.0 + 1e-9, 5.0).tolist())
 
 
+def _grid_array(key: tuple) -> np.ndarray:
+    """The grid of ``Design.grid_key()``, a new array (callers may modify it)."""
+    if key[0] == "nm":
+        return np.asarray(key[1], dtype=float)
+    _, start, end = key
+    if start == 300.0 and end == 1200.0:
+        return np.asarray(DEFAULT_WAVELENGTHS_NM)
+    return np.arange(start, end + 1e-9, 5.0)
+
+
 # --------------------------------------------------------------------------------------------
 # Inputs
 # --------------------------------------------------------------------------------------------
@@ -289,8 +299,12 @@ class Design:
 
     def wavelengths(self) -> np.ndarray:
         """The optical grid in nm (see class docstring)."""
+        return _grid_array(self.grid_key())
+
+    def grid_key(self) -> tuple:
+        """A hashable key of ``wavelengths()``: equal keys, equal grids (cheaper than the grid)."""
         if self.wavelengths_nm is not None:
-            return np.asarray(self.wavelengths_nm, dtype=float)
+            return ("nm", self.wavelengths_nm)
         start, end = 300.0, 1200.0
         for cell in self.subcells:
             eg = getattr(self.stack.layers[cell.absorber].material, "bandgap_ev", None)
@@ -307,9 +321,7 @@ class Design:
             start = min(5.0 * math.ceil(max(lows) / 5.0), 350.0)
         if end > 1200.0 and highs:
             end = max(1200.0, min(end, 5.0 * math.floor(min(highs) / 5.0)))
-        if start == 300.0 and end == 1200.0:
-            return np.asarray(DEFAULT_WAVELENGTHS_NM)
-        return np.arange(start, end + 1e-9, 5.0)
+        return ("range", start, end)
 
     @property
     def lt_absorber(self) -> int | None:
