@@ -327,10 +327,11 @@ class DiodeArrays:
         return vj
 
     def _collection_table(self):
-        """Per row: terminal current at the K node voltages (increasing) [B, K], and per segment
-        c = 0..K (c nodes carry more current than the asked one) the photocurrent alpha + beta Vj
-        there as (alpha, G - beta) [B, K + 1]; a row without Jph(V) has K + 1 equal segments
-        (jph, G). Cached."""
+        """Per row: terminal current at the K node voltages (increasing), stored [K, B], and per
+        segment c = 0..K (c nodes carry more current than the asked one) the photocurrent
+        alpha + beta Vj there as (alpha, G - beta) [B, K + 1]; a row without Jph(V) has K + 1
+        equal segments (jph, G). Then, for the closed form, n kT/q (G - beta) and
+        ln(J0 / (n kT/q (G - beta))) [B, K + 1] and whether every segment has G - beta > 0. Cached."""
         tab = self.__dict__.get("_table")
         if tab is None:
             b, k = self.size, VOLTAGE_NODES_KT.size
@@ -349,7 +350,11 @@ class DiodeArrays:
                 inner = pn[:, :-1] - beta * vn[:, :-1]
                 alpha[rows] = np.concatenate([pn[:, :1], inner, pn[:, -1:]], axis=1)
                 g_eff[rows] = g - np.concatenate([np.zeros((rows.size, 1)), beta, np.zeros((rows.size, 1))], axis=1)
-            tab = (cur, alpha, g_eff)
+            ag = self.nvt[:, None] * g_eff
+            shunt = bool(np.all(g_eff > _G_MIN))
+            with np.errstate(divide="ignore"):
+                lj = np.log(np.maximum(self.j0[:, None], 1e-300) / ag) if shunt else None
+            tab = (np.ascontiguousarray(cur.T), alpha, g_eff, ag, lj, shunt)
             object.__setattr__(self, "_table", tab)
         return tab
 
@@ -363,20 +368,27 @@ class DiodeArrays:
         G - beta: the closed form (Lambert W) is exact there. ``jph`` [R, ...]: an override of
         the photocurrent, whose excess over ``self.jph`` adds to Jph(V).
         """
-        cur, alpha, g_eff = self._collection_table()
+        cur, alpha, g_eff, ag, lj, shunt = self._collection_table()
         j0, a = self.j0[:, None], self.nvt[:, None]
         if rows is not None:
-            cur, alpha, g_eff, j0, a = cur[rows], alpha[rows], g_eff[rows], j0[rows], a[rows]
-        r = cur.shape[0]
+            cur, alpha, g_eff, j0, a = cur[:, rows], alpha[rows], g_eff[rows], j0[rows], a[rows]
+            ag, lj = ag[rows], (lj[rows] if shunt else None)
+        r = alpha.shape[0]
         jq = j.reshape(r, -1)
         if jph is not None:
             own = self.jph if rows is None else self.jph[rows]
             extra = (jph - own.reshape(own.shape + (1,) * (j.ndim - 1))).reshape(r, -1)
             jq = jq - extra  # the current J(Vj) must carry without the extra
-        seg = np.count_nonzero(cur[:, None, :] > jq[:, :, None], axis=-1)  # segment index 0..K
+        # segment index 0..K: the nodes carrying more current (K <= 255 comparisons summed as bytes)
+        above = cur[:, :, None] > jq[None]
+        seg = np.add.reduce(above.view(np.uint8), axis=0, dtype=np.uint8)
         flat = seg + (np.arange(r) * alpha.shape[1])[:, None]
-        v = _lambert_voltage(alpha.ravel()[flat], j0, a, g_eff.ravel()[flat], jq)
-        return v.reshape(j.shape)
+        if not shunt:
+            return _lambert_voltage(alpha.ravel()[flat], j0, a, g_eff.ravel()[flat], jq).reshape(j.shape)
+        # _lambert_voltage's shunt branch with its per-segment factors from the table
+        c = alpha.ravel()[flat] - jq + j0
+        x = lj.ravel()[flat] + c / ag.ravel()[flat]
+        return (c / g_eff.ravel()[flat] - a * _wexp(x)).reshape(j.shape)
 
     def _newton_auger(self, vj: np.ndarray, j: np.ndarray, jph: np.ndarray) -> np.ndarray:
         # g(v) = diode + Auger + shunt - (jph - j) is increasing and convex for v > 0; the

@@ -68,32 +68,33 @@ def diode_arrays(designs: Sequence[Design], cells: Sequence[Subcell], jsc, j0r, 
            for c, p, q in zip(cells, pre, params)]
     j0nr = [p.j0_nonrad_ma_cm2 if (p.j0_nonrad_ma_cm2 is not None and c.ere is None) else np.nan
             for c, p in zip(cells, pre)]
+    ere, j0nr = np.array(ere, dtype=float), np.array(j0nr, dtype=float)
     if transports is not None:
-        scales: dict[tuple, float] = {}
-        for m, (i, c, p, t) in enumerate(zip(idx, cells, pre, transports)):
-            if t is None or c.ere is not None or p.recombination == "si_intrinsic":
-                continue
-            d_nm = designs[i].stack.layers[c.absorber].thickness_nm
-            key = (id(t), d_nm)
-            if key not in scales:
-                scales[key] = float(col.recombination_scale(d_nm, t.reference_nm, t.lifetime_e_ns * 1e-9,
-                                                            t.lifetime_h_ns * 1e-9, t.s_front_cm_s, t.s_back_cm_s))
-            scale = scales[key]
-            if np.isfinite(j0nr[m]):
-                j0nr[m] *= scale
-            else:
-                ere[m] = 1.0 / (1.0 + (1.0 / ere[m] - 1.0) * scale)
+        rows = [m for m, (c, p, t) in enumerate(zip(cells, pre, transports))
+                if t is not None and c.ere is None and p.recombination != "si_intrinsic"]
+        if rows:  # one vectorised call for every scaled subcell
+            ts = [transports[m] for m in rows]
+            scale = col.recombination_scale(
+                np.array([designs[idx[m]].stack.layers[cells[m].absorber].thickness_nm for m in rows], dtype=float),
+                *(np.array([getattr(t, k) for t in ts], dtype=float) * f for k, f in (
+                    ("reference_nm", 1.0), ("lifetime_e_ns", 1e-9), ("lifetime_h_ns", 1e-9), ("s_front_cm_s", 1.0),
+                    ("s_back_cm_s", 1.0))))
+            rows = np.array(rows)
+            fixed = np.isfinite(j0nr[rows])
+            j0nr[rows[fixed]] *= scale[fixed]
+            e = ere[rows[~fixed]]
+            ere[rows[~fixed]] = 1.0 / (1.0 + (1.0 / e - 1.0) * scale[~fixed])
     return el.diode_from_currents(
         jsc, j0r,
         temperature_k=(np.array([designs[i].temperature_k for i in idx]) if temperature_k is None
                        else np.asarray(temperature_k, dtype=float)),
-        ere=np.array(ere),
+        ere=ere,
         ideality=np.array([q["ideality"] for q in params]),
         rs_ohm_cm2=np.array([q["rs_ohm_cm2"] for q in params]),
         rsh_ohm_cm2=np.array([q["rsh_ohm_cm2"] for q in params]),
         auger_thickness_nm=np.array(aug),
         si_doping_cm3=np.array([c.si_doping_cm3 for c in cells]),
-        j0_nonrad_ma_cm2=np.array(j0nr),
+        j0_nonrad_ma_cm2=j0nr,
         batch=len(idx), jph_v=jph_v, vbi=vbi,
     )
 
