@@ -36,6 +36,7 @@ import numpy as np
 from scipy import sparse
 
 from .texture import ANGLE_STEP_DEG, N_FINE, Bins, Texture, bin_roots, flat_tree, incidence_roots, trace
+from .multipass import multiple_passes
 from .texture_films import FilmSide, interp_outer, interp_wafer, wafer_grid
 
 #: single-pass wafer transmittance (normal incidence) below which a wavelength is treated as
@@ -232,6 +233,92 @@ def _hits(ops: _TreeOps, nodes) -> np.ndarray:
     return (ops.node_to_angle @ nodes.reshape(nodes.shape[0], -1)).reshape(2, N_FINE, n_d, n_w)
 
 
+def _matrices(surface, surf_s, levels, clear, lossy, n_d, opts):
+    """Redistribution matrix [D, Wc, out, in] (contiguous for BLAS) of a surface lit from the wafer,
+    what it sends into the outer medium [nb, D, Wc], and its weighted trees per index level."""
+    nb = opts.n_bins * opts.n_phi
+    M = np.zeros((n_d, clear.size, nb, nb))
+    out = np.zeros((nb, n_d, clear.size))
+    trees = {}
+    for lv in np.unique(levels[clear]):
+        sel = clear[levels[clear] == lv]
+        ops = _tree(surface, "bins", 0.0, True, float(lv), lossy, opts)
+        nodes, leaves = _propagate(ops, surf_s, sel, np.ones((nb, n_d, sel.size)))
+        to_w, to_o = _apply(ops, nodes, leaves, nb)
+        pos = np.searchsorted(clear, sel)
+        M[:, pos] = to_w.transpose(2, 3, 0, 1)
+        out[:, :, pos] = to_o
+        trees[float(lv)] = (ops, sel, nodes)
+    return M, out, trees
+
+
+@dataclass(frozen=True)
+class _Rear:
+    """The rear interface of one set of rear films where the wafer transmits: M [Wc, nb, nb] back
+    into the wafer, t [nb, Wc] into the exit medium and g [Lr, nb, Wc] absorbed in each rear film,
+    per unit flux arriving in each bin."""
+
+    M: np.ndarray
+    t: np.ndarray
+    g: np.ndarray
+
+
+_REARS: dict[bytes, _Rear] = {}
+_MAX_REARS = 4
+
+
+def _rear_key(rear, films, d, n_wafer, n_exit, wl, clear, lossy, opts) -> bytes:
+    parts = [repr((rear, lossy, opts)).encode()] + [np.ascontiguousarray(a).tobytes()
+                                                     for a in (films, d, n_wafer, n_exit, wl, clear)]
+    return b"\0".join(parts)
+
+
+def _rear_interface(key, rear, re_films, re_d, nw, nf, wl, clear, opaque, lossy, opts) -> _Rear:
+    """Rear redistribution of one design's rear films ([1, ...] arrays), cached by ``key``."""
+    hit = _REARS.get(key)
+    if hit is not None:
+        return hit
+    n_w = wl.size
+    nw_r = nw.real + 0j
+    s_c_rear = np.clip(nf[0].real / nw_r[0].real, 0.0, 1.0) if not lossy else np.ones(n_w)
+    s_wr = wafer_grid(s_c_rear[clear], opts)
+    xi_wr = nw_r[0, clear].real[None] * s_wr
+    none = np.zeros(0, dtype=np.int64)
+    side_rw = FilmSide(nw_r, re_films, re_d, nf, wl, clear, xi_wr, interp_wafer(s_wr, s_c_rear[clear]),
+                       none, none, None, flip=False)
+    n_lr = re_films.shape[1]
+    Rr_fine = np.zeros((2, 1, N_FINE, n_w))
+    Tr_fine = np.zeros((2, 1, N_FINE, n_w))
+    a_fine = np.zeros((n_lr, 2 * N_FINE, clear.size))  # per (side, fine angle): outer side first
+    Rr_fine[1], Tr_fine[1] = side_rw.R, side_rw.T
+    if n_lr:
+        a_fine[:, N_FINE:] = side_rw.fine_absorptance()[0]
+    if not lossy:
+        g_or = np.linspace(0.0, 89.5, opts.n_outer_angles)
+        xi_or = nf[0, clear].real[None] * np.sin(np.radians(g_or))[:, None]
+        side_ro = FilmSide(nf, re_films, re_d, nw, wl, clear, xi_or, interp_outer(g_or, clear.size),
+                           none, none, None, flip=True)
+        Rr_fine[0], Tr_fine[0] = side_ro.R, side_ro.T
+        if n_lr:
+            a_fine[:, :N_FINE] = side_ro.fine_absorptance()[0]
+    ratio_r = nw_r[0].real / (nf[0].real if not lossy else np.ones(n_w))
+    lev_r = _levels(ratio_r, opaque, opts) if not lossy else np.ones(n_w)
+    M, t, trees = _matrices(rear, _Surface(Rr_fine, Tr_fine), lev_r, clear, lossy, 1, opts)
+    nb = opts.n_bins * opts.n_phi
+    g = np.zeros((n_lr, nb, clear.size))
+    for ops, sel, nodes in trees.values():
+        pos = np.searchsorted(clear, sel)
+        row = ops.tree.wafer_side.astype(np.int64) * N_FINE + ops.tree.angle
+        to_root = sparse.csr_matrix((np.ones(row.size), (ops.node_root, np.arange(row.size))), shape=(nb, row.size))
+        for lay in range(n_lr):  # absorbed per node, summed over the nodes of each root
+            g[lay][:, pos] = to_root @ (nodes[:, 0] * a_fine[lay][row][:, pos])
+    out = _Rear(M[0], t[:, 0], g)
+    if len(_REARS) >= _MAX_REARS:
+        _REARS.pop(next(iter(_REARS)))
+    _REARS[key] = out
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # the solver
 # --------------------------------------------------------------------------------------------
@@ -362,70 +449,35 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     A_wafer[:, opaque] = v0[:, :, opaque].sum(axis=0)
 
     if clear.size:
-        # ---- rear films and the redistribution matrices where light returns ----------------
-        s_c_rear = np.clip(nf[0].real / nw_r[0].real, 0.0, 1.0) if not lossy else np.ones(n_w)
-        s_wr = wafer_grid(s_c_rear[clear], opts)
-        xi_wr = nw_r[0, clear].real[None] * s_wr
-        none = np.zeros(0, dtype=np.int64)
-        side_rw = FilmSide(nw_r, re_films, re_d, nf, wl, clear, xi_wr, interp_wafer(s_wr, s_c_rear[clear]),
-                        none, none, None, flip=False)
-        Rr_fine = np.zeros((2, n_d, N_FINE, n_w))
-        Tr_fine = np.zeros((2, n_d, N_FINE, n_w))
-        Rr_fine[1], Tr_fine[1] = side_rw.R, side_rw.T
-        side_ro = None
-        if not lossy:
-            g_or = np.linspace(0.0, 89.5, opts.n_outer_angles)
-            xi_or = nf[0, clear].real[None] * np.sin(np.radians(g_or))[:, None]
-            side_ro = FilmSide(nf, re_films, re_d, nw, wl, clear, xi_or, interp_outer(g_or, clear.size),
-                            none, none, None, flip=True)
-            Rr_fine[0], Tr_fine[0] = side_ro.R, side_ro.T
-        rear_s = _Surface(Rr_fine, Tr_fine)
-        ratio_r = nw_r[0].real / (nf[0].real if not lossy else np.ones(n_w))
-        lev_r = _levels(ratio_r, opaque, opts) if not lossy else np.ones(n_w)
+        # ---- rear: redistribution matrix, transmission and film absorption per unit flux --------
+        # (solved once per distinct set of rear films and cached: studies rarely vary the rear)
+        keys = [_rear_key(rear, re_films[i], re_d[i], nw[i], nf[i], wl, clear, lossy, opts) for i in range(n_d)]
+        uniq = {k: None for k in keys}
+        for i, k in enumerate(keys):
+            if uniq[k] is None:
+                uniq[k] = _rear_interface(k, rear, re_films[i:i + 1], re_d[i:i + 1], nw[i:i + 1], nf[i:i + 1], wl,
+                                          clear, opaque, lossy, opts)
+        rears = [uniq[k] for k in keys]
+        one = len(uniq) == 1
+        Mr = rears[0].M[None] if one else np.stack([r.M for r in rears])  # [D or 1, Wc, nb, nb]
+        t_r = np.stack([r.t for r in rears])  # [D, nb, Wc]
+        g_r = np.stack([r.g for r in rears])  # [D, Lr, nb, Wc]
 
-        def matrices(surface, surf_s, levels, from_wafer_lossy):
-            M = np.zeros((n_d, clear.size, nb, nb))  # [D, Wc, out, in]: contiguous matrices for BLAS
-            out = np.zeros((nb, n_d, clear.size))
-            trees = {}
-            for lv in np.unique(levels[clear]):
-                sel = clear[levels[clear] == lv]
-                ops = _tree(surface, "bins", 0.0, True, float(lv), from_wafer_lossy, opts)
-                nodes, leaves = _propagate(ops, surf_s, sel, np.ones((nb, n_d, sel.size)))
-                to_w, to_o = _apply(ops, nodes, leaves, nb)
-                pos = np.searchsorted(clear, sel)
-                M[:, pos] = to_w.transpose(2, 3, 0, 1)
-                out[:, :, pos] = to_o
-                trees[float(lv)] = (ops, sel, nodes)
-            return M, out, trees
-
-        Mf, esc_f, trees_f = matrices(front, front_s, lev_f, False)
-        Mr, t_r, trees_r = matrices(rear, rear_s, lev_r, lossy)
-        P = np.exp(-alpha[None, :, clear] * d[None, :, iw, None] / cos_b[:, None, None])  # [nb, D, Wc]
-        # x = v0 + Mf P Mr P x, per (design, wavelength)
-        mf, mr = Mf, Mr  # [D, Wc, nb, nb]
-        p = np.moveaxis(P, 0, -1)  # [D, Wc, nb]
-        loop = mf @ (p[..., :, None] * mr) * p[..., None, :]
-        rhs = np.moveaxis(v0[:, :, clear], 0, -1)
-        x = np.linalg.solve(np.eye(nb) - loop, rhs[..., None])[..., 0]  # [D, Wc, nb]
-        y = (mr @ (p * x)[..., None])[..., 0]
+        Mf, esc_f, trees_f = _matrices(front, front_s, lev_f, clear, False, n_d, opts)
+        p = np.exp(-alpha[:, clear, None] * d[:, iw, None, None] / cos_b)  # [D, Wc, nb]
+        x = multiple_passes(Mf, Mr, p, np.moveaxis(v0[:, :, clear], 0, -1))  # [D, Wc, nb]
         u_rear = p * x
+        y = np.einsum("...ij,...j->...i", Mr, u_rear)
         u_front = p * y
         A_wafer[:, clear] = ((1 - p) * (x + y)).sum(-1)
         R_escape[:, clear] = np.einsum("bdw,dwb->dw", esc_f, u_front)
-        T[:, clear] = np.einsum("bdw,dwb->dw", t_r, u_rear)
-        # hit weights with the actual fluxes
+        T[:, clear] = np.einsum("dbw,dwb->dw", t_r, u_rear)
+        A_rear[:, :, clear] = np.einsum("dlbw,dwb->dlw", g_r, u_rear)
+        # hit weights of the front films with the actual fluxes
         for ops, sel, nodes in trees_f.values():
             pos = np.searchsorted(clear, sel)
             scale = np.moveaxis(u_front[:, pos], -1, 0)[ops.node_root]  # [N, D, Ws]
             hits_f[:, :, :, sel] += _hits(ops, nodes * scale)
-        hits_r = np.zeros((2, N_FINE, n_d, n_w))
-        for ops, sel, nodes in trees_r.values():
-            pos = np.searchsorted(clear, sel)
-            scale = np.moveaxis(u_rear[:, pos], -1, 0)[ops.node_root]
-            hits_r[:, :, :, sel] += _hits(ops, nodes * scale)
-        A_rear = side_rw.absorb(np.moveaxis(hits_r[1], 0, 1))
-        if side_ro is not None:
-            A_rear += side_ro.absorb(np.moveaxis(hits_r[0], 0, 1))
 
     # ---- front films from their hit weights ---------------------------------------------------
     A = np.zeros((n_d, n_l, n_w))

@@ -149,3 +149,11 @@ class FilmSide:
             h = hits[:, self.used][:, :, self.opq]
             out[:, :, self.opq] = np.einsum("duw,dluw->dlw", h, self.A_u)
         return out
+
+    def fine_absorptance(self) -> np.ndarray:
+        """Absorptance of each film per hit [D, L, F, Wc] at the fine angles where the wafer
+        transmits: ``absorb(hits)`` is the hit-weighted sum of these (``to_coarse`` is the
+        transpose of ``to_fine``)."""
+        n_d, n_l, k, n_c = self.A_c.shape
+        fine = to_fine(self.A_c.reshape(n_d * n_l, k, n_c), *self.interp)
+        return fine.reshape(n_d, n_l, N_FINE, n_c)
