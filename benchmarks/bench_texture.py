@@ -6,13 +6,15 @@ tables, regular 54.74 deg pyramids with randomize_surface, our n,k), against our
 same geometry ("regular_upright") and with the default random pyramids. RayFlare's run time is
 the one recorded with the reference (same machine class; the script and version are stored in
 the JSON). Speed: one textured 2T design of studies/examples/cspbi3qd_si_2t_textured.toml on
-its default 181-point grid (geometry traced once, then cached), and evaluate_batch throughput.
+its default 181-point grid (geometry traced once, then cached; 11 distinct designs), and
+evaluate_batch throughput (64 designs), each in its own process, in rounds; ``--baseline DIR``
+times older code (a checkout, e.g. ``git worktree add --detach /tmp/base a63cd71``) in the same
+rounds and prints the speed-up per round.
 
-Run:  python benchmarks/bench_texture.py
+Run:  python benchmarks/bench_texture.py [--baseline DIR] [--rounds 3] [--speed-only]
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -25,11 +27,9 @@ sys.path.insert(0, str(REPO / "tests" / "data"))
 
 import rayflare_texture_reference as ref  # noqa: E402
 
-import tandem  # noqa: E402
 from optics.redistribution import solve_textured  # noqa: E402
 from optics.spectra import jsc  # noqa: E402
 from optics.texture import Texture  # noqa: E402
-from studies.spec import load  # noqa: E402
 
 
 def case_arrays(case, wl):
@@ -70,31 +70,68 @@ def agreement():
             print("    RayFlare" + " ".join(f"{x:9.2f}" for x in j_rf))
 
 
-def speed():
-    spec = load(REPO / "studies" / "examples" / "cspbi3qd_si_2t_textured.toml")
-    mid = {k: 0.5 * (b.low + b.high) for k, b in spec.parameters.items()}
-    d = spec.design(mid)
-    t0 = time.perf_counter()
-    tandem.evaluate(d, with_cri=False)
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        tandem.evaluate(d, with_cri=False)
-        times.append(time.perf_counter() - t0)
-    planar = dataclasses.replace(d, light_trapping="none")
-    tp = min(time.perf_counter() - t0 for t0 in [time.perf_counter()] if tandem.evaluate(planar, with_cri=False))
+def _speed_worker(root: str) -> None:
+    """Time the textured example in the code at ``root`` (its own process, PYTHONPATH=root) and print JSON."""
+    import tandem as tdm
+    from studies.spec import load as load_spec
+
+    spec = load_spec(Path(root) / "studies" / "examples" / "cspbi3qd_si_2t_textured.toml")
     rng = np.random.default_rng(0)
     designs = [spec.design({k: float(rng.uniform(b.low, b.high)) for k, b in spec.parameters.items()})
-               for _ in range(64)]
+               for _ in range(64 + 12)]
     t0 = time.perf_counter()
-    tandem.evaluate_batch(designs, with_cri=False)
+    tdm.evaluate(designs[-1], with_cri=False)  # traces the geometry
+    first = time.perf_counter() - t0
+    single = []
+    for d in designs[64:75]:  # distinct designs: nothing of the front films is reused
+        t0 = time.perf_counter()
+        tdm.evaluate(d, with_cri=False)
+        single.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    tdm.evaluate_batch(designs[:64], with_cri=False)
     batch = time.perf_counter() - t0
-    print(f"\ntextured 2T design, {d.wavelengths().size} wavelengths: first {first:.1f} s (traces the geometry), "
-          f"then {min(times) * 1e3:.0f} ms (planar: {tp * 1e3:.0f} ms); evaluate_batch of 64: "
-          f"{64 / batch:.1f} designs/s (one process)")
+    print(json.dumps({"first_s": first, "single_ms": float(np.median(single)) * 1e3, "batch_per_s": 64 / batch}))
+
+
+def speed(baseline: str | None = None, rounds: int = 3) -> None:
+    """Textured 2T example: one design at a time (median over 11 distinct designs, geometry
+    traced) and evaluate_batch of 64, each configuration in its own process, interleaved in
+    rounds; with ``baseline`` (a checkout of older code) the same for it, as ratios."""
+    import os
+    import subprocess
+
+    roots = {"this code": str(REPO)}
+    if baseline:
+        roots["baseline"] = str(Path(baseline).resolve())
+    runs = {k: [] for k in roots}
+    for _ in range(rounds):
+        for name, root in roots.items():
+            out = subprocess.run([sys.executable, __file__, "--speed-worker", root], capture_output=True, text=True,
+                                 cwd=root, check=True, env={**os.environ, "PYTHONPATH": root}).stdout
+            runs[name].append(json.loads(out.strip().splitlines()[-1]))
+    print(f"\ntextured 2T example, {rounds} rounds (medians; one process each):")
+    med = {k: {q: float(np.median([r[q] for r in v])) for q in v[0]} for k, v in runs.items()}
+    for name, m in med.items():
+        print(f"  {name:10s} one design {m['single_ms']:6.1f} ms, evaluate_batch of 64 {m['batch_per_s']:6.1f} "
+              f"designs/s (first call, tracing the geometry: {m['first_s']:.1f} s)")
+    if baseline:
+        ratios_1 = [b["single_ms"] / a["single_ms"] for a, b in zip(runs["this code"], runs["baseline"])]
+        ratios_b = [a["batch_per_s"] / b["batch_per_s"] for a, b in zip(runs["this code"], runs["baseline"])]
+        print(f"  speed-up vs baseline (per round): one design {', '.join(f'{r:.2f}x' for r in ratios_1)}; "
+              f"batch {', '.join(f'{r:.2f}x' for r in ratios_b)}")
 
 
 if __name__ == "__main__":
-    agreement()
-    speed()
+    if len(sys.argv) > 2 and sys.argv[1] == "--speed-worker":
+        _speed_worker(sys.argv[2])
+        sys.exit(0)
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", help="checkout of older code to time in the same run (e.g. a git worktree)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--speed-only", action="store_true", help="skip the RayFlare agreement")
+    args = ap.parse_args()
+    if not args.speed_only:
+        agreement()
+    speed(args.baseline, args.rounds)
