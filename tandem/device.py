@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ from optics.texture import WaferTexture
 
 from .presets import get_preset
 from .transport import Transport, get_transport
-from .vocabulary import COLLECTION_MODELS, KINDS, LIGHT_TRAPPING, TRANSPORT_KEYS, non_absorber_categories
+from .vocabulary import COLLECTION_MODELS, DEVICE_METRICS, KINDS, LIGHT_TRAPPING, TRANSPORT_KEYS, non_absorber_categories
 
 __all__ = ["Subcell", "Design", "SubcellResult", "DeviceResult", "BatchResult",
            "KINDS", "DEFAULT_WAVELENGTHS_NM", "lambertian_absorptance"]
@@ -432,7 +432,16 @@ class BatchResult:
     """Results of ``evaluate_batch``: one DeviceResult per design, and a DataFrame view."""
 
     results: tuple[DeviceResult, ...]
-    frame: Any
+
+    @cached_property
+    def frame(self):
+        """pandas DataFrame, one row per design: ``kind``, ``limiting`` and the
+        ``tandem.vocabulary.DEVICE_METRICS``. Built on first access, so that a study loop,
+        which reads ``results`` only, neither imports pandas nor builds a frame per batch."""
+        import pandas as pd
+
+        return pd.DataFrame([{"kind": r.kind, "limiting": r.limiting, **r.to_dict()} for r in self.results],
+                            columns=["kind", "limiting", *DEVICE_METRICS])
 
     def __len__(self) -> int:
         return len(self.results)

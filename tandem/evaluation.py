@@ -32,7 +32,6 @@ from . import silicon
 from . import transparency as tr
 from .device import BatchResult, Design, DeviceResult, Subcell, SubcellResult
 from .presets import get_preset
-from .vocabulary import DEVICE_METRICS
 from .batch_optics import (  # noqa: F401  (steps 1-4, re-exported)
     ROLES, BatchSpectra, GroupOptics, IndexCache, batch_optics, group_designs, solve_optics, subcell_collection,
     subcell_spectra, transparency,
@@ -258,7 +257,7 @@ def _subcell_result(e: RoleElectrics, p: int, k: int, r: int, spectra: BatchSpec
 
 def assemble(designs: Sequence[Design], spectra: BatchSpectra, top: RoleElectrics, bottom: RoleElectrics | None,
              op: DeviceOperation) -> BatchResult:
-    """One ``DeviceResult`` per design and the batch DataFrame."""
+    """One ``DeviceResult`` per design (the batch DataFrame is built on first use)."""
     nan = float("nan")
     s = spectra
     lue = np.where(np.isfinite(s.avt), tr.lue(op.pce, s.avt), np.nan)
@@ -287,14 +286,7 @@ def assemble(designs: Sequence[Design], spectra: BatchSpectra, top: RoleElectric
             voc_v=float(op.voc[k]), jsc_ma_cm2=float(op.jsc[k]), ff_pct=float(op.ff[k]),
             vmpp_v=float(op.vmpp[k]), jmpp_ma_cm2=float(op.jmpp[k]), pmax_mw_cm2=float(op.pmax[k]),
         ))
-    return BatchResult(tuple(results), _frame(designs, results))
-
-
-def _frame(designs, results):
-    import pandas as pd
-
-    return pd.DataFrame([{"kind": d.kind, "limiting": r.limiting, **r.to_dict()} for d, r in zip(designs, results)],
-                        columns=["kind", "limiting", *DEVICE_METRICS])
+    return BatchResult(tuple(results))
 
 
 # --------------------------------------------------------------------------------------------
