@@ -10,20 +10,28 @@
    (sampler + storage writes: ask and tell) separately from the evaluation time. The
    storage's share of the overhead is the difference to the in-memory rows; a last row runs
    the journal file with the random sampler, whose sampling costs next to nothing, to
-   show the share of the example's sampler (multivariate TPE).
+   show the share of the example's sampler (multivariate TPE), and one without the batch
+   helper (``studies.batch_helper``: half of every batch sampled and evaluated on a second
+   core), which the other batched rows use.
 3. End to end, as a user runs it: ``qdtandem optimize quick.toml --trials 400`` in a fresh
    process (start-up, study file, run, importances and output files included) with the
    default storage (the journal file beside the study), SQLite and in-memory storage; the
-   durable storages as a ratio to in-memory in the same run. And the CLI start-up alone: a
-   process that imports the CLI and loads the quick study file, against ``python -c pass``.
+   durable storages as a ratio to in-memory in the same run; and the default storage with
+   ``--no-helper`` (one process: no batch helper on the second core). And the CLI start-up
+   alone: a process that imports the CLI and loads the quick study file, against
+   ``python -c pass``. The processes keep their byte code in a temporary
+   ``PYTHONPYCACHEPREFIX`` (warmed by one run first), as an installed package has it, even
+   where ``PYTHONDONTWRITEBYTECODE`` is set.
 """
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -64,17 +72,18 @@ def bench_evaluation(spec, n: int = 256) -> dict:
     return out
 
 
-def bench_loop(spec, storage: str, n_trials: int, batch_size: int, sampler: str | None = None) -> dict:
-    st = dataclasses.replace(spec.study, name=f"bench_{batch_size}_{sampler}", n_trials=n_trials,
-                             batch_size=batch_size)
+def bench_loop(spec, storage: str, n_trials: int, batch_size: int, sampler: str | None = None,
+               helper: bool = True) -> dict:
+    st = dataclasses.replace(spec.study, name=f"bench_{batch_size}_{sampler}_{helper}",
+                             n_trials=n_trials, batch_size=batch_size)
     if sampler is not None:             # another sampler: drop the example's TPE options
         st = dataclasses.replace(st, sampler=sampler, sampler_options={})
     s = dataclasses.replace(spec, study=st)
-    res = runmod.run_study(s, storage=storage)
+    res = runmod.run_study(s, storage=storage, helper=helper)
     r = res.stats
     n = r.n_told
     return {
-        "storage": storage.split(":")[0] + (" (default)" if storage.startswith("sqlite") else ""),
+        "storage": storage.split(":")[0] + ("" if helper or batch_size < 4 else " 1 proc"),
         "sampler": st.sampler,
         "batch_size": batch_size, "trials": n,
         "trials_per_s": n / r.t_wall_s,
@@ -87,6 +96,8 @@ def bench_loop(spec, storage: str, n_trials: int, batch_size: int, sampler: str 
 
 
 _CPU: dict[str, float] = {}     # CPU seconds (user + system) of the last timed process per label
+_PYCACHE = tempfile.mkdtemp(prefix="qdtandem_bench_pyc_")   # byte code of the timed processes
+atexit.register(shutil.rmtree, _PYCACHE, True)
 
 
 def _timed_process(args, cwd, repeats=1, label=None) -> float:
@@ -94,7 +105,9 @@ def _timed_process(args, cwd, repeats=1, label=None) -> float:
     (on a shared machine the CPU time is the steadier of the two)."""
     import resource
     import subprocess
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               PYTHONPYCACHEPREFIX=_PYCACHE)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     best = math.inf
     for _ in range(repeats):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -115,12 +128,16 @@ def bench_end_to_end(n_trials: int = 400) -> dict:
     import shutil
     out = {"trials": n_trials}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, storage in (("memory", "memory"), ("default", None), ("sqlite", "q.db")):
+        _timed_process(["-c", "import studies.cli, studies.runner, studies.outputs, pandas"], tmp)  # byte code
+        for label, storage in (("memory", "memory"), ("default", None), ("sqlite", "q.db"),
+                               ("nohelper", None)):
             work = Path(tmp) / label
             work.mkdir()
             shutil.copy(QUICK, work / "quick.toml")
             args = ["-m", "studies.cli", "optimize", "quick.toml", "--trials", str(n_trials),
                     "--no-progress", "--out", "out"] + ([] if storage is None else ["--storage", storage])
+            if label == "nohelper":
+                args.append("--no-helper")
             out[f"{label}_s"] = _timed_process(args, work, label=label)
             out[f"{label}_cpu_s"] = _CPU[label]
         out["startup_s"] = _timed_process(
@@ -129,7 +146,7 @@ def bench_end_to_end(n_trials: int = 400) -> dict:
         out["startup_cpu_s"] = _CPU["startup"]
         out["python_s"] = _timed_process(["-c", "pass"], tmp, repeats=3, label="python")
         out["python_cpu_s"] = _CPU["python"]
-    for label in ("default", "sqlite"):
+    for label in ("default", "sqlite", "nohelper"):
         out[f"{label}_vs_memory"] = out["memory_s"] / out[f"{label}_s"]
         out[f"{label}_vs_memory_cpu"] = out["memory_cpu_s"] / out[f"{label}_cpu_s"]
         out[f"{label}_trials_per_s"] = n_trials / out[f"{label}_s"]
@@ -243,6 +260,9 @@ def main(argv=None) -> int:
             for bs in (16, 1):
                 n = args.trials if bs > 1 else max(16, args.trials // 4)
                 rows.append(bench_loop(spec, storage, n, bs))
+        # one process: without the batch helper on the second core
+        rows.append(bench_loop(spec, f"journal://{tmp}/bench.optuna.journal", args.trials, 16,
+                               helper=False))
         # the same loop with a sampler that costs next to nothing (random): what TPE costs
         rows.append(bench_loop(spec, f"journal://{tmp}/bench.optuna.journal", args.trials, 16, "random"))
     print("study loop (ask -> evaluate -> tell):")
@@ -268,7 +288,8 @@ def _print_end_to_end(e: dict) -> None:
     print(f"end to end: qdtandem optimize quick.toml --trials {n} (fresh process and study)")
     print(f"  in-memory storage        {e['memory_s']:6.2f} s wall ({e['memory_cpu_s']:5.2f} s CPU)"
           f"  {e['memory_trials_per_s']:6.1f} trials/s")
-    for label, name in (("default", "default (journal file)"), ("sqlite", "SQLite file")):
+    for label, name in (("default", "default (journal file)"), ("sqlite", "SQLite file"),
+                        ("nohelper", "default, --no-helper")):
         print(f"  {name:24s} {e[label + '_s']:6.2f} s wall ({e[label + '_cpu_s']:5.2f} s CPU)"
               f"  {e[label + '_trials_per_s']:6.1f} trials/s  = {e[label + '_vs_memory']:.2f} x "
               f"in-memory speed (CPU: {e[label + '_vs_memory_cpu']:.2f})")

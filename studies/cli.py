@@ -45,6 +45,10 @@ def _optimize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output directory (default: runs/<study name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-helper", action="store_true",
+                   help="with one worker, do not sample and evaluate half of every batch in a "
+                        "helper process on a second core (default: use one on Linux with >= 2 "
+                        "cores, TPE and random samplers)")
 
 
 def _optimize(args) -> int:
@@ -59,7 +63,8 @@ def _optimize(args) -> int:
     try:
         res = run_study(spec, n_trials=args.trials, timeout_s=args.timeout, storage=args.storage,
                         workers=args.workers, seed=args.seed, out_dir=out,
-                        batch_size=args.batch_size, progress=not args.no_progress)
+                        batch_size=args.batch_size, progress=not args.no_progress,
+                        helper=not args.no_helper)
     except KeyboardInterrupt:
         from .storage import open_storage, storage_url
         from .study import counted_trials

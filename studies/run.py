@@ -5,6 +5,7 @@ The work is done in
     ``studies.objective`` parameters -> designs -> metrics -> objective values / violations;
     ``studies.study``     sampler, create/load the optuna study, which trials count and are best;
     ``studies.runner``    the batched ask/tell loop, worker processes, Ctrl-C, progress bar;
+    ``studies.batch_helper`` the forked process that samples and evaluates half of a batch;
     ``studies.outputs``   trials.csv / .parquet, best design, Pareto front.
 
 Storage and resume

@@ -135,6 +135,19 @@ def _ask(study: optuna.Study, dists: Mapping[str, Any], worker: str | None,
     return trial
 
 
+def _ask_given(study: optuna.Study, dists: Mapping[str, Any], worker: str | None,
+               params: Mapping[str, float]) -> optuna.Trial:
+    """A new trial with ``params`` already set (sampled by the batch helper), created with its
+    parameters and ``worker`` attribute in one transaction, as ``_ask``."""
+    template = optuna.trial.FrozenTrial(
+        number=-1, state=TrialState.RUNNING, value=None, datetime_start=_dt.datetime.now(),
+        datetime_complete=None, params=dict(params), distributions=dict(dists),
+        user_attrs={} if worker is None else {"worker": worker},
+        system_attrs={}, intermediate_values={}, trial_id=-1)
+    forget_cached_trials(study)
+    return optuna.Trial(study, storage_of(study).create_new_trial(study_id_of(study), template))
+
+
 def _params_key(params: Mapping[str, float], names: Sequence[str]) -> tuple | None:
     try:
         return tuple(float(params[n]) for n in names)
@@ -209,11 +222,13 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
                timeout_s: float | None = None, seed: int | None = None,
                batch_size: int | None = None, batched: bool = True,
                on_batch: Callable[[optuna.Study, int], None] | None = None,
-               study: optuna.Study | None = None) -> RunStats:
+               study: optuna.Study | None = None, helper: bool = False) -> RunStats:
     """Ask/evaluate/tell in batches until the study holds ``n_trials`` finished trials.
 
     ``on_batch(study, n_finished_by_this_worker)`` is called after every batch (progress bar).
     A KeyboardInterrupt marks the batch in flight FAIL (``interrupted``) and is re-raised.
+    ``helper``: sample and evaluate half of every batch in a forked helper process
+    (``studies.batch_helper``; only where ``batch_helper.wanted``).
     """
     st = spec.study
     target = int(n_trials if n_trials is not None else st.n_trials)
@@ -238,6 +253,9 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
         if mirror is not None else (lambda: None)
     last_stale_check = time.monotonic()
     stream = _WorkerStream(spec, seed)
+    from . import batch_helper
+    helper = batch_helper.BatchHelper(spec, seed) if (
+        helper and mirror is None and batch_helper.wanted(spec, bs)) else None
     idle_batches = 0
     t_start = time.perf_counter()
     pending: list[optuna.Trial] = []
@@ -264,11 +282,22 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
                 warnings.simplefilter("ignore")   # "heartbeat is supposed to be used with optimize"
                 if mirror is not None:
                     stats.n_duplicates += _ask_mirrored(mirror, k, stream, pending)
-                for _ in range(k if mirror is None else 0):
+                k_help = 0 if helper is None or stream.first_number is None else \
+                    helper.request(study, k, stream.first_number)
+                for _ in range(k - k_help if mirror is None else 0):
                     trial = _ask(study, dists, worker, stream)
                     pending.append(trial)
                     if heartbeat:
                         storage.record_heartbeat(trial_id_of(trial))
+                if k_help:
+                    asked = helper.asked()
+                    for p in asked:
+                        pending.append(_ask_given(study, dists, worker, p))
+                    for _ in range(k_help - len(asked)):     # the helper failed: sample them here
+                        pending.append(_ask(study, dists, worker, stream))
+                    if heartbeat:
+                        for trial in pending[-k_help:]:
+                            storage.record_heartbeat(trial_id_of(trial))
                 dup = _duplicates(study, pending, names) if mirror is None else {}
                 for i in sorted(dup, reverse=True):
                     trial = pending.pop(i)
@@ -281,7 +310,8 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
                 break
             t1 = time.perf_counter()
             params = [r.params if mirror is not None else _params_of(r, names) for r in pending]
-            outcomes = evaluate_params(spec, params, batched=batched)
+            outcomes = evaluate_params(spec, params, batched=batched) if helper is None else \
+                helper.evaluate(spec, params, batched=batched)
             t2 = time.perf_counter()
             while pending:
                 trial, o = pending[0], outcomes[len(outcomes) - len(pending)]
@@ -315,6 +345,8 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     finally:
         interrupt.__exit__()
         stop_liveness()
+        if helper is not None:
+            helper.close()
         try:
             sync_storage(storage_of(study))
         except OSError:
@@ -395,7 +427,8 @@ class StudyOutcome:
 def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float | None = None,
               storage: str | optuna.storages.BaseStorage | None = None, workers: int = 1,
               seed: int | None = None, out_dir: str | Path | None = None,
-              batch_size: int | None = None, progress: bool = False) -> StudyOutcome:
+              batch_size: int | None = None, progress: bool = False,
+              helper: bool = True) -> StudyOutcome:
     """Run (or resume) the study of ``spec`` and write its outputs to ``out_dir`` (if given).
 
     Parameters
@@ -423,6 +456,9 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
         Trials per vectorised evaluation (default ``[study] batch_size``).
     progress : bool
         Draw a progress bar on stderr.
+    helper : bool
+        With one worker, sample and evaluate half of every batch in a forked helper process
+        on a second core (TPE and random samplers, Linux; see ``studies.batch_helper``).
     """
     if spec.study is None:
         raise ValueError(f"{spec.source}: study: missing table: not a study file")
@@ -452,7 +488,7 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
     try:
         if workers == 1:
             stats = run_worker(spec, None, n_trials=target, timeout_s=timeout_s, seed=seed,
-                               batch_size=batch_size, study=study,
+                               batch_size=batch_size, study=study, helper=helper,
                                on_batch=(lambda s, n: bar.update(s)) if bar else None)
         else:
             _run_processes(spec, shared, target, timeout_s, seed, workers, batch_size, study, bar)
