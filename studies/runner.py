@@ -428,7 +428,7 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
               storage: str | optuna.storages.BaseStorage | None = None, workers: int = 1,
               seed: int | None = None, out_dir: str | Path | None = None,
               batch_size: int | None = None, progress: bool = False,
-              helper: bool = True) -> StudyOutcome:
+              helper: bool = False) -> StudyOutcome:
     """Run (or resume) the study of ``spec`` and write its outputs to ``out_dir`` (if given).
 
     Parameters
@@ -458,7 +458,8 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
         Draw a progress bar on stderr.
     helper : bool
         With one worker, sample and evaluate half of every batch in a forked helper process
-        on a second core (TPE and random samplers, Linux; see ``studies.batch_helper``).
+        on a second core (TPE and random samplers, Linux, journal file or in-memory storage;
+        see ``studies.batch_helper``); ``qdtandem optimize`` does unless ``--no-helper``.
     """
     if spec.study is None:
         raise ValueError(f"{spec.source}: study: missing table: not a study file")

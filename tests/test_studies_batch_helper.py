@@ -28,8 +28,8 @@ def _designs(study):
 def test_helper_run_is_reproducible_complete_and_never_repeats_a_design(tmp_path):
     s = load(write_study(tmp_path, "h", n_trials=24, batch_size=8, seed=3))     # TPE
     assert batch_helper.wanted(s, 8)
-    a = runmod.run_study(s, storage="memory").study
-    b = runmod.run_study(s, storage=str(tmp_path / "h.journal")).study
+    a = runmod.run_study(s, storage="memory", helper=True).study
+    b = runmod.run_study(s, storage=str(tmp_path / "h.journal"), helper=True).study
     assert _designs(a) == _designs(b)
     assert all(t.state == TrialState.COMPLETE for t in a.trials)
     assert len(set(_designs(a))) == len(a.trials) == 24
@@ -42,7 +42,7 @@ def test_helper_run_is_reproducible_complete_and_never_repeats_a_design(tmp_path
 def test_worker_samples_and_evaluates_alone_when_the_helper_dies(tmp_path, monkeypatch):
     monkeypatch.setattr(batch_helper, "_helper_main", lambda conn, worker_end, spec: os._exit(3))
     s = load(write_study(tmp_path, "d", n_trials=16, batch_size=8, seed=2))
-    res = runmod.run_study(s, storage="memory")
+    res = runmod.run_study(s, storage="memory", helper=True)
     assert [t.state for t in res.study.trials] == [TrialState.COMPLETE] * 16
     assert len(set(_designs(res.study))) == 16
 
