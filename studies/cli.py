@@ -48,7 +48,7 @@ def _optimize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-helper", action="store_true",
                    help="with one worker, do not sample and evaluate half of every batch in a "
                         "helper process on a second core (default: use one on Linux with >= 2 "
-                        "cores, TPE and random samplers)")
+                        "cores, TPE and random samplers, when a core is idle)")
 
 
 def _optimize(args) -> int:
@@ -64,7 +64,7 @@ def _optimize(args) -> int:
         res = run_study(spec, n_trials=args.trials, timeout_s=args.timeout, storage=args.storage,
                         workers=args.workers, seed=args.seed, out_dir=out,
                         batch_size=args.batch_size, progress=not args.no_progress,
-                        helper=not args.no_helper)
+                        helper=False if args.no_helper else None)
     except KeyboardInterrupt:
         from .storage import open_storage, storage_url
         from .study import counted_trials

@@ -222,13 +222,13 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
                timeout_s: float | None = None, seed: int | None = None,
                batch_size: int | None = None, batched: bool = True,
                on_batch: Callable[[optuna.Study, int], None] | None = None,
-               study: optuna.Study | None = None, helper: bool = False) -> RunStats:
+               study: optuna.Study | None = None, helper: bool | None = False) -> RunStats:
     """Ask/evaluate/tell in batches until the study holds ``n_trials`` finished trials.
 
     ``on_batch(study, n_finished_by_this_worker)`` is called after every batch (progress bar).
     A KeyboardInterrupt marks the batch in flight FAIL (``interrupted``) and is re-raised.
     ``helper``: sample and evaluate half of every batch in a forked helper process
-    (``studies.batch_helper``; only where ``batch_helper.wanted``).
+    (``studies.batch_helper``, where ``batch_helper.wanted``); None: only when a core is idle.
     """
     st = spec.study
     target = int(n_trials if n_trials is not None else st.n_trials)
@@ -255,7 +255,8 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     stream = _WorkerStream(spec, seed)
     from . import batch_helper
     helper = batch_helper.BatchHelper(spec, seed) if (
-        helper and mirror is None and batch_helper.wanted(spec, bs)) else None
+        helper is not False and mirror is None and batch_helper.wanted(spec, bs)
+        and (helper or batch_helper.core_free())) else None
     idle_batches = 0
     t_start = time.perf_counter()
     pending: list[optuna.Trial] = []
@@ -428,7 +429,7 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
               storage: str | optuna.storages.BaseStorage | None = None, workers: int = 1,
               seed: int | None = None, out_dir: str | Path | None = None,
               batch_size: int | None = None, progress: bool = False,
-              helper: bool = False) -> StudyOutcome:
+              helper: bool | None = False) -> StudyOutcome:
     """Run (or resume) the study of ``spec`` and write its outputs to ``out_dir`` (if given).
 
     Parameters
@@ -456,10 +457,11 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
         Trials per vectorised evaluation (default ``[study] batch_size``).
     progress : bool
         Draw a progress bar on stderr.
-    helper : bool
+    helper : bool or None
         With one worker, sample and evaluate half of every batch in a forked helper process
         on a second core (TPE and random samplers, Linux, journal file or in-memory storage;
-        see ``studies.batch_helper``); ``qdtandem optimize`` does unless ``--no-helper``.
+        see ``studies.batch_helper``); None: only when a core is idle (load average), as
+        ``qdtandem optimize`` does unless ``--no-helper``.
     """
     if spec.study is None:
         raise ValueError(f"{spec.source}: study: missing table: not a study file")

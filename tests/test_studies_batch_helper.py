@@ -50,6 +50,7 @@ def test_worker_samples_and_evaluates_alone_when_the_helper_dies(tmp_path, monke
 def test_helper_exits_when_the_worker_end_closes(tmp_path):
     s = load(write_study(tmp_path, "e", n_trials=8, batch_size=8, seed=1))
     h = batch_helper.BatchHelper(s, seed=1)
+    h._start()
     assert h._proc.is_alive()
     h._conn.close()                      # as when the worker process is killed
     h._proc.join(timeout=10)
