@@ -164,3 +164,28 @@ def test_facet_averaged_profile_integrates_to_absorptance(kind):
         np.testing.assert_allclose(a, prof.absorption, atol=5e-5)
         np.testing.assert_allclose(prof_t.field, prof.field, rtol=1e-2)  # rear light at 1 deg, not 0
     assert np.all(optics.spectral_generation(prof_t) >= 0)
+
+
+def _ir_wafer_jsc(options, kind="regular_upright"):
+    """Photocurrent (mA/cm^2, 1000-1200 nm) of R, T and each layer of air | ITO 70 nm | Si 200 um |
+    air with pyramids front and rear: light makes tens of passes, the hardest case for the bins."""
+    import nkdata
+    from optics.spectra import jsc
+
+    wl = np.arange(1000.0, 1201.0, 40.0)
+    n = np.array([nkdata.get("ITO").nk(wl), nkdata.get("Si").nk(wl)])
+    res = solve_textured(n, [70.0, 200e3], [True, False], wl, 1.0, 1.0, Texture(kind), Texture(kind), options=options)
+    return jsc(np.vstack([res.A, res.R[None], res.T[None]]), wl)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("finer", [dict(n_bins=45), dict(n_phi=6), dict(rays_per_bin=128),
+                                   dict(rays_first_pass=8192, first_pass_step_deg=0.1)])
+def test_converged_in_bins_and_rays(finer):
+    """The default discretisation is converged to 0.06 mA/cm^2 per layer in the weakly absorbed
+    near infrared of a bare 200 um wafer, against finer angle bins, more rays per bin and a finer
+    first pass (the README states these figures). Before the first pass was traced in exact
+    directions and the rays per bin were a Sobol sequence, the transmission moved by 0.3 mA/cm^2."""
+    base = _ir_wafer_jsc(TextureOptions())
+    fine = _ir_wafer_jsc(TextureOptions(**finer))
+    assert np.abs(fine - base).max() < 0.06, (np.round(base, 3), np.round(fine, 3))
