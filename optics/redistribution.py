@@ -382,8 +382,8 @@ def wafer_index(coherent: Sequence[bool], labels: Sequence[str] | None = None) -
 
 def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_incident=1.0, n_exit=1.0,
                    front: Texture = Texture(), rear: Texture = Texture(), angle_deg: float = 0.0,
-                   labels: Sequence[str] | None = None, options: TextureOptions = TextureOptions()
-                   ) -> TexturedResult:
+                   labels: Sequence[str] | None = None, options: TextureOptions = TextureOptions(),
+                   parasitic_alpha_per_nm=None) -> TexturedResult:
     """R, T and absorptance per layer of textured stacks (see the module docstring).
 
     Parameters
@@ -398,10 +398,13 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     front, rear : ``optics.texture.Texture`` of the two wafer surfaces.
     angle_deg : polar angle of incidence in the incident medium, [0, 90).
     options : ``TextureOptions`` (discretisation).
+    parasitic_alpha_per_nm : [W] or [B, W], 1/nm (>= 0), optional: absorption in the wafer that
+        generates no carriers (free-carrier absorption, ``tandem.silicon.fca_alpha_cm``). It
+        attenuates every pass; the wafer's absorptance is then its band-to-band share.
 
     Returns
     -------
-    TexturedResult; R + T + A.sum(-2) = 1 to round-off.
+    TexturedResult; R + T + A.sum(-2) = 1 to round-off, minus the parasitic absorption.
     """
     wl = np.asarray(wavelengths_nm, dtype=float)
     n_layers = np.asarray(n_layers, dtype=complex)
@@ -429,9 +432,14 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         if n_d > 1 and not np.allclose(arr, arr[:1]):
             raise ValueError(f"texture: a batch must share the {name}'s refractive index (only films may differ)")
     opts = options
+    a_par = np.zeros((n_d, n_w)) if parasitic_alpha_per_nm is None else \
+        np.broadcast_to(np.asarray(parasitic_alpha_per_nm, dtype=float), (n_d, n_w))
+    if np.any(a_par < 0):
+        raise ValueError("parasitic_alpha_per_nm must be >= 0")
     if n_d > DESIGN_CHUNK:  # bounded temporaries: the node weights are [nodes, designs, wavelengths]
         parts = [solve_textured(n_layers[lo:lo + DESIGN_CHUNK], d[lo:lo + DESIGN_CHUNK], coherent, wl,
-                                n0[lo:lo + DESIGN_CHUNK], nf[lo:lo + DESIGN_CHUNK], front, rear, theta0, labels, opts)
+                                n0[lo:lo + DESIGN_CHUNK], nf[lo:lo + DESIGN_CHUNK], front, rear, theta0, labels, opts,
+                                a_par[lo:lo + DESIGN_CHUNK])
                  for lo in range(0, n_d, DESIGN_CHUNK)]
         cat = lambda name: np.concatenate([getattr(r, name) for r in parts])  # noqa: E731
         return TexturedResult(wl, cat("R"), cat("T"), cat("A"), cat("R_front"), cat("R_escape"), labels, iw,
@@ -439,7 +447,8 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     bins = Bins(opts.n_bins, opts.n_phi)
     nb = bins.n
     cos_b = np.cos(np.radians(bins.centres_deg))
-    alpha = 4 * np.pi * nw.imag / wl  # 1/nm, [D, W]
+    alpha_bb = 4 * np.pi * nw.imag / wl  # 1/nm, [D, W]
+    alpha = alpha_bb + a_par
     t_single = np.exp(-alpha * d[:, iw][:, None])  # normal incidence
     opaque = np.all(t_single < OPAQUE_TRANSMITTANCE, axis=0)
     clear = np.flatnonzero(~opaque)
@@ -560,7 +569,8 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     # ---- front films from their hit weights ---------------------------------------------------
     A = np.zeros((n_d, n_l, n_w))
     A[:, :iw] = side_fo.absorb(np.moveaxis(hits_f[0], 0, 1)) + side_fw.absorb(np.moveaxis(hits_f[1], 0, 1))
-    A[:, iw] = A_wafer
+    with np.errstate(divide="ignore", invalid="ignore"):
+        A[:, iw] = A_wafer * np.where(alpha > 0, alpha_bb / alpha, 1.0)
     A[:, iw + 1:] = A_rear
     R = R_front + R_escape
     h_o = np.moveaxis(hits_f[0], 0, 1)

@@ -131,7 +131,7 @@ def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: IndexCache | 
         fill(n[:, i], [s.layers[i].material for s in stacks], lambda i=i, lab=layer.label: f"layer {i} ({lab!r})")
     d = np.array([[layer.thickness_nm for layer in s.layers] for s in stacks], dtype=float).reshape(b, n_lay)
     if first.light_trapping == "pyramids":
-        return _solve_textured(first, n, d, n0, nf, wl)
+        return _solve_textured(first, n, d, n0, nf, wl, parasitic_alpha_per_nm)
     lt = first.lt_absorber
     # closed-form absorption profiles of the coherent absorbers whose carriers are collected
     want = {c.absorber for des in designs for c in des.subcells
@@ -155,9 +155,10 @@ def solve_optics(designs: Sequence[Design], wl: np.ndarray, cache: IndexCache | 
     return GroupOptics(R, T, A, n, res, d=d)
 
 
-def _solve_textured(first: Design, n, d, n0, nf, wl) -> GroupOptics:
+def _solve_textured(first: Design, n, d, n0, nf, wl, parasitic_alpha_per_nm=None) -> GroupOptics:
     """Ray optics of pyramid-textured wafers; designs that share the wafer and the two media share
-    one batched solve (the ray geometry depends on those indices only)."""
+    one batched solve (the ray geometry depends on those indices only). ``parasitic_alpha_per_nm``
+    [B, W]: free-carrier absorption in the wafer, as for ``trap_light``."""
     from optics.redistribution import solve_textured, wafer_index
 
     iw = wafer_index(first.stack.coherent)
@@ -171,7 +172,9 @@ def _solve_textured(first: Design, n, d, n0, nf, wl) -> GroupOptics:
     for g in np.unique(inv):
         rows = np.flatnonzero(inv.ravel() == g)
         r = solve_textured(n[rows], d[rows], first.stack.coherent, wl, n0[rows], nf[rows], first.texture.front,
-                           first.texture.rear, first.angle_deg, labels=first.stack.labels)
+                           first.texture.rear, first.angle_deg, labels=first.stack.labels,
+                           parasitic_alpha_per_nm=None if parasitic_alpha_per_nm is None else
+                           np.broadcast_to(parasitic_alpha_per_nm, (b, wl.size))[rows])
         R[rows], T[rows], A[rows] = r.R, r.T, r.A
         parts.append((rows, r))
     solved = optics.OpticsResult(wl, R, T, A, first.stack.labels, first.angle_deg, "unpolarized", "pyramids")

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from optics.redistribution import wafer_index
 from optics.spectra import incident_power_mw_cm2
 
 from . import collection as col
@@ -214,8 +215,8 @@ def free_carrier_absorption(designs: Sequence[Design], top: RoleElectrics,
                             bottom: RoleElectrics | None) -> dict[int, np.ndarray]:
     """Free-carrier absorption of Si wafers at their maximum power point, for the optics.
 
-    For every design whose light-trapping absorber is a subcell with the "si_intrinsic"
-    recombination model: the excess carrier density at the subcell's own MPP
+    For every design whose light-trapping absorber (the wafer, for "pyramids") is a subcell with
+    the "si_intrinsic" recombination model: the excess carrier density at the subcell's own MPP
     (``tandem.silicon.injection``, with band-gap narrowing) plus the equilibrium densities
     give alpha_FCA (``tandem.silicon.fca_alpha_cm``), returned in 1/nm on the design's grid.
     """
@@ -226,7 +227,9 @@ def free_carrier_absorption(designs: Sequence[Design], top: RoleElectrics,
         for p, k in enumerate(e.idx):
             d = designs[k]
             cell = getattr(d, role)
-            if d.lt_absorber != cell.absorber or get_preset(cell.preset).recombination != "si_intrinsic":
+            # the light-trapped absorber: Lambertian / Tiedje models, or the ray-traced pyramid wafer
+            trapped = wafer_index(d.stack.coherent) if d.light_trapping == "pyramids" else d.lt_absorber
+            if trapped != cell.absorber or get_preset(cell.preset).recombination != "si_intrinsic":
                 continue
             dio = e.diodes
             vj = e.mpp.vmpp_v[p] + e.mpp.jmpp_ma_cm2[p] * 1e-3 * dio.rs[p]

@@ -189,3 +189,21 @@ def test_converged_in_bins_and_rays(finer):
     base = _ir_wafer_jsc(TextureOptions())
     fine = _ir_wafer_jsc(TextureOptions(**finer))
     assert np.abs(fine - base).max() < 0.06, (np.round(base, 3), np.round(fine, 3))
+
+
+def test_parasitic_absorption_takes_its_share_of_the_wafer():
+    """Free-carrier absorption equal to the band-to-band one: the light is that of a wafer with
+    twice the extinction, of which the wafer's (carrier-generating) absorptance is half."""
+    n, d, coh = _stack(WL)
+    alpha_bb = 4 * np.pi * n[2].imag / WL
+    n2 = n.copy()
+    n2[2] = n[2].real + 2j * n[2].imag
+    par = solve_textured(n, d, coh, WL, parasitic_alpha_per_nm=alpha_bb)
+    dbl = solve_textured(n2, d, coh, WL)
+    np.testing.assert_allclose(par.R, dbl.R, atol=1e-4)  # the films see the wafer's k: 1e-6 apart
+    np.testing.assert_allclose(par.T, dbl.T, atol=1e-6)
+    np.testing.assert_allclose(par.A[2], 0.5 * dbl.A[2], atol=1e-4)
+    lost = 1 - par.R - par.T - par.A.sum(0)
+    np.testing.assert_allclose(lost, par.A[2], atol=1e-4)
+    with pytest.raises(ValueError, match="parasitic"):
+        solve_textured(n, d, coh, WL, parasitic_alpha_per_nm=-alpha_bb)

@@ -87,3 +87,19 @@ def test_free_carrier_absorption_of_a_doped_wafer_costs_photocurrent():
     undoped = si_wafer_limit(110.0)
     # 1e18 electrons absorb ~3 cm^-1 near 1100 nm, against ~2 cm^-1 of escape: a clear loss
     assert planar_doped.top.jph_ma_cm2 < undoped.top.jph_ma_cm2 - 0.5
+
+
+def test_free_carrier_absorption_in_a_pyramid_textured_wafer():
+    """The ray-traced pyramid wafer takes the free carriers' absorption too (as the Lambertian
+    models do): 1e18 cm^-3 donors cost photocurrent in the near infrared."""
+    import nkdata
+    from optics import Layer, Stack
+    from tandem.device import Design, Subcell
+    from tandem.evaluation import evaluate
+
+    wl = tuple(np.arange(300.0, 1300.0 + 1e-9, 25.0))
+    stack = Stack([Layer(nkdata.get("Si"), 110e3, coherent=False, name="Si wafer")])
+    jph = {dop: evaluate(Design(stack, "single", Subcell(0, "Si_intrinsic", si_doping_cm3=dop), wavelengths_nm=wl,
+                                light_trapping="pyramids"), with_cri=False).top.jph_ma_cm2
+           for dop in (0.0, 1e18)}
+    assert jph[1e18] < jph[0.0] - 0.3
