@@ -2,7 +2,8 @@
 
 The reference is cached in tests/data/rayflare_texture_reference.json, computed by
 tests/data/rayflare_texture_reference.py (the script and RayFlare version are stored with it; our
-n,k are handed to RayFlare so that only the optical method differs). RayFlare's random-pyramid
+n,k are handed to RayFlare so that only the optical method differs; solcore's TMM, which makes
+RayFlare's facet tables, is patched to the decaying evanescent branch, see the script). RayFlare's random-pyramid
 model is regular pyramids whose position is randomised before every surface interaction; ours
 with the same geometry is "regular_upright" (the angle bins decorrelate positions the same way).
 The slow test recomputes a small reference when rayflare is installed (extra "texture-ref").
@@ -52,9 +53,9 @@ def test_reference_conserves_energy(key):
     assert np.abs(np.array(c["R"]) + np.array(c["T"]) + a.sum(0) - 1).max() < 1e-4
 
 
-# case a (bare Si, 70 nm ITO, open rear): see README "Checked against references" for the
-# remaining difference, in ITO parasitic absorption at 1050-1180 nm
-TOLERANCE_MA_CM2 = {"a": 0.6, "b": 0.3}
+# the target; the reference's own ray noise is <= 0.08 mA/cm^2 per layer (binomial, 1200
+# rays), the differences are <= 0.13 (README "Checked against references")
+TOLERANCE_MA_CM2 = {"a": 0.3, "b": 0.3}
 
 
 @pytest.mark.parametrize("key", sorted(REF["cases"]))
