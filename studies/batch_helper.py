@@ -57,13 +57,6 @@ def wanted(spec: DeviceSpec, batch_size: int) -> bool:
             and sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) >= 2)
 
 
-def core_free() -> bool:
-    """Whether a core is idle (1-minute load average at most the cores - 0.75). On a busy
-    machine the helper only adds its own work (a second sampler fit per batch, the pipe):
-    measured 10-30 % slower with one other job on 2 cores."""
-    return os.getloadavg()[0] <= len(os.sched_getaffinity(0)) - 0.75
-
-
 class BatchHelper:
     """The worker's end of the helper process (see the module docstring)."""
 

@@ -48,7 +48,7 @@ def _optimize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-helper", action="store_true",
                    help="with one worker, do not sample and evaluate half of every batch in a "
                         "helper process on a second core (default: use one on Linux with >= 2 "
-                        "cores, TPE and random samplers, when a core is idle)")
+                        "cores, TPE and random samplers; a seeded run draws other trials without it)")
 
 
 def _optimize(args) -> int:

@@ -228,7 +228,7 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     ``on_batch(study, n_finished_by_this_worker)`` is called after every batch (progress bar).
     A KeyboardInterrupt marks the batch in flight FAIL (``interrupted``) and is re-raised.
     ``helper``: sample and evaluate half of every batch in a forked helper process
-    (``studies.batch_helper``, where ``batch_helper.wanted``); None: only when a core is idle.
+    (``studies.batch_helper``, where ``batch_helper.wanted``); None is the same as True.
     """
     st = spec.study
     target = int(n_trials if n_trials is not None else st.n_trials)
@@ -255,8 +255,7 @@ def run_worker(spec: DeviceSpec, storage, *, n_trials: int | None = None,
     stream = _WorkerStream(spec, seed)
     from . import batch_helper
     helper = batch_helper.BatchHelper(spec, seed) if (
-        helper is not False and mirror is None and batch_helper.wanted(spec, bs)
-        and (helper or batch_helper.core_free())) else None
+        helper is not False and mirror is None and batch_helper.wanted(spec, bs)) else None
     idle_batches = 0
     t_start = time.perf_counter()
     pending: list[optuna.Trial] = []
@@ -460,8 +459,9 @@ def run_study(spec: DeviceSpec, *, n_trials: int | None = None, timeout_s: float
     helper : bool or None
         With one worker, sample and evaluate half of every batch in a forked helper process
         on a second core (TPE and random samplers, Linux, journal file or in-memory storage;
-        see ``studies.batch_helper``); None: only when a core is idle (load average), as
-        ``qdtandem optimize`` does unless ``--no-helper``.
+        see ``studies.batch_helper``), as ``qdtandem optimize`` does unless ``--no-helper``.
+        Not gated on the machine's load, so that a seeded run draws the same trials on a
+        busy and on an idle machine.
     """
     if spec.study is None:
         raise ValueError(f"{spec.source}: study: missing table: not a study file")
