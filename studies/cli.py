@@ -412,5 +412,22 @@ def _main(argv: Sequence[str] | None) -> int:
         raise
 
 
+def console() -> None:
+    """The ``qdtandem`` command: :func:`main`, then leave without tearing the interpreter down.
+
+    Everything a command writes is closed (and the journal fsynced) when it returns, and its
+    worker and helper processes are joined; what is left is freeing the modules' state
+    (numpy, scipy, optuna, pandas, pyarrow), measured at 0.3-0.5 s per run, about a tenth of
+    a 400-trial quick study. ``main`` itself returns normally, for callers in Python."""
+    import logging
+    import os
+
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
