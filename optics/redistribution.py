@@ -248,8 +248,11 @@ def _propagate(ops: _TreeOps, surf: _Surface, w_sel: np.ndarray, root_w: np.ndar
     for k, sl in enumerate(t.depth_slices):
         if k == 0:
             nodes[sl] = t.frac[sl, None, None] * root_w[t.root[sl]]
-        else:
-            nodes[sl] = t.frac[sl, None, None] * nodes[t.parent[sl]] * np.take(table, ops.node_factor[sl], axis=0)
+        else:  # frac * parent * factor, in place (the same products in the same order)
+            out = nodes[sl]
+            np.take(nodes, t.parent[sl], axis=0, out=out)
+            out *= t.frac[sl, None, None]
+            out *= np.take(table, ops.node_factor[sl], axis=0)
     par = t.leaf_parent
     has = par >= 0
     leaves = np.empty((par.size, n_d, w_sel.size))

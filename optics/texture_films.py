@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .texture import ANGLE_STEP_DEG, N_FINE
-from .tmm import coherent_solve
+from .tmm import coherent_solve, forward_cos
 
 def film_coefficients(n_inc, films, d, n_exit, xi, wl):
     """Unpolarised R, T [D, K, W] and A [D, L, K, W] of coherent films at in-plane index xi [K, W].
@@ -30,8 +30,9 @@ def film_coefficients(n_inc, films, d, n_exit, xi, wl):
     R = np.zeros((n_d * k, n_w))
     T = np.zeros_like(R)
     A = np.zeros((n_l, n_d * k, n_w))
+    cos_t = forward_cos(n, x[None])  # shared by the two polarisations
     for pol in ("s", "p"):
-        sol = coherent_solve(pol, n, dd, wl, x)
+        sol = coherent_solve(pol, n, dd, wl, x, cos_t=cos_t)
         R += 0.5 * sol.R
         T += 0.5 * sol.T
         if n_l:
