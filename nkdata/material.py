@@ -74,18 +74,37 @@ class TabulatedNK:
     k: np.ndarray
 
     def __post_init__(self):
-        from scipy.interpolate import PchipInterpolator
-
+        # The checks PchipInterpolator makes, kept at construction now that it is built lazily.
         wl = np.asarray(self.wavelengths_nm, float)
-        object.__setattr__(self, "_pn", PchipInterpolator(wl, np.asarray(self.n, float), extrapolate=True))
-        object.__setattr__(self, "_pk", PchipInterpolator(wl, np.asarray(self.k, float), extrapolate=True))
+        if wl.ndim != 1 or wl.size < 2 or not np.all(np.diff(wl) > 0):
+            raise ValueError("TabulatedNK needs >= 2 strictly ascending wavelengths")
+        for name in ("n", "k"):
+            v = np.asarray(getattr(self, name), float)
+            if v.shape != wl.shape or not np.all(np.isfinite(v)):
+                raise ValueError(f"TabulatedNK {name} must be finite, shaped like the wavelengths")
+
+    def _interpolants(self):
+        # Built at the first evaluation, not at construction: loading a study file builds every
+        # catalogue material it names, and importing scipy.interpolate (~0.25 s) is then paid
+        # only by a run that evaluates one. A race builds the same interpolants twice, harmlessly.
+        pn = self.__dict__.get("_pn")
+        if pn is None:
+            from scipy.interpolate import PchipInterpolator
+
+            wl = np.asarray(self.wavelengths_nm, float)
+            pn = PchipInterpolator(wl, np.asarray(self.n, float), extrapolate=True)
+            pk = PchipInterpolator(wl, np.asarray(self.k, float), extrapolate=True)
+            object.__setattr__(self, "_pk", pk)
+            object.__setattr__(self, "_pn", pn)
+        return pn, self.__dict__["_pk"]
 
     def __call__(self, wavelengths_nm):
         """n + ik at vacuum wavelengths in nm (any shape, same shape out)."""
         w = np.asarray(self.wavelengths_nm, float)
         wl = np.clip(np.asarray(wavelengths_nm, float), w[0], w[-1])
-        n = self._pn(wl)
-        k = np.maximum(self._pk(wl), 0.0)
+        pn, pk = self._interpolants()
+        n = pn(wl)
+        k = np.maximum(pk(wl), 0.0)
         return n + 1j * k
 
 

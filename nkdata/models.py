@@ -27,13 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import constants as _si
-from scipy.special import dawsn
 
-#: h*c in eV nm (CODATA 2018 exact constants, through scipy.constants). The same expression as
-#: ``optics.spectra.HC_EV_NM``: nkdata and optics import none of each other, so both take it
-#: from scipy, the one owner of the constants.
-HC_EV_NM = _si.h * _si.c / _si.e * 1e9
+#: h*c in eV nm from the SI-defining (CODATA 2018, exact) values of h, c and e, the numbers that
+#: ``scipy.constants`` holds (tests/test_startup.py checks they are equal): written out because
+#: importing scipy.constants pulls in scipy's array-API layer (~0.2 s of CLI start-up). The same
+#: expression as ``optics.spectra.HC_EV_NM``: nkdata and optics import none of each other.
+HC_EV_NM = 6.62607015e-34 * 299792458.0 / 1.602176634e-19 * 1e9
 
 __all__ = [
     "HC_EV_NM", "ev_to_nm", "nm_to_ev", "eps_to_nk", "nk_to_eps",
@@ -237,6 +236,8 @@ def gaussian_eps(E, A, En, Br):
     D. De Sousa Meneses et al., J. Non-Cryst. Solids (2006) (the form used in
     ellipsometry software).
     """
+    from scipy.special import dawsn  # here, not at import: scipy.special costs CLI start-up
+
     E = np.asarray(E, dtype=float)
     s = Br / (2.0 * np.sqrt(np.log(2.0)))
     eps2 = A * (np.exp(-(((E - En) / s) ** 2)) - np.exp(-(((E + En) / s) ** 2)))

@@ -23,7 +23,6 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
-from scipy import constants as _si
 
 from .grid import check_wavelengths
 
@@ -34,14 +33,17 @@ __all__ = [
     "photon_energy_ev", "jsc_weights", "spectral_kernel", "trapezoid_weights", "interpolation_matrix", "jsc", "photocurrent_below", "eqe",
 ]
 
-#: Elementary charge, C (CODATA 2018, exact; the constants come from scipy.constants).
-Q_E = _si.e
+# The SI-defining constants (CODATA 2018, exact), the same floats as scipy.constants.e, .h, .c, .k
+# (tests/test_startup.py checks they are equal); written out because importing scipy.constants
+# pulls in scipy's array-API layer, ~0.2 s of CLI start-up.
+#: Elementary charge, C (exact).
+Q_E = 1.602176634e-19
 #: Planck constant, J s (exact).
-H_PLANCK = _si.h
+H_PLANCK = 6.62607015e-34
 #: Speed of light in vacuum, m/s (exact).
-C_LIGHT = _si.c
+C_LIGHT = 299792458.0
 #: Boltzmann constant, J/K (exact).
-K_B = _si.k
+K_B = 1.380649e-23
 #: h*c in eV nm, to convert photon energy E (eV) = HC_EV_NM / wavelength (nm)
 #: (``nkdata.models.HC_EV_NM`` is the same expression).
 HC_EV_NM = H_PLANCK * C_LIGHT / Q_E * 1e9

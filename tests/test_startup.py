@@ -40,3 +40,31 @@ def test_builtin_command_does_not_import_extensions():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                          env={**__import__("os").environ, "PYTHONPATH": str(REPO)}, check=True).stdout
     assert out.split() == ["False", "False", "True"]
+
+
+def test_written_out_constants_equal_scipy_constants():
+    from scipy import constants as si
+
+    import nkdata.models as models
+
+    assert (spectra.Q_E, spectra.H_PLANCK, spectra.C_LIGHT, spectra.K_B) == (si.e, si.h, si.c, si.k)
+    assert spectra.HC_EV_NM == si.h * si.c / si.e * 1e9
+    assert models.HC_EV_NM == si.h * si.c / si.e * 1e9
+
+
+def test_tabulated_nk_lazy_pchip_matches_scipy_and_checks_at_construction():
+    import pytest
+    from scipy.interpolate import PchipInterpolator
+
+    from nkdata.material import TabulatedNK
+
+    wl, n, k = np.array([400.0, 500.0, 650.0, 800.0]), np.array([2.1, 2.0, 1.9, 1.85]), np.array([0.3, 0.1, 0.0, 0.0])
+    tab = TabulatedNK(wl, n, k)
+    x = np.linspace(350.0, 900.0, 57)
+    xc = np.clip(x, 400.0, 800.0)
+    want = PchipInterpolator(wl, n)(xc) + 1j * np.maximum(PchipInterpolator(wl, k)(xc), 0.0)
+    np.testing.assert_array_equal(tab(x), want)
+    with pytest.raises(ValueError, match="ascending"):
+        TabulatedNK(wl[::-1], n, k)
+    with pytest.raises(ValueError, match="k must be finite"):
+        TabulatedNK(wl, n, k[:3])
