@@ -280,26 +280,51 @@ _AFT_SOURCE = ("Aftenieva et al., ACS Nano 2399-2410 (2023): CsPbI3 nanocrystal 
                "other/CsPbI3/Aftenieva (CC0)")
 
 
+class _FirstUseNk:
+    """n + ik (vacuum wavelength in nm, any shape -> complex, same shape) of a shifted tunable
+    absorber, built at its first evaluation: building the band-edge model (and scipy's imports)
+    costs ~0.3 s that loading a study file, which only checks names and ranges, does not need."""
+
+    __slots__ = ("_make", "_func")
+
+    def __init__(self, make):
+        self._make, self._func = make, None
+
+    def __call__(self, wavelengths_nm):
+        f = self._func
+        if f is None:
+            f = self._func = self._make()   # a race builds the same cached function twice, harmlessly
+        return f(wavelengths_nm)
+
+
+def _model_of(get_model):
+    es = get_model()
+    return es[0] if isinstance(es, tuple) else es
+
+
 def _shift_builder(name, get_model, source, doi, licence, wl, notes, native_page=None, rms=None, ref=""):
     def build(bandgap_ev):
-        es = get_model()
-        if isinstance(es, tuple):
-            es, page = es
         prov = Provenance(source=source, doi=doi, licence=licence, kind="measured" if native_page else "modelled",
                           notes=notes, rms_vs_reference=float("nan") if rms is None else rms, reference=ref)
         if native_page is not None and bandgap_ev is None:
             m = native_page()
             return m.func, m.wl_min_nm, m.wl_max_nm, replace(prov, notes=notes + "; measured data, unshifted"), \
-                es.native_onset_ev
+                _model_of(get_model).native_onset_ev
         if native_page is not None:
             prov = replace(prov, kind="modelled")
-        return es.nk_func(bandgap_ev), wl[0], wl[1], prov, float(bandgap_ev)
+
+        def make():
+            _prepare_once(name)
+            return _model_of(get_model).nk_func(bandgap_ev)
+
+        return _FirstUseNk(make), wl[0], wl[1], prov, float(bandgap_ev)
 
     def prepare(gap_lo, gap_hi):
         es = get_model()
         (es[0] if isinstance(es, tuple) else es).inverse.prepare(gap_lo, gap_hi)
 
     build.prepare = prepare
+    build.prepares_at_first_use = True
     return build
 
 
@@ -387,15 +412,21 @@ def _lookup(name):
 _PREPARED: set = set()
 
 
-@lru_cache(maxsize=4096)
-def _get_cached(name, gap_key, extrapolate):
+def _prepare_once(name):
     spec = _REGISTRY[name]
-    gap = None if gap_key is None else gap_key * 1e-4
-    if gap is not None and name not in _PREPARED and hasattr(spec.build, "prepare"):
+    if name not in _PREPARED and hasattr(spec.build, "prepare"):
         # onsets on all shift nodes of the tunable range at once (a few 10 ms), so that every later
         # new bandgap costs the same fraction of a millisecond
         spec.build.prepare(*spec.tunable[:2])
         _PREPARED.add(name)
+
+
+@lru_cache(maxsize=4096)
+def _get_cached(name, gap_key, extrapolate):
+    spec = _REGISTRY[name]
+    gap = None if gap_key is None else gap_key * 1e-4
+    if gap is not None and not getattr(spec.build, "prepares_at_first_use", False):
+        _prepare_once(name)   # shifted materials (_shift_builder) prepare at their first evaluation
     func, lo, hi, prov, bandgap = spec.build(gap)
     return Material(name=name, category=spec.category, provenance=prov, wl_min_nm=float(lo), wl_max_nm=float(hi),
                     func=func, bandgap_ev=bandgap, extrapolate=extrapolate, tunable=spec.tunable is not None,

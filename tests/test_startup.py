@@ -68,3 +68,25 @@ def test_tabulated_nk_lazy_pchip_matches_scipy_and_checks_at_construction():
         TabulatedNK(wl[::-1], n, k)
     with pytest.raises(ValueError, match="k must be finite"):
         TabulatedNK(wl, n, k[:3])
+
+
+def test_loading_the_quick_study_imports_no_scipy_or_pandas():
+    # what `qdtandem optimize quick.toml` does before its first trial: the catalogue materials are
+    # checked by name and range; their n,k (PCHIP, band-edge models: scipy) is built at first use
+    code = ("import sys, studies.cli, studies.runner, studies.spec as s; s.load('quick.toml'); "
+            "print(sorted(m for m in ('scipy', 'scipy.interpolate', 'pandas', 'numpy.f2py') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO / "studies" / "examples",
+                         env={**__import__("os").environ, "PYTHONPATH": str(REPO)}, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_shifted_material_built_at_first_use_gives_the_same_nk():
+    import nkdata
+    import nkdata.library as lib
+
+    m = nkdata.get("CsPbIBr_QD", bandgap_ev=1.93)
+    wl = np.linspace(300.0, 2000.0, 171)
+    got = m.nk(wl)
+    want = lib._aftenieva_shift()[0].nk_func(1.93)(wl)
+    np.testing.assert_array_equal(got, want)
+    assert abs(m.bandgap_ev - 1.93) < 1e-9 and (m.wl_min_nm, m.wl_max_nm) == (300.0, 2000.0)
