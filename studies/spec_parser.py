@@ -227,13 +227,14 @@ class Parser:
 
     def parse_texture(self, device: Mapping, lt: str, layers):
         """[device.texture] (front, rear, facet_deg) -> optics.texture.WaferTexture, for "pyramids"."""
-        from optics.texture import DEFAULT_FACET_DEG, KINDS as TEXTURES, Texture, WaferTexture
-
         tab = self.table(device, "texture", "device.texture")
         if tab is not None and lt != "pyramids":
             raise self.err("device.texture", f"applies to light_trapping = \"pyramids\", not {lt!r}")
         if lt != "pyramids":
             return None
+        # imported only for textured designs: the ray-optics modules cost ~25 ms of start-up
+        from optics.texture import DEFAULT_FACET_DEG, KINDS as TEXTURES, Texture, WaferTexture
+
         tab = tab or {}
         self.check_keys(tab, _TEXTURE_KEYS, "device.texture")
         facet = self.number(tab, "facet_deg", "device.texture.facet_deg", DEFAULT_FACET_DEG)
