@@ -197,12 +197,13 @@ class Parser:
     def parse_yield(self, raw) -> YieldSpec | None:
         from pathlib import Path
 
-        from tandem.vocabulary import MOUNTINGS
-        from tandem.weather import SITES, TRANSPOSITIONS
-
         tab = self.table(raw, "yield", "yield")
         if tab is None:
             return None
+        # imported only for a [yield] table: no weather code in a plain study's start-up
+        from tandem.vocabulary import MOUNTINGS
+        from tandem.weather import SITES, TRANSPOSITIONS
+
         self.check_keys(tab, _YIELD_KEYS, "yield")
         site = self.string(tab, "site", "yield.site", None, tuple(SITES))
         weather = self.string(tab, "weather", "yield.weather")
