@@ -32,20 +32,12 @@ from optics.spectra import jsc  # noqa: E402
 from optics.texture import Texture  # noqa: E402
 
 
-def case_arrays(case, wl):
-    mats = [m for m, _ in case["front"]] + [case["wafer"][0]] + [m for m, _ in case["rear"]]
-    d = [t for _, t in case["front"]] + [case["wafer"][1]] + [t for _, t in case["rear"]]
-    n = np.array([ref.material(m).nk(wl) for m in mats])
-    coh = [True] * len(case["front"]) + [False] + [True] * len(case["rear"])
-    return n, d, coh, ref.material(case["incident"]).nk(wl).real + 0j, ref.material(case["exit"]).nk(wl)
-
-
 def agreement():
     data = json.loads((REPO / "tests" / "data" / "rayflare_texture_reference.json").read_text())
     print(f"RayFlare {data['rayflare_version']} reference ({data['script']})")
     for key, c in data["cases"].items():
         wl = np.array(c["wavelengths_nm"])
-        n, d, coh, n0, nf = case_arrays(c["stack"], wl)
+        n, d, coh, n0, nf = ref.case_arrays(c["stack"], wl)
         a_rf = np.vstack([np.array(c["A_front"]).reshape(-1, wl.size), np.array(c["A_wafer"])[None],
                           np.array(c["A_rear"]).reshape(-1, wl.size)])
         j_rf = jsc(a_rf, wl)

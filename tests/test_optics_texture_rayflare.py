@@ -26,17 +26,9 @@ import rayflare_texture_reference as ref  # noqa: E402
 REF = json.loads((DATA / "rayflare_texture_reference.json").read_text())
 
 
-def _arrays(case, wl):
-    mats = [m for m, _ in case["front"]] + [case["wafer"][0]] + [m for m, _ in case["rear"]]
-    d = [t for _, t in case["front"]] + [case["wafer"][1]] + [t for _, t in case["rear"]]
-    n = np.array([ref.material(m).nk(wl) for m in mats])
-    coh = [True] * len(case["front"]) + [False] + [True] * len(case["rear"])
-    return n, d, coh, ref.material(case["incident"]).nk(wl).real + 0j, ref.material(case["exit"]).nk(wl)
-
-
 def _ours(c, facet_deg):
     wl = np.array(c["wavelengths_nm"])
-    n, d, coh, n0, nf = _arrays(c["stack"], wl)
+    n, d, coh, n0, nf = ref.case_arrays(c["stack"], wl)
     tex = Texture("regular_upright", facet_deg)
     return wl, solve_textured(n, d, coh, wl, n0, nf, tex, tex)
 

@@ -59,6 +59,16 @@ def material(name):
     return nkdata.get(name)
 
 
+def case_arrays(case, wl):
+    """One of ``CASES``' stacks as arrays for ``optics.redistribution.solve_textured``: n,k of
+    the layers [L, W], thicknesses (nm), coherence flags, incident and exit indices [W]."""
+    mats = [m for m, _ in case["front"]] + [case["wafer"][0]] + [m for m, _ in case["rear"]]
+    d = [t for _, t in case["front"]] + [case["wafer"][1]] + [t for _, t in case["rear"]]
+    n = np.array([material(m).nk(wl) for m in mats])
+    coh = [True] * len(case["front"]) + [False] + [True] * len(case["rear"])
+    return n, d, coh, material(case["incident"]).nk(wl).real + 0j, material(case["exit"]).nk(wl)
+
+
 class _RFMaterial:
     """RayFlare/solcore-style material: n(wl), k(wl) with wavelengths in metres."""
 
