@@ -20,12 +20,12 @@ import re
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from .material import Material, Provenance, TabulatedNK
 from .models import HC_EV_NM, eps_to_nk
 
-__all__ = ["NkFileError", "load_csv", "load_yaml", "read_yaml_page", "formula_n", "PLAUSIBLE_NM"]
+__all__ = ["NkFileError", "load_csv", "load_yaml", "read_yaml_page", "yaml_page_record", "page_from_record",
+           "formula_n", "PLAUSIBLE_NM"]
 
 PLAUSIBLE_NM = (100.0, 50000.0)
 _UNIT_ALIASES = {"nm": "nm", "um": "um", "µm": "um", "μm": "um", "micron": "um", "microns": "um",
@@ -242,6 +242,8 @@ def formula_n(formula_id, C, wl_um):
 
 def _data_block_lines(text):
     """1-based line numbers of the first row of each DATA entry's 'data' block (None for formulas)."""
+    import yaml
+
     node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))   # C parser: same marks, ~10x faster
     out = []
     for key, val in node.value:
@@ -263,6 +265,21 @@ def read_yaml_page(path, strict=True):
     CSV rows (strict=True: unsorted/duplicate rows are errors; the shipped database is read
     with strict=False, which sorts and drops duplicates).
     """
+    return page_from_record(yaml_page_record(path, strict=strict))
+
+
+def yaml_page_record(path, strict=True):
+    """A refractiveindex.info YAML page parsed and checked, as plain data.
+
+    The first half of :func:`read_yaml_page`: a dict with 'references', 'comments' (str),
+    'wl_min_nm', 'wl_max_nm' (float) and 'entries', the page's DATA entries in file order,
+    each {'type': 'tabulated nk' | 'tabulated n' | 'tabulated k', 'wl': wavelengths in nm
+    (ascending float array), 'cols': [n and k | n | k arrays]} or {'type': 'formula',
+    'id': int, 'coeffs': list of float}. :func:`page_from_record` builds the n,k function
+    from it; being numbers and strings only, a record can be stored in a cache file.
+    """
+    import yaml
+
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -272,7 +289,7 @@ def read_yaml_page(path, strict=True):
         raise NkFileError(f"{path}: cannot read YAML ({exc})") from exc
     if not isinstance(doc, dict) or "DATA" not in doc:
         raise NkFileError(f"{path}: not a refractiveindex.info page (no DATA key)")
-    n_part = k_part = None
+    entries = []
     n_rng = k_rng = None
     for entry, start in zip(doc["DATA"], starts):
         typ = str(entry.get("type", "")).split()
@@ -300,44 +317,62 @@ def read_yaml_page(path, strict=True):
             if sub in ("nk", "n") and np.any(cols[0] <= 0):
                 i = int(np.argmax(cols[0] <= 0))
                 raise NkFileError(f"{path}: n must be > 0 (row {i + 1} of the table)")
-            rng = (float(wl[0]), float(wl[-1]))
-            if sub == "nk":
-                tab = TabulatedNK(wl, cols[0], cols[1])
-                n_part = lambda w, t=tab: t(w).real
-                k_part = lambda w, t=tab: t(w).imag
-                n_rng = k_rng = rng
-            elif sub == "n":
-                tab = TabulatedNK(wl, cols[0], np.zeros_like(cols[0]))
-                n_part, n_rng = (lambda w, t=tab: t(w).real), rng
-            elif sub == "k":
-                tab = TabulatedNK(wl, np.ones_like(cols[0]), cols[0])
-                k_part, k_rng = (lambda w, t=tab: t(w).imag), rng
-            else:
+            if sub not in ("nk", "n", "k"):
                 raise NkFileError(f"{path}: unknown data type 'tabulated {sub}'")
+            rng = (float(wl[0]), float(wl[-1]))
+            if sub in ("nk", "n"):
+                n_rng = rng
+            if sub in ("nk", "k"):
+                k_rng = rng
+            entries.append({"type": f"tabulated {sub}", "wl": wl, "cols": cols})
         elif typ[0] == "formula":
             fid = int(typ[1])
             coeffs = [float(c) for c in str(entry["coefficients"]).split()]
             rng_txt = entry.get("wavelength_range", entry.get("range"))
             lo, hi = (float(v) * 1e3 for v in str(rng_txt).split())
-            n_part = lambda w, f=fid, c=coeffs: formula_n(f, c, np.asarray(w) * 1e-3)
             n_rng = (lo, hi)
+            entries.append({"type": "formula", "id": fid, "coeffs": coeffs})
         else:
             raise NkFileError(f"{path}: unknown DATA type {entry.get('type')!r}")
-    if n_part is None:
+    if n_rng is None:
         raise NkFileError(f"{path}: page has no refractive index (n) data")
     lo, hi = n_rng
-    if k_part is not None:
+    if k_rng is not None:
         lo, hi = max(lo, k_rng[0]), min(hi, k_rng[1])
         if lo >= hi:
             raise NkFileError(f"{path}: n and k ranges do not overlap")
+    return {"references": str(doc.get("REFERENCES", "")), "comments": str(doc.get("COMMENTS", "")),
+            "wl_min_nm": lo, "wl_max_nm": hi, "entries": entries}
+
+
+def page_from_record(record):
+    """The page dict of :func:`read_yaml_page` from a :func:`yaml_page_record` record: a later
+    DATA entry replaces what an earlier one gave (n, k or both), as in the file."""
+    n_part = k_part = None
+    for e in record["entries"]:
+        sub = e["type"]
+        if sub == "tabulated nk":
+            tab = TabulatedNK(e["wl"], e["cols"][0], e["cols"][1])
+            n_part = lambda w, t=tab: t(w).real
+            k_part = lambda w, t=tab: t(w).imag
+        elif sub == "tabulated n":
+            tab = TabulatedNK(e["wl"], e["cols"][0], np.zeros_like(e["cols"][0]))
+            n_part = lambda w, t=tab: t(w).real
+        elif sub == "tabulated k":
+            tab = TabulatedNK(e["wl"], np.ones_like(e["cols"][0]), e["cols"][0])
+            k_part = lambda w, t=tab: t(w).imag
+        elif sub == "formula":
+            n_part = lambda w, f=e["id"], c=list(e["coeffs"]): formula_n(f, c, np.asarray(w) * 1e-3)
+        else:
+            raise ValueError(f"unknown page entry type {sub!r}")
 
     def func(w, n_part=n_part, k_part=k_part):
         w = np.asarray(w, float)
         k = k_part(w) if k_part is not None else 0.0
         return n_part(w) + 1j * k
 
-    return {"references": str(doc.get("REFERENCES", "")), "comments": str(doc.get("COMMENTS", "")),
-            "wl_min_nm": lo, "wl_max_nm": hi, "func": func}
+    return {"references": record["references"], "comments": record["comments"],
+            "wl_min_nm": record["wl_min_nm"], "wl_max_nm": record["wl_max_nm"], "func": func}
 
 
 def doi_from_references(text):

