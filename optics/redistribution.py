@@ -35,7 +35,9 @@ from typing import Sequence
 import numpy as np
 from scipy import sparse
 
-from .texture import ANGLE_STEP_DEG, N_FINE, Bins, Texture, bin_roots, flat_tree, incidence_roots, trace
+from . import texture_trees as tt
+from .texture import ANGLE_STEP_DEG, N_FINE, Bins, Texture
+from .texture_trees import Surface
 from .multipass import multiple_passes
 from .texture_films import FilmSide, interp_outer, interp_wafer, wafer_grid
 
@@ -115,111 +117,6 @@ class TexturedResult:
         return np.arange(N_FINE) * ANGLE_STEP_DEG
 
 
-# --------------------------------------------------------------------------------------------
-# tree cache: geometry only, shared by every design and wavelength grid
-# --------------------------------------------------------------------------------------------
-_TREES: dict[tuple, "_TreeOps"] = {}
-_MAX_TREES = 256
-
-
-@dataclass
-class _TreeOps:
-    """A tree with the sparse maps that turn its node weights into outcomes."""
-
-    tree: object
-    node_root: np.ndarray
-    leaf_to_wafer: sparse.csr_matrix  # [n_bins * n_roots, n_leaves]
-    leaf_to_outer: sparse.csr_matrix  # [n_roots, n_leaves]
-    node_to_angle: sparse.csr_matrix  # [2 * N_FINE, n_nodes] (outer side first)
-    used_angles: np.ndarray = field(default=None)
-    node_factor: np.ndarray = field(default=None)  # row of the factor table of each node's branch
-    leaf_factor: np.ndarray = field(default=None)
-    fine_ids: np.ndarray = field(default=None)  # fine direction bins of the wafer leaves (first incidence)
-    leaf_to_fine: sparse.csr_matrix = field(default=None)  # [fine_ids, n_leaves]
-
-
-def _ops(tree, n_bins) -> _TreeOps:
-    n = tree.n_nodes
-    node_root = np.empty(n, dtype=np.int64)
-    for k, sl in enumerate(tree.depth_slices):
-        node_root[sl] = tree.root[sl] if k == 0 else node_root[tree.parent[sl]]
-    leaf_root = np.where(tree.leaf_parent >= 0, node_root[np.maximum(tree.leaf_parent, 0)], tree.leaf_root)
-    nl = tree.leaf_parent.size
-    w = tree.leaf_dest_wafer
-    to_w = sparse.csr_matrix((np.ones(w.sum()), (tree.leaf_bin[w] * tree.n_roots + leaf_root[w], np.flatnonzero(w))),
-                             shape=(n_bins * tree.n_roots, nl))
-    to_o = sparse.csr_matrix((np.ones((~w).sum()), (leaf_root[~w], np.flatnonzero(~w))), shape=(tree.n_roots, nl))
-    row = tree.wafer_side.astype(np.int64) * N_FINE + tree.angle
-    to_a = sparse.csr_matrix((np.ones(n), (row, np.arange(n))), shape=(2 * N_FINE, n))
-    two_f = 2 * N_FINE
-
-    def factor_rows(parent, branch):
-        p = np.maximum(parent, 0)
-        kind = np.where(branch == 1, 1, np.where(tree.tir[p], 2, 0))
-        return np.where(parent >= 0, kind * two_f + row[p], 0)
-
-    ops = _TreeOps(tree, node_root, to_w, to_o, to_a, np.unique(row), factor_rows(tree.parent, tree.branch),
-                   factor_rows(tree.leaf_parent, tree.leaf_branch))
-    if tree.leaf_fine is not None:
-        f = tree.leaf_fine >= 0
-        ops.fine_ids, k = np.unique(tree.leaf_fine[f], return_inverse=True)
-        ops.leaf_to_fine = sparse.csr_matrix((np.ones(f.sum()), (k.ravel(), np.flatnonzero(f))),
-                                             shape=(ops.fine_ids.size, nl))
-    return ops
-
-
-def _fine_bins(opts: TextureOptions) -> Bins:
-    """The first pass's direction grid, nested in the bins (see ``TextureOptions``)."""
-    step = opts.first_pass_step_deg
-    return Bins(opts.n_bins * max(1, round(90.0 / opts.n_bins / step)),
-                opts.n_phi * max(1, round(45.0 / opts.n_phi / step)))
-
-
-def _tree(texture: Texture, roots: str, theta_deg: float, from_wafer: bool, level: float, lossy: bool,
-          opts: TextureOptions) -> _TreeOps:
-    key = (texture, roots, theta_deg, from_wafer, level, lossy, opts.n_bins, opts.n_phi, opts.rays_incident,
-           opts.rays_per_bin, opts.seed, opts.first_pass_step_deg)
-    hit = _TREES.get(key)
-    if hit is not None:
-        return hit
-    bins = Bins(opts.n_bins, opts.n_phi)
-    if roots == "incident":
-        root_cos = np.array([np.cos(np.radians(theta_deg))])
-        if texture.traced:
-            tree = trace(texture, incidence_roots(theta_deg, opts.rays_incident, opts.seed), False, level,
-                         lossy, bins, opts.seed, fine=_fine_bins(opts))
-        else:
-            tree = flat_tree(texture.kind, root_cos, False, level, bins)
-    else:
-        if texture.traced:
-            tree = trace(texture, bin_roots(bins, opts.rays_per_bin, opts.seed), from_wafer, level, lossy, bins,
-                         opts.seed)
-        else:
-            tree = flat_tree(texture.kind, np.cos(np.radians(bins.centres_deg)), True, level, bins,
-                             bins.phi_centres_deg)
-    if len(_TREES) >= _MAX_TREES:
-        _TREES.pop(next(iter(_TREES)))
-    ops = _ops(tree, opts.n_bins * opts.n_phi)
-    _TREES[key] = ops
-    return ops
-
-
-def _chained(fine_ids: np.ndarray, rear: Texture, level: float, lossy: bool, opts: TextureOptions) -> _TreeOps:
-    """Tree of the first rear interaction: one root per fine direction bin ``fine_ids`` of the
-    light the first incidence sends into the wafer (cached per geometry like ``_tree``)."""
-    key = ("chained", tuple(fine_ids.tolist()), rear, level, lossy, opts)
-    hit = _TREES.get(key)
-    if hit is None:
-        bins = Bins(opts.n_bins, opts.n_phi)
-        per = max(opts.rays_per_bin, 2 ** int(np.log2(max(opts.rays_first_pass // max(fine_ids.size, 1), 1))))
-        tree = trace(rear, bin_roots(_fine_bins(opts), per, opts.seed, which=fine_ids), True, level,
-                     lossy, bins, opts.seed)
-        if len(_TREES) >= _MAX_TREES:
-            _TREES.pop(next(iter(_TREES)))
-        hit = _TREES[key] = _ops(tree, bins.n)
-    return hit
-
-
 def _levels(ratio: np.ndarray, opaque: np.ndarray, opts: TextureOptions) -> np.ndarray:
     """Quantised n_wafer / n_outer per wavelength (finer where the wafer transmits)."""
     step = np.where(opaque, opts.index_step_opaque, opts.index_step)
@@ -227,55 +124,13 @@ def _levels(ratio: np.ndarray, opaque: np.ndarray, opts: TextureOptions) -> np.n
     return np.round(np.exp(q * np.log1p(step)), 10)
 
 
-@dataclass
-class _Surface:
-    """Per-batch data of one interface: fine-angle R and T [2, D, F, W] (outer side, wafer side)."""
-
-    R: np.ndarray
-    T: np.ndarray
-
-
-def _propagate(ops: _TreeOps, surf: _Surface, w_sel: np.ndarray, root_w: np.ndarray):
-    """Node and leaf weights of a tree at the wavelengths ``w_sel``; root_w [n_roots, D, Ws]."""
-    t = ops.tree
-    n_d = root_w.shape[1]
-    nodes = np.empty((t.n_nodes, n_d, w_sel.size))
-    # factor table [3 * 2F, D, Ws]: R, T and R + T (total internal reflection folds T into R) per
-    # (side, fine angle); every child and leaf has its row precomputed (ops.node_factor)
-    R = surf.R[:, :, :, w_sel].transpose(0, 2, 1, 3).reshape(2 * N_FINE, n_d, w_sel.size)
-    T = surf.T[:, :, :, w_sel].transpose(0, 2, 1, 3).reshape(2 * N_FINE, n_d, w_sel.size)
-    table = np.concatenate([R, T, R + T])
-    for k, sl in enumerate(t.depth_slices):
-        if k == 0:
-            nodes[sl] = t.frac[sl, None, None] * root_w[t.root[sl]]
-        else:  # frac * parent * factor, in place (the same products in the same order)
-            out = nodes[sl]
-            np.take(nodes, t.parent[sl], axis=0, out=out)
-            out *= t.frac[sl, None, None]
-            out *= np.take(table, ops.node_factor[sl], axis=0)
-    par = t.leaf_parent
-    has = par >= 0
-    leaves = np.empty((par.size, n_d, w_sel.size))
-    if np.any(has):
-        leaves[has] = (t.leaf_frac[has, None, None] * nodes[par[has]]
-                       * np.take(table, ops.leaf_factor[has], axis=0))
-    if np.any(~has):
-        leaves[~has] = t.leaf_frac[~has, None, None] * root_w[t.leaf_root[~has]]
-    return nodes, leaves
-
-
-def _apply(ops: _TreeOps, nodes, leaves, n_bins):
-    """Outcomes of weighted trees: to wafer bins [n_bins, R, D, Ws], to outer [R, D, Ws], hits [2F, D, Ws]."""
-    n_d, n_w = nodes.shape[1:]
-    lw = leaves.reshape(leaves.shape[0], -1)
-    to_w = (ops.leaf_to_wafer @ lw).reshape(n_bins, ops.tree.n_roots, n_d, n_w)
-    to_o = (ops.leaf_to_outer @ lw).reshape(ops.tree.n_roots, n_d, n_w)
-    return to_w, to_o
-
-
-def _hits(ops: _TreeOps, nodes) -> np.ndarray:
-    n_d, n_w = nodes.shape[1:]
-    return (ops.node_to_angle @ nodes.reshape(nodes.shape[0], -1)).reshape(2, N_FINE, n_d, n_w)
+def _absorbed_per_root(ops, nodes, a_fine, n_roots):
+    """Film absorption [Lr, n_roots, Ws] of weighted nodes [N, Ws] of one design, summed per root
+    (a_fine [Lr, 2F, Ws] film absorptance per hit at each (side, fine angle))."""
+    to_root = sparse.csr_matrix((np.ones(ops.node_row.size), (ops.node_root, np.arange(ops.node_row.size))),
+                                shape=(n_roots, ops.node_row.size))
+    return np.stack([to_root @ (nodes * a[ops.node_row]) for a in a_fine]) if len(a_fine) else \
+        np.zeros((0, n_roots, nodes.shape[-1]))
 
 
 def _matrices(surface, surf_s, levels, clear, lossy, n_d, opts):
@@ -287,9 +142,9 @@ def _matrices(surface, surf_s, levels, clear, lossy, n_d, opts):
     trees = {}
     for lv in np.unique(levels[clear]):
         sel = clear[levels[clear] == lv]
-        ops = _tree(surface, "bins", 0.0, True, float(lv), lossy, opts)
-        nodes, leaves = _propagate(ops, surf_s, sel, np.ones((nb, n_d, sel.size)))
-        to_w, to_o = _apply(ops, nodes, leaves, nb)
+        ops = tt.tree(surface, "bins", 0.0, True, float(lv), lossy, opts)
+        nodes, leaves = tt.propagate(ops, surf_s, sel, np.ones((nb, 1, sel.size)))
+        to_w, to_o = tt.outcomes(ops, leaves, nb)
         pos = np.searchsorted(clear, sel)
         M[:, pos] = to_w.transpose(2, 3, 0, 1)
         out[:, :, pos] = to_o
@@ -306,13 +161,20 @@ class _Rear:
     M: np.ndarray
     t: np.ndarray
     g: np.ndarray
-    surf: "_Surface" = None  # fine-angle R, T (outer side, wafer side), for the exact first pass
+    surf: Surface = None  # fine-angle R, T (outer side, wafer side), for the exact first pass
     a_fine: np.ndarray = None  # [Lr, 2 * N_FINE, Wc] film absorptance per (side, fine angle)
     levels: np.ndarray = None  # index level per wavelength
+    first_pass: dict = field(default_factory=dict)  # cached transfers of the first rear interaction
 
 
 _REARS: dict[bytes, _Rear] = {}
 _MAX_REARS = 4
+
+
+def clear_caches() -> None:
+    """Forget the cached trees and rear interfaces (they are rebuilt on demand, identically)."""
+    tt.clear()
+    _REARS.clear()
 
 
 def _rear_key(rear, films, d, n_wafer, n_exit, wl, clear, lossy, opts) -> bytes:
@@ -351,21 +213,34 @@ def _rear_interface(key, rear, re_films, re_d, nw, nf, wl, clear, opaque, lossy,
             a_fine[:, :N_FINE] = side_ro.fine_absorptance()[0]
     ratio_r = nw_r[0].real / (nf[0].real if not lossy else np.ones(n_w))
     lev_r = _levels(ratio_r, opaque, opts) if not lossy else np.ones(n_w)
-    surf = _Surface(Rr_fine, Tr_fine)
+    surf = Surface.from_sides(Rr_fine, Tr_fine)
     M, t, trees = _matrices(rear, surf, lev_r, clear, lossy, 1, opts)
     nb = opts.n_bins * opts.n_phi
     g = np.zeros((n_lr, nb, clear.size))
     for ops, sel, nodes in trees.values():
         pos = np.searchsorted(clear, sel)
-        row = ops.tree.wafer_side.astype(np.int64) * N_FINE + ops.tree.angle
-        to_root = sparse.csr_matrix((np.ones(row.size), (ops.node_root, np.arange(row.size))), shape=(nb, row.size))
-        for lay in range(n_lr):  # absorbed per node, summed over the nodes of each root
-            g[lay][:, pos] = to_root @ (nodes[:, 0] * a_fine[lay][row][:, pos])
+        g[:, :, pos] = _absorbed_per_root(ops, nodes[:, 0], a_fine[:, :, pos], nb)
     out = _Rear(M[0], t[:, 0], g, surf, a_fine, lev_r)
     if len(_REARS) >= _MAX_REARS:
         _REARS.pop(next(iter(_REARS)))
     _REARS[key] = out
     return out
+
+
+def _first_pass(r: _Rear, fine_ids, rear, level, sel, pos, lossy, opts):
+    """Transfers of the first rear interaction per unit flux in each fine direction ``fine_ids``
+    at the wavelengths ``sel`` (``pos`` in the clear ones): into the wafer bins [nb, K, Ws], into
+    the exit medium [K, Ws] and absorbed in each rear film [Lr, K, Ws]. They depend on the rear
+    films and the geometry only, so they are cached with the rear interface ``r``."""
+    key = (fine_ids.tobytes(), level, sel.tobytes())
+    hit = r.first_pass.get(key)
+    if hit is None:
+        ch = tt.chained(fine_ids, rear, level, lossy, opts)
+        nodes, leaves = tt.propagate(ch, r.surf, sel, np.ones((fine_ids.size, 1, sel.size)))
+        to_w, to_o = tt.outcomes(ch, leaves, opts.n_bins * opts.n_phi)
+        hit = r.first_pass[key] = (to_w[:, :, 0], to_o[:, 0],
+                                   _absorbed_per_root(ch, nodes[:, 0], r.a_fine[:, :, pos], fine_ids.size))
+    return hit
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,7 +342,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     # ---- first incidence: its trees (geometry, cached) fix the local angles to solve ------------
     ratio_f = nw_r[0].real / n0[0].real
     lev_f = _levels(ratio_f, opaque, opts)
-    first = {float(lv): _tree(front, "incident", theta0, False, float(lv), False, opts) for lv in np.unique(lev_f)}
+    first = {float(lv): tt.tree(front, "incident", theta0, False, float(lv), False, opts) for lv in np.unique(lev_f)}
     used = [np.unique(np.concatenate([ops.tree.angle[ops.tree.wafer_side == side] for ops in first.values()]))
             for side in (False, True)]
 
@@ -487,7 +362,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     # where the wafer transmits, where k is small (its bulk loss is in the propagation matrix)
     side_fw = FilmSide(nw_r, fr_films, fr_d, n0, wl, clear, xi_w, interp_wafer(s_w, s_c_front[clear]),
                     opq, used[1], xi_wu, flip=True)
-    front_s = _Surface(np.stack([side_fo.R, side_fw.R]), np.stack([side_fo.T, side_fw.T]))
+    front_s = Surface.from_sides(np.stack([side_fo.R, side_fw.R]), np.stack([side_fo.T, side_fw.T]))
 
     R_front = np.zeros((n_d, n_w))
     v0 = np.zeros((nb, n_d, n_w))
@@ -495,29 +370,30 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     v0_fine = {}  # level -> (flux into the wafer per fine direction [K, D, Ws], wavelengths)
     for lv, ops in first.items():
         sel = np.flatnonzero(lev_f == lv)
-        nodes, leaves = _propagate(ops, front_s, sel, np.ones((1, n_d, sel.size)))
-        to_w, to_o = _apply(ops, nodes, leaves, nb)
+        nodes, leaves = tt.propagate(ops, front_s, sel, np.ones((1, 1, sel.size)))
+        to_w, to_o = tt.outcomes(ops, leaves, nb)
         if ops.leaf_to_fine is not None:
             v0_fine[lv] = ((ops.leaf_to_fine @ leaves.reshape(leaves.shape[0], -1)).reshape(-1, n_d, sel.size), sel)
         v0[:, :, sel] = to_w[:, 0]
         R_front[:, sel] = to_o[0]
-        hits_f[:, :, :, sel] += _hits(ops, nodes)
+        hits_f[:, :, :, sel] += tt.hits(ops, nodes)
 
     A_wafer = np.zeros((n_d, n_w))
     R_escape = np.zeros((n_d, n_w))
     T = np.zeros((n_d, n_w))
-    A_rear = np.zeros((n_d, re_films.shape[1], n_w))
+    n_lr = re_films.shape[1]
+    A_rear = np.zeros((n_d, n_lr, n_w))
     A_wafer[:, opaque] = v0[:, :, opaque].sum(axis=0)
 
     if clear.size:
         # ---- rear: redistribution matrix, transmission and film absorption per unit flux --------
         # (solved once per distinct set of rear films and cached: studies rarely vary the rear)
         keys = [_rear_key(rear, re_films[i], re_d[i], nw[i], nf[i], wl, clear, lossy, opts) for i in range(n_d)]
-        uniq = {k: None for k in keys}
+        groups: dict[bytes, list[int]] = {}
         for i, k in enumerate(keys):
-            if uniq[k] is None:
-                uniq[k] = _rear_interface(k, rear, re_films[i:i + 1], re_d[i:i + 1], nw[i:i + 1], nf[i:i + 1], wl,
-                                          clear, opaque, lossy, opts)
+            groups.setdefault(k, []).append(i)
+        uniq = {k: _rear_interface(k, rear, re_films[g[0]:g[0] + 1], re_d[g[0]:g[0] + 1], nw[g[0]:g[0] + 1],
+                                   nf[g[0]:g[0] + 1], wl, clear, opaque, lossy, opts) for k, g in groups.items()}
         rears = [uniq[k] for k in keys]
         one = len(uniq) == 1
         Mr = rears[0].M[None] if one else np.stack([r.M for r in rears])  # [D or 1, Wc, nb, nb]
@@ -531,27 +407,26 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
             # first pass in the exact directions of the first incidence (TextureOptions):
             # y1 [D, Wc, nb] leaves the rear upwards, then the bins take over
             y1 = np.zeros((n_d, clear.size, nb))
-            fine = _fine_bins(opts)
+            fine = tt.fine_bins(opts)
             for lv, (e, sel_f) in v0_fine.items():
-                cos_k = np.cos(np.radians(fine.centres_deg[first[lv].fine_ids]))
-                for i, r in enumerate(rears):
+                ids = first[lv].fine_ids
+                cos_k = np.cos(np.radians(fine.centres_deg[ids]))[:, None, None]
+                for k, rows in groups.items():
+                    r = uniq[k]
                     for lv_r in np.unique(r.levels[sel_f]):
                         m = ~opaque[sel_f] & (r.levels[sel_f] == lv_r)
                         if not m.any():
                             continue
                         sel = sel_f[m]
                         pos = np.searchsorted(clear, sel)
-                        ch = _chained(first[lv].fine_ids, rear, float(lv_r), lossy, opts)
-                        pk = np.exp(-alpha[i, sel] * d[i, iw] / cos_k[:, None])[:, None]  # [K, 1, Ws]
-                        e_i = e[:, i:i + 1, m]
-                        A_wafer[i, sel] += ((1 - pk) * e_i).sum(0)[0]
-                        nodes, leaves = _propagate(ch, r.surf, sel, pk * e_i)
-                        to_w, to_o = _apply(ch, nodes, leaves, nb)
-                        y1[i, pos] = to_w[:, :, 0].sum(1).T
-                        T[i, sel] += to_o[:, 0].sum(0)
-                        row = ch.tree.wafer_side.astype(np.int64) * N_FINE + ch.tree.angle
-                        for lay in range(r.a_fine.shape[0]):
-                            A_rear[i, lay, sel] += (nodes[:, 0] * r.a_fine[lay][row][:, pos]).sum(0)
+                        c_w, c_o, c_a = _first_pass(r, ids, rear, float(lv_r), sel, pos, lossy, opts)
+                        pk = np.exp(-alpha[rows][:, sel] * d[rows, iw][:, None] / cos_k)  # [K, Dg, Ws]
+                        e_g = e[:, rows][:, :, m]
+                        A_wafer[np.ix_(rows, sel)] += ((1 - pk) * e_g).sum(0)
+                        r_in = pk * e_g
+                        y1[np.ix_(rows, pos)] = np.einsum("bkw,kdw->dwb", c_w, r_in)
+                        T[np.ix_(rows, sel)] += np.einsum("kw,kdw->dw", c_o, r_in)
+                        A_rear[np.ix_(rows, np.arange(n_lr), sel)] += np.einsum("lkw,kdw->dlw", c_a, r_in)
             v = np.einsum("dwij,dwj->dwi", Mf, p * y1)
         else:
             v = np.moveaxis(v0[:, :, clear], 0, -1)
@@ -567,7 +442,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         for ops, sel, nodes in trees_f.values():
             pos = np.searchsorted(clear, sel)
             scale = np.moveaxis(u_front[:, pos], -1, 0)[ops.node_root]  # [N, D, Ws]
-            hits_f[:, :, :, sel] += _hits(ops, nodes * scale)
+            hits_f[:, :, :, sel] += tt.hits(ops, nodes * scale)
 
     # ---- front films from their hit weights ---------------------------------------------------
     A = np.zeros((n_d, n_l, n_w))

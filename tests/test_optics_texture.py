@@ -137,8 +137,7 @@ def test_deterministic():
     n, d, coh = _stack(WL)
     a = solve_textured(n, d, coh, WL).A
     from optics import redistribution
-    redistribution._TREES.clear()
-    redistribution._REARS.clear()
+    redistribution.clear_caches()
     b = solve_textured(n, d, coh, WL).A
     np.testing.assert_array_equal(a, b)
 
