@@ -1,7 +1,7 @@
 """Thin films on the local-angle grids of a textured interface (``optics.redistribution``).
 
 The films on a facet are a planar coherent stack; each design solves them once per side with our
-TMM (``optics.tmm.coherent_solve``, s and p averaged) on a coarse grid of local angles for all
+TMM (``optics.tmm.unpolarized_rta``, s and p averaged) on a coarse grid of local angles for all
 wavelengths in one vectorised call, and interpolates R and T to the fine angle grid the facet-hit
 trees use (``optics.texture.ANGLE_STEP_DEG``). From the outer medium the grid is uniform in theta;
 from the wafer it is uniform in a coordinate that is smooth across the critical angle
@@ -13,32 +13,21 @@ from __future__ import annotations
 import numpy as np
 
 from .texture import ANGLE_STEP_DEG, N_FINE
-from .tmm import coherent_solve, forward_cos
+from .tmm import unpolarized_rta
 
 def film_coefficients(n_inc, films, d, n_exit, xi, wl):
     """Unpolarised R, T [D, K, W] and A [D, L, K, W] of coherent films at in-plane index xi [K, W].
 
-    n_inc, n_exit : [D, W]; films : [D, L, W]; d : [D, L] nm.
+    n_inc, n_exit : [D, W]; films : [D, L, W]; d : [D, L] nm. One ``unpolarized_rta`` call; what
+    depends on the indices alone is computed once for the K angles.
     """
     n_d, n_l, n_w = films.shape
-    k = xi.shape[0]
     n = np.concatenate([n_inc[:, None], films, n_exit[:, None]], axis=1)  # [D, L+2, W]
-    n = np.broadcast_to(n[:, :, None], (n_d, n_l + 2, k, n_w)).transpose(1, 0, 2, 3).reshape(n_l + 2, n_d * k, n_w)
-    dd = np.concatenate([np.zeros((n_d, 1)), d, np.zeros((n_d, 1))], axis=1)
-    dd = np.repeat(dd, k, axis=0).T  # [L+2, D*K]
-    x = np.broadcast_to(xi[None], (n_d, k, n_w)).reshape(n_d * k, n_w)
-    R = np.zeros((n_d * k, n_w))
-    T = np.zeros_like(R)
-    A = np.zeros((n_l, n_d * k, n_w))
-    cos_t = forward_cos(n, x[None])  # shared by the two polarisations
-    for pol in ("s", "p"):
-        sol = coherent_solve(pol, n, dd, wl, x, cos_t=cos_t)
-        R += 0.5 * sol.R
-        T += 0.5 * sol.T
-        if n_l:
-            A += 0.5 * sol.layer_absorption()
-    return (R.reshape(n_d, k, n_w), T.reshape(n_d, k, n_w),
-            A.reshape(n_l, n_d, k, n_w).transpose(1, 0, 2, 3))
+    n = np.moveaxis(n, 1, 0)[:, :, None, :]  # [L+2, D, 1, W]
+    dd = np.concatenate([np.zeros((n_d, 1)), d, np.zeros((n_d, 1))], axis=1).T  # [L+2, D]
+    k0d = (2 * np.pi * dd)[:, :, None, None] / wl
+    R, T, A = unpolarized_rta(n, k0d, xi * xi)
+    return R, T, np.moveaxis(A, 0, 1)
 
 
 S_MAX = np.sin(np.radians(89.5))

@@ -414,3 +414,128 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
         pol=pol, wavelengths_nm=lam, n=n, cos_theta=cos_t, kz=kz, d=d, v=v, rho=rho, gamma=gamma,
         r=r, t=t, R=np.abs(r) ** 2, T=T, power_entering=power_entering,
     )
+
+
+def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """R, T and the absorptance of every finite layer for unpolarised light (mean of s and p).
+
+    The same physics and numerics as ``coherent_solve`` + ``CoherentSolution.layer_absorption``
+    (equal to round-off), for callers that need only the powers of many stacks at many angles (the
+    facets of a texture). s and p share everything that does not depend on the polarisation: the
+    cosines, the propagators exp(i kz d) and their squares; both are written with one admittance
+    Y (s: n cos theta; p: cos theta / n), so that r = (Y_i - Y_f) / (Y_i + Y_f), t = 1 + r for s and
+    (1 + r) n_i / n_f for p, and the Poynting flux at the front face of medium j is
+
+        F_j = |v_j|^2 w_j [Re(Y_j) (1 - |Gamma_j|^2) + 2 Im(Y_j) Im(Gamma_j)] / (w_0 Re(Y_0)),
+
+    w = 1 for s, |n|^2 for p (Byrnes eq. 21 with Ef = v, Eb = v Gamma). The two polarisations run
+    through the recursions side by side.
+
+    Parameters
+    ----------
+    n : complex ndarray, shape [N, ...]
+        Indices n + ik (k >= 0) of the N >= 2 media, incident medium first; the trailing axes
+        broadcast with those of ``k0d`` and ``xi2`` (an index that does not depend on the angle
+        can keep a length-1 angle axis: what depends on n alone is computed on that small array).
+        The incident medium must carry power (lossless, xi below its index).
+    k0d : real ndarray, broadcastable to n's shape
+        2 pi d / lambda of each medium (d in nm, lambda in nm; 0 for the two semi-infinite media).
+    xi2 : real ndarray, broadcastable to n.shape[1:]
+        Square of the in-plane wavevector xi = n_0 sin(theta_0).
+
+    Returns
+    -------
+    R, T : ndarray, the broadcast shape of n.shape[1:], k0d.shape[1:] and xi2
+    A : ndarray, [N - 2, ...] absorptance of each finite layer (>= 0; exactly 0 for a lossless
+        or zero-thickness layer), so that R + T + A.sum(0) = 1 to round-off.
+
+    References
+    ----------
+    S. J. Byrnes, "Multilayer optical calculations", arXiv:1603.02720 (2016).
+    """
+    n = np.asarray(n, dtype=complex)
+    k0d = np.asarray(k0d, dtype=float)
+    n_media = n.shape[0]
+    inv_n2 = 1 / (n * n)  # on the (small) index array
+    # cos^2 = 1 - xi^2 / n^2 = x + iy in real arithmetic, then a square root of it (either sign:
+    # the forward wave is chosen below) without cancellation, faster than the complex sqrt
+    x = 1 - xi2 * inv_n2.real
+    y = -xi2 * inv_n2.imag
+    x, y = np.broadcast_arrays(x, y)
+    rad = np.sqrt(x * x + y * y)
+    ax = np.abs(x)
+    s = np.sqrt(0.5 * (rad + ax))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        h = np.where(s > 0, 0.5 * y / s, 0.0)
+    cos_t = np.empty(x.shape, dtype=complex)
+    pos = x >= 0
+    cos_t.real = np.where(pos, s, h)  # x >= 0: s + ih; x < 0: h + is (both square roots of x + iy)
+    cos_t.imag = np.where(pos, h, s)
+    nc = n * cos_t
+    # forward wave (``forward_cos``): decaying, or carrying power forward when lossless
+    back = np.where(np.abs(nc.imag) > 100 * _EPS, nc.imag < 0, nc.real < 0)
+    np.negative(nc, out=nc, where=back)
+    shape = nc.shape
+    y = np.empty((2,) + shape, dtype=complex)  # admittances: s, p
+    y[0] = nc
+    np.multiply(nc, inv_n2, out=y[1])
+    r = y[:, :-1] - y[:, 1:]
+    r /= y[:, :-1] + y[:, 1:]
+    t = 1 + r
+    t[1] *= n[:-1] / n[1:]
+
+    n_in = n_media - 2
+    if n_in:
+        phase = np.exp((1j * k0d[1:-1]) * nc[1:-1])  # |phase| <= 1: forward waves decay
+        # a layer whose single pass leaves < 1e-30 of the power is opaque: what crosses it is
+        # below round-off; a 0 there keeps the products clear of subnormal floats (100x slower)
+        ph_abs2 = phase.real ** 2 + phase.imag ** 2
+        opaque = ph_abs2 < 1e-30
+        np.copyto(phase, 0.0, where=opaque)
+        np.copyto(ph_abs2, 0.0, where=opaque)
+        phase2 = phase * phase
+    gamma = np.empty((2, n_media) + shape[1:], dtype=complex)
+    gamma[:, -1] = 0.0
+    inv = np.empty_like(r)
+    inv[:, -1] = 1.0  # nothing returns from the exit medium
+    if n_in:
+        np.multiply(r[:, -1], phase2[-1], out=gamma[:, -2])
+    else:
+        gamma[:, 0] = r[:, 0]
+    for j in range(n_media - 3, -1, -1):
+        np.multiply(r[:, j], gamma[:, j + 1], out=inv[:, j])
+        inv[:, j] += 1
+        np.divide(1, inv[:, j], out=inv[:, j])
+        g = r[:, j] + gamma[:, j + 1]
+        g *= inv[:, j]
+        if j:
+            g *= phase2[j - 1]
+        gamma[:, j] = g
+    rho0 = gamma[:, 0]
+    # |v|^2 of the forward wave at the front face of media 1 .. N-1: v[j + 1] = v[j] phase[j] t[j] inv[j]
+    v2 = t.real ** 2 + t.imag ** 2
+    v2 *= inv.real ** 2 + inv.imag ** 2
+    if n_in:
+        v2[:, 1:] *= ph_abs2
+    for j in range(1, n_media - 1):  # a running product (contiguous slices: faster than cumprod)
+        v2[:, j] *= v2[:, j - 1]
+
+    w = np.empty((2,) + n.shape, dtype=float)
+    w[0] = 1.0
+    w[1] = n.real ** 2 + n.imag ** 2
+    y0 = y[:, 0].real * w[:, 0]
+    norm = np.where(y0 > 0, y0, np.inf)  # an evanescent incident medium carries no power in
+    ym, gm = y[:, 1:], gamma[:, 1:]
+    flux = ym.real * (1 - (gm.real ** 2 + gm.imag ** 2)) + 2 * ym.imag * gm.imag
+    flux *= v2
+    flux *= w[:, 1:]
+    flux /= norm[:, None]
+    R = 0.5 * ((rho0.real ** 2 + rho0.imag ** 2).sum(0))
+    T = 0.5 * flux[:, -1].sum(0)
+    if not n_in:
+        return R, T, np.zeros((0,) + R.shape)
+    a = flux[:, :-1] - flux[:, 1:]
+    np.maximum(a, 0.0, out=a)
+    A = 0.5 * a.sum(0)
+    inert = (n[1:-1].imag == 0) | (k0d[1:-1] == 0)
+    return R, T, np.where(inert, 0.0, A)

@@ -71,6 +71,34 @@ def test_matches_tmm_random_stacks(layers, n0, nf, angle, pol):
     np.testing.assert_allclose(res.R + res.T + res.A.sum(0), 1.0, atol=1e-10, rtol=0)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    layers=st.lists(st.tuples(st.one_of(index_st, index_st, metal_st), thickness_st), min_size=0, max_size=5),
+    n0=st.floats(1.0, 3.6),
+    nf=st.one_of(index_st, st.just(1.0 + 0j)),
+)
+def test_unpolarized_rta_matches_tmm(layers, n0, nf):
+    """The facet solver of textures (s and p at once, powers only) against the tmm package at several
+    angles, beyond total internal reflection into the exit medium included."""
+    from optics.tmm import unpolarized_rta
+
+    wl = np.array([350.0, 800.0])
+    angles = np.array([0.0, 30.0, 60.0, 85.0])
+    n = np.array([n0] + [m for m, _ in layers] + [nf], dtype=complex)
+    d = np.array([0.0] + [t for _, t in layers] + [0.0])
+    # [N, 1, W] indices, [N, 1, W] 2 pi d / lambda, [K, W] xi^2: results [K, W]
+    k0d = (2 * np.pi * d)[:, None, None] / wl
+    xi2 = (n0 * np.sin(np.radians(angles)))[:, None] ** 2 * np.ones(wl.size)
+    R, T, A = unpolarized_rta(np.broadcast_to(n[:, None, None], (n.size, 1, wl.size)), k0d, xi2)
+    assert R.shape == T.shape == (angles.size, wl.size) and A.shape == (len(layers), angles.size, wl.size)
+    for i, ang in enumerate(angles):
+        ref = [_tmm_reference([(m, t, True) for m, t in layers], n0, nf, wl, ang, pol) for pol in ("s", "p")]
+        for ours, k in ((R[i], 0), (T[i], 1), (A[:, i], 2)):
+            np.testing.assert_allclose(ours, 0.5 * (ref[0][k] + ref[1][k]), atol=1e-9, rtol=0)
+    assert np.all(A >= 0)
+    np.testing.assert_allclose(R + T + A.sum(0), 1.0, atol=1e-10, rtol=0)
+
+
 def test_frustrated_tir_incoherent_exact():
     """Light tunnelling through two 295 nm air gaps into and out of a thick incoherent layer.
     The reference R was computed with 50-digit arithmetic (mpmath; characteristic matrices of
