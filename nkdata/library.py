@@ -11,7 +11,6 @@ wavelengths (n only where stated), recomputed by tests/test_nkdata_reference.py.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Callable
@@ -405,6 +404,7 @@ def _lookup(name):
     low = {k.lower(): k for k in _REGISTRY}
     if name.lower() in low:
         return _REGISTRY[low[name.lower()]]
+    import difflib   # only to suggest a name in an error message
     close = difflib.get_close_matches(name, list(_REGISTRY), n=5, cutoff=0.5)
     raise KeyError(f"unknown material {name!r}; close matches: {close or 'none'}; see nkdata.names()")
 

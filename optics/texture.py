@@ -11,7 +11,8 @@ each hit (both the reflected and the transmitted branch are followed), so there 
 noise in the weights; only the ray start points and directions are sampled (stratified, with a
 fixed seed).
 
-Surfaces (``Texture.kind``):
+Surfaces (``Texture.kind``; the surface descriptions ``Texture`` and ``WaferTexture`` live in
+``optics.surfaces``, which a design imports without the tracing code, and are public here too):
 
 * ``"regular_upright"`` / ``"regular_inverted"``: square-based pyramids of one size on a square
   lattice, facets at ``facet_deg`` to the mean plane (54.74 deg: the {111} planes of an
@@ -42,51 +43,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-KINDS = ("random_upright", "regular_upright", "regular_inverted", "planar", "lambertian")
-DEFAULT_FACET_DEG = 54.74
+from .surfaces import DEFAULT_FACET_DEG, KINDS, Texture, WaferTexture  # noqa: F401 (public here)
+
 #: local angles are keyed on this grid (deg) when identical paths are merged
 ANGLE_STEP_DEG = 0.25
 N_FINE = int(round(90 / ANGLE_STEP_DEG)) + 1
 _TOL = 1e-9
 _MAX_DEPTH = 14
-
-
-@dataclass(frozen=True)
-class Texture:
-    """Geometry of one textured interface.
-
-    kind : one of ``optics.texture.KINDS``.
-    facet_deg : angle between a facet and the mean plane, degrees, in (0, 90).
-    """
-
-    kind: str = "random_upright"
-    facet_deg: float = DEFAULT_FACET_DEG
-
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"texture: unknown kind {self.kind!r}; choose one of {', '.join(KINDS)}")
-        f = float(self.facet_deg)
-        if not (np.isfinite(f) and 0 < f < 90):
-            raise ValueError(f"texture facet_deg must lie in (0, 90) degrees, got {self.facet_deg}")
-        object.__setattr__(self, "facet_deg", f)
-
-    @property
-    def traced(self) -> bool:
-        return self.kind not in ("planar", "lambertian")
-
-
-@dataclass(frozen=True)
-class WaferTexture:
-    """The two textured surfaces of a wafer. Defaults: random upright pyramids (pointing out of
-    the wafer) on both sides, as after alkaline etching of a <100> wafer."""
-
-    front: Texture = Texture()
-    rear: Texture = Texture()
-
-    def __post_init__(self):
-        for side in ("front", "rear"):
-            if not isinstance(getattr(self, side), Texture):
-                raise ValueError(f"texture.{side} must be an optics.texture.Texture, got {getattr(self, side)!r}")
 
 
 @dataclass(frozen=True)

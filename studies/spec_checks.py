@@ -6,7 +6,6 @@ the optical grid the device is solved on, unknown electrical presets.
 """
 from __future__ import annotations
 
-import difflib
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -97,6 +96,7 @@ def check_presets(source: str, device: Mapping) -> None:
     for k in ("top", "bottom"):
         tab = device.get(k)
         if isinstance(tab, dict) and "preset" in tab and tab["preset"] not in PRESETS:
+            import difflib   # only to suggest a name in an error message
             close = difflib.get_close_matches(str(tab["preset"]), list(PRESETS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise StudyFileError(source, f"device.{k}.preset",

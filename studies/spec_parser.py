@@ -8,7 +8,6 @@ file and the key. Use ``studies.spec.load`` / ``loads`` rather than this module 
 """
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Mapping
 
@@ -54,6 +53,7 @@ class Parser:
     def check_keys(self, table: Mapping, allowed: set[str], where: str) -> None:
         for k in table:
             if k not in allowed:
+                import difflib   # only to suggest a name in an error message
                 close = difflib.get_close_matches(k, sorted(allowed), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 key = f"{where}.{k}" if where else k
@@ -95,6 +95,7 @@ class Parser:
         if not isinstance(val, str):
             raise self.err(where, f"expected a string, got {val!r}")
         if choices is not None and val not in choices:
+            import difflib   # only to suggest a name in an error message
             close = difflib.get_close_matches(val, list(choices), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise self.err(where, f"unknown value {val!r}{hint}; choose one of {', '.join(choices)}")
@@ -233,8 +234,7 @@ class Parser:
             raise self.err("device.texture", f"applies to light_trapping = \"pyramids\", not {lt!r}")
         if lt != "pyramids":
             return None
-        # imported only for textured designs: the ray-optics modules cost ~25 ms of start-up
-        from optics.texture import DEFAULT_FACET_DEG, KINDS as TEXTURES, Texture, WaferTexture
+        from optics.surfaces import DEFAULT_FACET_DEG, KINDS as TEXTURES, Texture, WaferTexture
 
         tab = tab or {}
         self.check_keys(tab, _TEXTURE_KEYS, "device.texture")
@@ -321,6 +321,7 @@ class Parser:
             return ref
         if isinstance(ref, str):
             if ref not in names:
+                import difflib   # only to suggest a name in an error message
                 close = difflib.get_close_matches(ref, list(names), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise self.err(where, f"no layer named {ref!r}{hint}; layers: {', '.join(names)}")
@@ -410,6 +411,7 @@ class Parser:
             raise self.err("study.objectives", "expected a non-empty list such as [\"pce\"]")
         for j, o in enumerate(objectives):
             if o not in OBJECTIVES:
+                import difflib   # only to suggest a name in an error message
                 close = difflib.get_close_matches(str(o), list(OBJECTIVES), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise self.err(f"study.objectives[{j}]",

@@ -40,7 +40,7 @@ from optics.grid import check_wavelengths
 from optics.solver import check_angle
 from optics.light_trapping import lambertian_absorptance  # noqa: F401  (public here since 0.1)
 from optics.spectra import HC_EV_NM, spectrum_table
-from optics.texture import WaferTexture
+from optics.surfaces import WaferTexture
 
 from .presets import get_preset
 from .transport import Transport, get_transport
