@@ -44,12 +44,20 @@ def series_terms(rho: np.ndarray, tol: float = SERIES_TOL) -> np.ndarray:
     return np.where(rho < 1.0, np.maximum(k, 1.0), np.inf)
 
 
+def _block(idx: np.ndarray):
+    """A slice (a view, no copy) for a contiguous run of indices, else the indices."""
+    if idx.size and idx[-1] - idx[0] + 1 == idx.size:
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
 def multiple_passes(m_front: np.ndarray, m_rear: np.ndarray, p: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Solve x = v + M_front diag(p) M_rear diag(p) x per design and wavelength.
 
     Parameters
     ----------
-    m_front : [D, W, n, n] (out bin, in bin), fraction of the flux.
+    m_front : [D, W, n, n] (out bin, in bin), fraction of the flux; a view of a [W, D, n, n]
+        array is fastest (one matrix product per wavelength for all designs).
     m_rear : [D, W, n, n] or [1, W, n, n] (shared by the designs).
     p : [D, W, n], single-pass transmission of each bin, in [0, 1].
     v : [D, W, n], flux entering.
@@ -58,22 +66,49 @@ def multiple_passes(m_front: np.ndarray, m_rear: np.ndarray, p: np.ndarray, v: n
     -------
     x : [D, W, n].
     """
-    n = v.shape[-1]
     rho = (p * m_front.sum(-2)).max(-1) * (p * m_rear.sum(-2)).max(-1)  # [D, W]
-    terms = series_terms(rho)
-    easy = np.all(terms <= MAX_SERIES_TERMS, axis=0)
+    terms = series_terms(rho).max(axis=0)  # [W]
     x = np.empty(np.broadcast_shapes(v.shape, p.shape))
+    easy = terms <= MAX_SERIES_TERMS
     e, h = np.flatnonzero(easy), np.flatnonzero(~easy)
     if e.size:
-        mf, mr, pe = m_front[:, e], m_rear[:, e], p[:, e]
-        s = v[:, e]
-        acc = s.copy()
-        for _ in range(int(terms[:, e].max()) - 1):
-            s = _matvec(mf, pe * _matvec(mr, pe * s))
-            acc += s
-        x[:, e] = acc
+        se = _block(e)  # strongly absorbed wavelengths: usually one run (views)
+        mf, mr, pe = m_front[:, se], m_rear[:, se], p[:, se]
+        t_e = terms[e]
+        acc = v[:, se].copy()
+        s, lo = acc, 0  # s: the last term over wavelengths lo..lo + s.shape[1] of the run
+        for k in range(1, int(t_e.max())):
+            # the wavelengths still summing; the ones between them converged already and take
+            # a few more terms (only closer to the limit)
+            act = np.flatnonzero(t_e > k)
+            a, b = int(act[0]), int(act[-1]) + 1
+            sl = slice(a, b)
+            s = _matvec(mf[:, sl], pe[:, sl] * _matvec(mr[:, sl], pe[:, sl] * s[:, a - lo:b - lo]))
+            lo = a
+            acc[:, sl] += s
+        x[:, se] = acc
     if h.size:
-        ph = p[:, h]
-        loop = m_front[:, h] @ (ph[..., :, None] * m_rear[:, h]) * ph[..., None, :]
-        x[:, h] = np.linalg.solve(np.eye(n) - loop, v[:, h, :, None])[..., 0]
+        x[:, _block(h)] = _solve(m_front, m_rear, p, v, _block(h))
     return x
+
+
+def _solve(m_front, m_rear, p, v, h):
+    """x = (I - M_front P M_rear P)^-1 v at the wavelengths h (a slice or indices), by LU."""
+    n_d, n = v.shape[0], v.shape[-1]
+    ph = p[:, h]
+    n_h = ph.shape[1]
+    shared = m_rear.shape[0] == 1 and (n_d == 1 or np.array_equal(ph, np.broadcast_to(ph[:1], ph.shape)))
+    if shared:
+        # rear and passes shared by the designs: P M_rear P once, then one product per wavelength
+        # for all designs ([D n, n] @ [n, n], one BLAS call each)
+        q = m_rear[0, h] * ph[0, :, :, None]
+        q *= ph[0, :, None, :]
+        loop = (np.moveaxis(m_front, 1, 0)[h].reshape(n_h, n_d * n, n) @ q).reshape(n_h, n_d, n, n)
+        rhs = np.moveaxis(v[:, h], 1, 0)[..., None]  # [Wh, D, n, 1]
+    else:
+        loop = m_front[:, h] @ (ph[..., :, None] * m_rear[:, h]) * ph[..., None, :]
+        rhs = v[:, h, :, None]  # [D, Wh, n, 1]
+    np.negative(loop, out=loop)
+    loop.reshape(loop.shape[:-2] + (n * n,))[..., :: n + 1] += 1.0  # I - L, in place
+    x = np.linalg.solve(loop, rhs)[..., 0]
+    return np.moveaxis(x, 0, 1) if shared else x

@@ -134,11 +134,12 @@ def _absorbed_per_root(ops, nodes, a_fine, n_roots):
 
 
 def _matrices(surface, surf_s, levels, clear, lossy, n_d, opts):
-    """Redistribution matrix [D, Wc, out, in] (contiguous for BLAS) of a surface lit from the wafer,
-    what it sends into the outer medium [nb, D, Wc], and its weighted trees per index level."""
+    """Redistribution matrix [D, Wc, out, in] of a surface lit from the wafer (a view of a
+    [Wc, D, out, in] array: ``multiple_passes`` multiplies all designs at once), what it sends
+    into the outer medium [nb, D, Wc], and its weighted trees per index level."""
     nb = opts.n_bins * opts.n_phi
-    M = np.zeros((n_d, clear.size, nb, nb))
-    out = np.zeros((nb, n_d, clear.size))
+    M = np.empty((clear.size, n_d, nb, nb))
+    out = np.empty((nb, n_d, clear.size))
     trees = {}
     for lv in np.unique(levels[clear]):
         sel = clear[levels[clear] == lv]
@@ -146,10 +147,10 @@ def _matrices(surface, surf_s, levels, clear, lossy, n_d, opts):
         nodes, leaves = tt.propagate(ops, surf_s, sel, np.ones((nb, 1, sel.size)))
         to_w, to_o = tt.outcomes(ops, leaves, nb)
         pos = np.searchsorted(clear, sel)
-        M[:, pos] = to_w.transpose(2, 3, 0, 1)
+        M[pos] = to_w.transpose(3, 2, 0, 1)
         out[:, :, pos] = to_o
         trees[float(lv)] = (ops, sel, nodes)
-    return M, out, trees
+    return np.moveaxis(M, 0, 1), out, trees
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ def _rear_interface(key, rear, re_films, re_d, nw, nf, wl, clear, opaque, lossy,
     for ops, sel, nodes in trees.values():
         pos = np.searchsorted(clear, sel)
         g[:, :, pos] = _absorbed_per_root(ops, nodes[:, 0], a_fine[:, :, pos], nb)
-    out = _Rear(M[0], t[:, 0], g, surf, a_fine, lev_r)
+    out = _Rear(np.ascontiguousarray(M[0]), t[:, 0], g, surf, a_fine, lev_r)
     if len(_REARS) >= _MAX_REARS:
         _REARS.pop(next(iter(_REARS)))
     _REARS[key] = out
@@ -342,7 +343,9 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     # ---- first incidence: its trees (geometry, cached) fix the local angles to solve ------------
     ratio_f = nw_r[0].real / n0[0].real
     lev_f = _levels(ratio_f, opaque, opts)
-    first = {float(lv): tt.tree(front, "incident", theta0, False, float(lv), False, opts) for lv in np.unique(lev_f)}
+    lv_f = np.unique(lev_f)
+    forest, parts = tt.incident_forest(front, theta0, lv_f, opts)
+    first = {float(lv): ops for lv, ops in zip(lv_f, parts)}
     used = [np.unique(np.concatenate([ops.tree.angle[ops.tree.wafer_side == side] for ops in first.values()]))
             for side in (False, True)]
 
@@ -364,19 +367,19 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
                     opq, used[1], xi_wu, flip=True)
     front_s = Surface.from_sides(np.stack([side_fo.R, side_fw.R]), np.stack([side_fo.T, side_fw.T]))
 
-    R_front = np.zeros((n_d, n_w))
-    v0 = np.zeros((nb, n_d, n_w))
-    hits_f = np.zeros((2, N_FINE, n_d, n_w))
+    # all levels in one tree: root l lights the wavelengths of level l (the others get exact zeros)
+    root_w = (lev_f[None, :] == lv_f[:, None]).astype(float)[:, None, :]
+    nodes, leaves = tt.propagate(forest, front_s, slice(None), root_w)
+    to_w, to_o = tt.outcomes(forest, leaves, nb)
+    v0 = to_w.sum(axis=1)  # [nb, D, W]
+    R_front = to_o.sum(axis=0)
+    hits_f = tt.hits(forest, nodes)
     v0_fine = {}  # level -> (flux into the wafer per fine direction [K, D, Ws], wavelengths)
-    for lv, ops in first.items():
-        sel = np.flatnonzero(lev_f == lv)
-        nodes, leaves = tt.propagate(ops, front_s, sel, np.ones((1, 1, sel.size)))
-        to_w, to_o = tt.outcomes(ops, leaves, nb)
-        if ops.leaf_to_fine is not None:
-            v0_fine[lv] = ((ops.leaf_to_fine @ leaves.reshape(leaves.shape[0], -1)).reshape(-1, n_d, sel.size), sel)
-        v0[:, :, sel] = to_w[:, 0]
-        R_front[:, sel] = to_o[0]
-        hits_f[:, :, :, sel] += tt.hits(ops, nodes)
+    if forest.leaf_to_fine is not None:
+        e_all = (forest.leaf_to_fine @ leaves.reshape(leaves.shape[0], -1)).reshape(-1, n_d, n_w)
+        for lv, ops in first.items():
+            sel = np.flatnonzero(lev_f == lv)
+            v0_fine[lv] = (e_all[np.searchsorted(forest.fine_ids, ops.fine_ids)][:, :, sel], sel)
 
     A_wafer = np.zeros((n_d, n_w))
     R_escape = np.zeros((n_d, n_w))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .texture import N_FINE, Bins, Texture, bin_roots, flat_tree, incidence_roots, trace
+from .texture import N_FINE, Bins, Texture, Tree, bin_roots, flat_tree, incidence_roots, trace
 
 _TREES: dict[tuple, "TreeOps"] = {}
 _MAX_TREES = 256
@@ -182,16 +182,54 @@ def chained(fine_ids: np.ndarray, rear: Texture, level: float, lossy: bool, opts
     return _store(key, make)
 
 
+def _merge(trees: list) -> Tree:
+    """One tree with the roots of all ``trees`` (in order), nodes still listed depth by depth."""
+    n_depth = max(len(t.depth_slices) for t in trees)
+    new_id = [np.empty(t.n_nodes, dtype=np.int64) for t in trees]
+    root_off = np.concatenate([[0], np.cumsum([t.n_roots for t in trees])])
+    cols = {k: [] for k in ("root", "parent", "branch", "wafer_side", "angle", "frac", "tir")}
+    slices, pos = [], 0
+    for k in range(n_depth):
+        start = pos
+        for i, t in enumerate(trees):
+            if k >= len(t.depth_slices):
+                continue
+            sl = t.depth_slices[k]
+            new_id[i][sl] = np.arange(pos, pos + sl.stop - sl.start)
+            pos += sl.stop - sl.start
+            cols["root"].append(np.where(t.root[sl] >= 0, t.root[sl] + root_off[i], -1))
+            cols["parent"].append(np.where(t.parent[sl] >= 0, new_id[i][np.maximum(t.parent[sl], 0)], -1))
+            for name in ("branch", "wafer_side", "angle", "frac", "tir"):
+                cols[name].append(getattr(t, name)[sl])
+        slices.append(slice(start, pos))
+    lp = [np.where(t.leaf_parent >= 0, new_id[i][np.maximum(t.leaf_parent, 0)], -1) for i, t in enumerate(trees)]
+    lr = [np.where(t.leaf_root >= 0, t.leaf_root + root_off[i], -1) for i, t in enumerate(trees)]
+    cat = lambda name: np.concatenate([getattr(t, name) for t in trees])  # noqa: E731
+    return Tree(int(root_off[-1]), *(np.concatenate(cols[c]) for c in cols), tuple(slices), np.concatenate(lp),
+                np.concatenate(lr), cat("leaf_branch"), cat("leaf_dest_wafer"), cat("leaf_bin"), cat("leaf_frac"),
+                cat("leaf_fine") if all(t.leaf_fine is not None for t in trees) else None)
+
+
+def incident_forest(texture: Texture, theta_deg: float, levels, opts) -> tuple[TreeOps, list[TreeOps]]:
+    """The first-incidence trees of all index ``levels`` merged into one (root l: level l), so
+    that one ``propagate`` weights them all (each wavelength lights only its level's root),
+    and the trees per level."""
+    parts = [tree(texture, "incident", theta_deg, False, float(lv), False, opts) for lv in levels]
+    key = ("forest", texture, theta_deg, tuple(float(lv) for lv in levels), opts.n_bins, opts.n_phi,
+           opts.rays_incident, opts.seed, opts.first_pass_step_deg)
+    return _store(key, lambda: _ops(_merge([p.tree for p in parts]), opts.n_bins * opts.n_phi)), parts
+
+
 def clear() -> None:
     _TREES.clear()
 
 
-def propagate(ops: TreeOps, surf: Surface, w_sel: np.ndarray, root_w: np.ndarray):
-    """Node and leaf weights [N, D, Ws] of a tree at the wavelengths ``w_sel``; root_w [n_roots, D, Ws]
-    (D may be 1 for a surface shared by the designs)."""
+def propagate(ops: TreeOps, surf: Surface, w_sel, root_w: np.ndarray):
+    """Node and leaf weights [N, D, Ws] of a tree at the wavelengths ``w_sel`` (indices or a
+    slice); root_w [n_roots, D, Ws] (D may be 1 for a surface shared by the designs)."""
     t = ops.tree
     n_d = max(surf.R.shape[1], root_w.shape[1])
-    n_w = w_sel.size
+    n_w = root_w.shape[-1]
     # the factor table: R, T or R + T (total internal reflection folds T into R) per row the tree uses
     table = np.empty((ops.n_table, surf.R.shape[1], n_w))
     (pr, rr), (pt, rt), (ps, rs) = ops.table_kind
