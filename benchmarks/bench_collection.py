@@ -5,7 +5,9 @@ generation profile G(z) comes from this package's optics (``optics.generation_pr
 AM1.5G) and is fed unchanged to both models. Over absorber thickness 100-1500 nm and
 mobility 1e-4-1 cm^2/V s (both carriers, lifetimes of the CsPbI3_QD preset):
 
-* Jsc: fast q int G eta_c(z, 0) dz vs the drift-diffusion current at V = 0;
+* Jsc: the fast model's current at V = 0 (the closed form q int G eta_c(z, 0) dz, or where the drift
+  length is below two films the batched drift-diffusion solver of ``tandem.dd_batch``, as
+  ``evaluate_batch`` does) vs the Sesame current at V = 0;
 * PCE: the fast J-V is Jph(V) = q int G eta_c(z, V) dz minus a recombination current
   J0(d) (exp(V / n kT) - 1) whose J0 and n are fitted once per mobility to the
   drift-diffusion dark J-V at the reference thickness (350 nm) and scaled to other
@@ -28,6 +30,7 @@ import nkdata
 from optics import Layer, Stack, generation_profile
 from optics.spectra import Q_E
 from tandem import collection as col
+from tandem import dd_batch
 from tandem import drift_diffusion as dd
 from tandem.transport import TRANSPORT
 
@@ -51,6 +54,15 @@ def generation(d_nm: float):
 
 
 def fast_jph(tr, d_nm, z, g, volts):
+    """Jph(V) mA/cm^2 of the fast model as evaluate_batch applies it: the closed form
+    (``closed_form_jph``) where the drift length is at least ``dd_batch.DRIFT_RATIO_MIN`` films,
+    else the batched drift-diffusion photocurrent (light minus dark, ``tandem.dd_batch``)."""
+    if dd_batch.slow_rows([tr], [d_nm])[0]:
+        return dd_batch.photocurrent(d_nm, tr, BANDGAP, z, g, volts)
+    return closed_form_jph(tr, d_nm, z, g, volts)
+
+
+def closed_form_jph(tr, d_nm, z, g, volts):
     """Jph(V) mA/cm^2 = q int G eta_c dz (eta_c analytic, G sampled on the optics grid)."""
     s = z / d_nm
     eta = col.collection_efficiency(s, tr.architecture, d_nm, tr.vbi_v, np.asarray(volts)[:, None][:, 0],

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "data"))
 
 import sesame_collection_reference as ref  # noqa: E402
-from bench_collection import VT, fast_jph, generation  # noqa: E402
+from bench_collection import VT, closed_form_jph as fast_jph, generation  # noqa: E402
 from optics.spectra import Q_E  # noqa: E402
 
 POINTS = ((1e-1, 1500.0), (1e-2, 1000.0), (1e-2, 1500.0), (1e-3, 700.0), (1e-3, 1500.0), (1e-4, 500.0))

@@ -296,8 +296,16 @@ def subcell_collection(out: BatchSpectra, group: Sequence[Design], idx: Sequence
         prof = None
         if with_profile:
             prof = [np.stack([terms[a][q][r] for a, r in zip(ab[m], rg)]) for q in range(5)]
+        weights = gaps = None
+        if with_profile and col.dd_batch.slow_rows([transports[p] for p in ps], go.d[rg, ab[m]]).any():
+            # the drift-diffusion rows of slow films need the spectrum and the gap
+            wsp = {sp: optics.jsc_weights(wl, sp) for sp in {group[sel[p]].spectrum for p in ps}}
+            weights = np.stack([wsp[group[sel[p]].spectrum] for p in ps])
+            gaps = np.array([getattr(group[sel[p]].stack.layers[cells[p].absorber].material, "bandgap_ev", None)
+                             for p in ps], dtype=float)
         eqe_c, eqe_v, eta_prof = col.batch_response([transports[p] for p in ps], go.d[rg, ab[m]],
-                                                    [group[sel[p]].temperature_k for p in ps], a_sel, prof, coarse)
+                                                    [group[sel[p]].temperature_k for p in ps], a_sel, prof, coarse,
+                                                    weights, gaps)
         eqe[ps] = iqe[ps] * eqe_c
         thin = np.all(np.isfinite(eqe_v), axis=(1, 2))
         specs = np.array([group[sel[p]].spectrum for p in ps])

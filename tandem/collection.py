@@ -75,6 +75,7 @@ import numpy as np
 
 from optics.spectra import K_B, Q_E
 
+from . import dd_batch
 from .vocabulary import ARCHITECTURES
 
 __all__ = [
@@ -336,7 +337,8 @@ def recombination_scale(thickness_nm, reference_nm, lifetime_e_s, lifetime_h_s, 
 PROFILE_POINTS = np.linspace(0.0, 1.0, 41)
 
 
-def batch_response(transports, thickness_nm, temperature_k, absorptance, profile=None, coarse=None):
+def batch_response(transports, thickness_nm, temperature_k, absorptance, profile=None, coarse=None, weights=None,
+                   bandgap_ev=None):
     """Collected EQE at V = 0 and its voltage dependence for a batch of absorbers.
 
     Parameters
@@ -348,6 +350,14 @@ def batch_response(transports, thickness_nm, temperature_k, absorptance, profile
         closed-form absorption profiles (``optics.solve_arrays(profile_layers=...)``); without
         it (light-trapped or incoherent absorbers) the generation is taken uniform in depth.
     coarse : index array of the wavelengths on which the voltage dependence is computed.
+    weights : None, or [P, W] mA/cm^2 per unit EQE of each absorber's spectrum
+        (``optics.spectra.jsc_weights``). With it and ``profile``, thin films whose drift length is
+        below ``dd_batch.DRIFT_RATIO_MIN`` films, where the closed form is not trusted, take their
+        photocurrent from the batched Poisson drift-diffusion solution (``tandem.dd_batch``) under
+        the summed generation G(z) of that spectrum, at V = 0 and at every junction-voltage node:
+        the collected EQE keeps the closed form's spectral shape, scaled to the drift-diffusion
+        current at each voltage (the device is nonlinear in G, so this EQE holds for that spectrum).
+    bandgap_ev : None or [P] absorber gaps (eV; NaN unknown), for the drift-diffusion contacts.
 
     Returns
     -------
@@ -394,8 +404,33 @@ def batch_response(transports, thickness_nm, temperature_k, absorptance, profile
             if thin:
                 prof_c = [tuple(x[:, None, coarse] for x in t) for t in prof]
                 eqe_v[rows] = collected_eqe(eta_v, prof_c)
+                if weights is not None:
+                    _drift_diffusion_rows(rows, ts, prof, volts, eqe_c, eqe_v, d, temps, weights, bandgap_ev)
         else:
             eqe_c[rows] = absorptance[rows] * uniform_collection(eta0)
             if thin:
                 eqe_v[rows] = absorptance[rows][:, None, coarse] * uniform_collection(eta_v)
     return np.clip(eqe_c, 0.0, absorptance), eqe_v, eta_profile
+
+
+def _drift_diffusion_rows(rows, ts, prof, volts, eqe_c, eqe_v, d, temps, weights, bandgap_ev):
+    """Replace the closed form by the drift-diffusion photocurrent where the drift length is short
+    (``tandem.dd_batch``; in place on eqe_c [P, W] and eqe_v [P, K + 1, C])."""
+    slow = dd_batch.slow_rows(ts, d[rows])
+    if not slow.any():
+        return
+    k = np.flatnonzero(slow)
+    r = rows[k]
+    s_nodes = dd_batch.mesh()
+    w = np.asarray(weights, dtype=float)[r]
+    gbox = dd_batch.profile_box_generation([tuple(x[k] for x in t) for t in prof], w, s_nodes)
+    eg = np.full(r.size, np.nan) if bandgap_ev is None else np.asarray(bandgap_ev, dtype=float)[r]
+    jph = dd_batch.correction([ts[q] for q in k], d[r], eg, temps[r], gbox, volts[k], s_nodes)
+    j_fast = np.sum(eqe_c[r] * w, axis=1)
+    ok = np.all(np.isfinite(jph), axis=1) & (jph[:, 0] > 0) & (j_fast > 0)
+    if not ok.any():
+        return
+    r, jph, j_fast = r[ok], jph[ok], j_fast[ok]
+    eqe_c[r] *= (jph[:, 0] / j_fast)[:, None]
+    eqe_v[r, 0] *= (jph[:, 0] / j_fast)[:, None]
+    eqe_v[r, 1:] = eqe_v[r, :1] * np.maximum(jph[:, 1:] / jph[:, :1], 0.0)[:, :, None]
