@@ -14,15 +14,18 @@ mobility 1e-4-1 cm^2/V s (both carriers, lifetimes of the CsPbI3_QD preset):
   thicknesses by ``tandem.collection.recombination_scale`` (bulk ~ d / tau, interfaces ~ S);
 * the thickness of the PCE optimum (parabola through the best grid point and its neighbours).
 
-Run:  PYTHONPATH=$PWD python benchmarks/bench_collection.py [--quick]
-Needs the optional reference engine: pip install -e ".[dd]".
+Run:  PYTHONPATH=$PWD python benchmarks/bench_collection.py [--quick] [--cached]
+Needs the optional reference engine (pip install -e ".[dd]"), or ``--cached``: Sesame's J-V curves of
+tests/data/sesame_collection_jv.csv (made by tests/data/sesame_collection_jv.py with the same calls).
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -109,54 +112,105 @@ def optimum(thick, pce):
     return float(thick[k])
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="3 x 3 grid instead of 7 x 5")
-    args = ap.parse_args(argv)
-    if not dd.available():
-        print("solsesame is not installed: pip install -e '.[dd]'")
-        return 1
+VOLTS = np.round(np.arange(0.0, 1.5001, 0.025), 4)
+PIN_MW_CM2 = 100.0  # AM1.5G, as the optics' flux
+
+
+def cached_sesame():
+    """(light, dark) J-V lookups from tests/data/sesame_collection_jv.csv (made by the script there)."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "data" / "sesame_collection_jv.csv"
+    light, dark = {}, {}
+    with open(path, encoding="utf-8") as f:
+        for r in csv.DictReader(line for line in f if not line.startswith("#")):
+            key = float(r["mobility_cm2_vs"])
+            table = dark if r["kind"] == "dark" else light
+            k = key if r["kind"] == "dark" else (key, float(r["thickness_nm"]))
+            table.setdefault(k, []).append((float(r["voltage_v"]), float(r["j_ma_cm2"])))
+    to = lambda pairs: np.array([j for _, j in sorted(pairs)])  # noqa: E731
+    return (lambda mu, d: to(light[mu, d])), (lambda mu: to(dark[mu]))
+
+
+def compare(mobs, thick, sesame_light, sesame_dark, log=print):
+    """Rows (mu, d, Jsc dd, Jsc fast, PCE dd, PCE fast) and the seconds spent in (Sesame, fast model).
+
+    sesame_light(mu, d), sesame_dark(mu) -> J (mA/cm^2) at VOLTS (the dark one at the reference thickness).
+    """
     base = TRANSPORT["CsPbI3_QD"]
-    thick = np.array([100, 200, 350, 500, 700, 1000, 1500.0])
-    mobs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
-    if args.quick:
-        thick, mobs = np.array([200, 350, 700.0]), np.array([1e-3, 1e-1, 1.0])
-    volts = np.round(np.arange(0.0, 1.5001, 0.025), 4)
-    pin_w = 100.0  # mW/cm^2 (AM1.5G, as the optics' flux)
     gens = {d: generation(d) for d in thick}
     rows = []
     t_dd = t_fast = 0.0
     for mu in mobs:
         tr = dataclasses.replace(base, mobility_e_cm2_vs=float(mu), mobility_h_cm2_vs=float(mu))
-        zr = np.linspace(0, base.reference_nm, 50)
         t0 = time.perf_counter()
-        jdark = dd.sesame_jv(base.reference_nm, tr, BANDGAP, zr, np.zeros_like(zr), volts)
+        jdark = sesame_dark(mu)
         t_dd += time.perf_counter() - t0
-        j0_ref, n_id = fit_dark(volts, jdark)
+        j0_ref, n_id = fit_dark(VOLTS, jdark)
         for d in thick:
             z, g = gens[d]
             t0 = time.perf_counter()
-            j_dd = dd.sesame_jv(d, tr, BANDGAP, z, g, volts)
+            j_dd = sesame_light(mu, d)
             t_dd += time.perf_counter() - t0
             t0 = time.perf_counter()
             scale = col.recombination_scale(d, base.reference_nm, tr.lifetime_e_ns * 1e-9, tr.lifetime_h_ns * 1e-9,
                                             tr.s_front_cm_s, tr.s_back_cm_s)
-            j_fast = fast_jph(tr, d, z, g, volts) - j0_ref * scale * np.expm1(volts / (n_id * VT))
+            j_fast = fast_jph(tr, d, z, g, VOLTS) - j0_ref * scale * np.expm1(VOLTS / (n_id * VT))
             t_fast += time.perf_counter() - t0
-            p_dd, jsc_dd = mpp(volts, j_dd)
-            p_fast, jsc_fast = mpp(volts, j_fast)
-            rows.append((mu, d, jsc_dd, jsc_fast, p_dd / pin_w * 100, p_fast / pin_w * 100))
-            print(f"mu={mu:7.0e} d={d:6.0f}  Jsc dd {jsc_dd:6.2f} fast {jsc_fast:6.2f} "
-                  f"({(jsc_fast / jsc_dd - 1) * 100:+5.1f} %)  PCE dd {p_dd:5.2f} fast {p_fast:5.2f} %", flush=True)
-    r = np.array(rows)
-    print("\nmu (cm2/Vs) | max |dJsc| % | max |dPCE| abs % | d_opt dd (nm) | d_opt fast (nm) | d_opt diff %")
+            p_dd, jsc_dd = mpp(VOLTS, j_dd)
+            p_fast, jsc_fast = mpp(VOLTS, j_fast)
+            rows.append((mu, d, jsc_dd, jsc_fast, p_dd / PIN_MW_CM2 * 100, p_fast / PIN_MW_CM2 * 100))
+            log(f"mu={mu:7.0e} d={d:6.0f}  Jsc dd {jsc_dd:6.2f} fast {jsc_fast:6.2f} "
+                f"({(jsc_fast / jsc_dd - 1) * 100:+5.1f} %)  PCE dd {p_dd:5.2f} fast {p_fast:5.2f} %")
+    return np.array(rows), t_dd, t_fast
+
+
+def summary(r, mobs):
+    """Per mobility: (mu, max |dJsc| %, max |dPCE| abs %, optimum dd, optimum fast) in nm."""
+    out = []
     for mu in mobs:
         m = r[:, 0] == mu
-        djsc = np.nanmax(np.abs(r[m, 3] / r[m, 2] - 1)) * 100
-        dpce = np.nanmax(np.abs(r[m, 5] - r[m, 4]))
-        o_dd, o_fast = optimum(r[m, 1], r[m, 4]), optimum(r[m, 1], r[m, 5])
+        out.append((mu, np.nanmax(np.abs(r[m, 3] / r[m, 2] - 1)) * 100, np.nanmax(np.abs(r[m, 5] - r[m, 4])),
+                    optimum(r[m, 1], r[m, 4]), optimum(r[m, 1], r[m, 5])))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="3 x 3 grid instead of 7 x 5")
+    ap.add_argument("--cached", action="store_true",
+                    help="Sesame J-V curves from tests/data/sesame_collection_jv.csv instead of running Sesame")
+    args = ap.parse_args(argv)
+    base = TRANSPORT["CsPbI3_QD"]
+    thick = np.array([100, 200, 350, 500, 700, 1000, 1500.0])
+    mobs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    if args.quick:
+        thick, mobs = np.array([200, 350, 700.0]), np.array([1e-3, 1e-1, 1.0])
+    if args.cached:
+        light, dark = cached_sesame()
+    else:
+        if not dd.available():
+            print("solsesame is not installed: pip install -e '.[dd]' (or use --cached)")
+            return 1
+
+        def tr(mu):
+            return dataclasses.replace(base, mobility_e_cm2_vs=float(mu), mobility_h_cm2_vs=float(mu))
+
+        def light(mu, d):
+            z, g = generation(d)
+            return dd.sesame_jv(d, tr(mu), BANDGAP, z, g, VOLTS)
+
+        def dark(mu):
+            zr = np.linspace(0, base.reference_nm, 50)
+            return dd.sesame_jv(base.reference_nm, tr(mu), BANDGAP, zr, np.zeros_like(zr), VOLTS)
+
+    r, t_dd, t_fast = compare(mobs, thick, light, dark, log=lambda s: print(s, flush=True))
+    print("\nmu (cm2/Vs) | max |dJsc| % | max |dPCE| abs % | d_opt dd (nm) | d_opt fast (nm) | d_opt diff %")
+    for mu, djsc, dpce, o_dd, o_fast in summary(r, mobs):
         print(f"{mu:10.0e} | {djsc:10.2f} | {dpce:14.2f} | {o_dd:12.0f} | {o_fast:14.0f} | {(o_fast / o_dd - 1) * 100:+8.1f}")
-    print(f"\ntime: drift-diffusion {t_dd:.1f} s, fast model {t_fast * 1e3:.1f} ms for {len(rows)} cells")
+    slow = int(sum(dd_batch.slow_rows([dataclasses.replace(base, mobility_e_cm2_vs=float(m), mobility_h_cm2_vs=float(m))],
+                                      [d])[0] for m, d in r[:, :2]))
+    what = "reading the cached Sesame curves" if args.cached else "drift-diffusion (Sesame)"
+    print(f"\ntime: {what} {t_dd:.1f} s, fast model {t_fast * 1e3:.1f} ms for {len(r)} cells "
+          f"({slow} of them through tandem.dd_batch)")
     return 0
 
 
