@@ -39,7 +39,6 @@ Units: nm for thicknesses and depths, cm^-3 s^-1 for G, mA/cm^2 for currents, V,
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import solve_banded
 
 from optics.spectra import K_B, Q_E
 
@@ -243,6 +242,8 @@ def _band_indices(b, n):
 
 def _newton(prob, u, v, tol=1e-9, maxiter=60):
     """Damped Newton on all rows at once; returns (u, converged [B])."""
+    from scipy.linalg import solve_banded  # only slow films get here: keep it off the start-up path
+
     b, n = prob.b, prob.n
     rows, cols, keep, base = _band_indices(b, n)
     m = b * 3 * n
