@@ -260,12 +260,23 @@ def _newton(prob, u, v, tol=1e-9, maxiter=60):
             failed |= bad
             r[bad] = 0.0
             J[bad] = 0.0
-            J[bad, :, [0, 1, 2], 1, [0, 1, 2]] = 1.0
+            for q in np.flatnonzero(bad):
+                J[q, :, [0, 1, 2], 1, [0, 1, 2]] = 1.0
         # J [B, N, 3 (row var), 3 (offset), 3 (col var)] -> order (row var, offset, col var, node)
         vals = J.transpose(0, 2, 3, 4, 1).reshape(b, 27, n)
         ab = np.zeros((11, m))
         ab[rr, gc] = vals[sel]
-        du = solve_banded((5, 5), ab, -r.reshape(-1), overwrite_ab=True, check_finite=False).reshape(u.shape)
+        try:
+            du = solve_banded((5, 5), ab, -r.reshape(-1), check_finite=False).reshape(u.shape)
+        except np.linalg.LinAlgError:  # a singular row (densities underflowed): solve row by row, fail it
+            du = np.zeros_like(u)
+            w = 3 * n
+            for q in np.flatnonzero(~(done | failed)):
+                try:
+                    du[q] = solve_banded((5, 5), ab[:, q * w:(q + 1) * w], -r[q].reshape(-1),
+                                         check_finite=False).reshape(n, 3)
+                except np.linalg.LinAlgError:
+                    failed[q] = True
         du[done | failed] = 0.0
         step = np.abs(du).max(axis=(1, 2))
         # damping: a step above 1 kT grows only logarithmically (keeps the exponentials in range)

@@ -162,3 +162,18 @@ def test_evaluate_batch_uses_drift_diffusion_for_slow_films():
     tf = fast.transport(fast.top)
     assert not db.slow_rows([tf], [400.0])[0]
     assert r[1].top.jph_ma_cm2 < r[1].top.jph_ideal_ma_cm2
+
+
+def test_a_failing_row_is_nan_and_leaves_the_others_alone():
+    """All rows share one banded LU: a row whose residual goes non-finite is frozen as failed (NaN)
+    instead of spreading NaN through the elimination to its neighbours."""
+    s = db.mesh()
+    z, g = generation(500.0)
+    gb = db.box_generation(s, z, g, 500.0)
+    t = _tr(1e-2)
+    alone = db.solve([500.0], [t], [BANDGAP], gb[None], [0.0, 0.4])
+    broken = gb.copy()
+    broken[5] = np.nan
+    both = db.solve([500.0, 500.0, 500.0], [t] * 3, [BANDGAP] * 3, np.stack([gb, broken, gb]), [0.0, 0.4])
+    assert np.all(np.isnan(both[1]))
+    assert both[0] == pytest.approx(alone[0], rel=1e-9) and both[2] == pytest.approx(alone[0], rel=1e-9)
