@@ -356,7 +356,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     xi_o = n0[0].real[None] * np.sin(np.radians(g_o))[:, None]
     xi_ou = n0[0, opq].real[None] * np.sin(np.radians(fine_deg[used[0]]))[:, None]
     side_fo = FilmSide(n0, fr_films, fr_d, nw, wl, clear, xi_o[:, clear], interp_outer(g_o, clear.size),
-                    opq, used[0], xi_ou, flip=False)  # into the absorbing wafer
+                    opq, used[0], xi_ou, flip=False, solve=False)  # into the absorbing wafer
     s_c_front = np.clip(n0[0].real / nw_r[0].real, 0.0, 1.0)
     s_w = wafer_grid(s_c_front[clear], opts)
     xi_w = nw_r[0, clear].real[None] * s_w
@@ -364,7 +364,8 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     # from inside the wafer: a plane wave needs a lossless incident medium; its k only matters
     # where the wafer transmits, where k is small (its bulk loss is in the propagation matrix)
     side_fw = FilmSide(nw_r, fr_films, fr_d, n0, wl, clear, xi_w, interp_wafer(s_w, s_c_front[clear]),
-                    opq, used[1], xi_wu, flip=True)
+                    opq, used[1], xi_wu, flip=True, solve=False)
+    FilmSide.solve(side_fo, side_fw)  # one TMM call for both sides
     front_s = Surface.from_sides(np.stack([side_fo.R, side_fw.R]), np.stack([side_fo.T, side_fw.T]))
 
     # all levels in one tree: root l lights the wavelengths of level l (the others get exact zeros)

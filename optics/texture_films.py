@@ -67,8 +67,21 @@ def interp_outer(grid_deg: np.ndarray, n_w: int):
     return np.broadcast_to(i0[:, None], (N_FINE, n_w)), np.broadcast_to(f[:, None], (N_FINE, n_w))
 
 
+_INTERP: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+_MAX_INTERP = 16
+
+
 def interp_wafer(s_grid: np.ndarray, s_c: np.ndarray):
-    """Weights i0, f [F, W] from the wafer-side grid to the fine angles, linear in ``u_of_s``."""
+    """Weights i0, f [F, W] from the wafer-side grid to the fine angles, linear in ``u_of_s``.
+
+    They depend on the wafer and outer indices only, so every design of a study shares them: they
+    are cached (read-only arrays)."""
+    s_grid = np.ascontiguousarray(s_grid, dtype=float)
+    s_c = np.ascontiguousarray(s_c, dtype=float)
+    key = s_grid.tobytes() + b"\0" + s_c.tobytes() + repr(s_grid.shape).encode()
+    hit = _INTERP.get(key)
+    if hit is not None:
+        return hit
     s = np.sin(np.radians(np.arange(N_FINE) * ANGLE_STEP_DEG))[:, None]
     k = s_grid.shape[0]
     u_nodes = u_of_s(s_grid, s_c[None])
@@ -77,13 +90,20 @@ def interp_wafer(s_grid: np.ndarray, s_c: np.ndarray):
     lo = np.take_along_axis(u_nodes, i0, 0)
     hi = np.take_along_axis(u_nodes, i0 + 1, 0)
     f = np.clip((u - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
+    i0.flags.writeable = False
+    f.flags.writeable = False
+    if len(_INTERP) >= _MAX_INTERP:
+        _INTERP.pop(next(iter(_INTERP)))
+    _INTERP[key] = (i0, f)
     return i0, f
 
 
 def to_fine(coarse, i0, f):
     """coarse [D, K, W] -> fine [D, F, W] by the interpolation weights."""
-    w_idx = np.arange(coarse.shape[-1])
-    return coarse[:, i0, w_idx] * (1 - f) + coarse[:, i0 + 1, w_idx] * f
+    n_d, k, n_w = coarse.shape
+    flat = i0 * n_w + np.arange(n_w)  # [F, W] into the flattened [K, W]
+    c = coarse.reshape(n_d, k * n_w)
+    return np.take(c, flat, axis=1) * (1 - f) + np.take(c, flat + n_w, axis=1) * f
 
 
 def to_coarse(fine, i0, f, k):
@@ -103,28 +123,71 @@ class FilmSide:
     serves any local angle; where it is opaque (``opq``) only the first incidence matters and
     they are solved exactly at the local angles its tree uses (``used``, fine-grid indices).
     ``R``, ``T`` [D, F, W] on the fine angles; ``absorb`` turns hit weights into film absorptance.
+    With ``solve=False`` the films are solved later by ``FilmSide.solve(side, ...)``, which solves
+    several sides with the same number of films and designs in one TMM call.
     """
 
-    def __init__(self, n_inc, films, d, n_exit, wl, clr, xi_c, interp_c, opq, used, xi_u, flip):
+    def __init__(self, n_inc, films, d, n_exit, wl, clr, xi_c, interp_c, opq, used, xi_u, flip, solve=True):
         n_d, n_l, n_w = films.shape
-        sl = slice(None, None, -1) if flip else slice(None)
+        self._sl = sl = slice(None, None, -1) if flip else slice(None)
         films, d = films[:, sl], d[:, sl]
         self.R = np.zeros((n_d, N_FINE, n_w))
         self.T = np.zeros((n_d, N_FINE, n_w))
         self.clr, self.opq, self.used, self.interp = clr, opq, used, interp_c
         self.A_c = self.A_u = None
+        self.n_l = n_l
+        # media [N, D, W] and 2 pi d / lambda; the (wavelengths, xi [K, Ws]) to solve
+        self._n = np.concatenate([n_inc[:, None], films, n_exit[:, None]], axis=1).transpose(1, 0, 2)
+        dd = np.concatenate([np.zeros((n_d, 1)), d, np.zeros((n_d, 1))], axis=1).T  # [N, D]
+        self._k0d = (2 * np.pi * dd)[:, :, None] / wl
+        self._jobs = []
         if clr.size:
-            r, t, a = film_coefficients(n_inc[:, clr], films[:, :, clr], d, n_exit[:, clr], xi_c, wl[clr])
-            self.R[:, :, clr] = to_fine(r, *interp_c)
-            self.T[:, :, clr] = to_fine(t, *interp_c)
-            self.A_c = a[:, sl]
+            self._jobs.append(("c", clr, xi_c))
         if opq.size and used.size:
-            r, t, a = film_coefficients(n_inc[:, opq], films[:, :, opq], d, n_exit[:, opq], xi_u, wl[opq])
-            ix = np.ix_(np.arange(n_d), used, opq)
+            self._jobs.append(("u", opq, xi_u))
+        if solve:
+            FilmSide.solve(self)
+
+    @staticmethod
+    def solve(*sides: "FilmSide") -> None:
+        """Solve the films of these sides (constructed with ``solve=False``): one
+        ``unpolarized_rta`` call for all their (wavelength, angle) pairs where they share the
+        number of media and of designs, else one per side."""
+        groups: dict[tuple, list] = {}
+        for side in sides:
+            groups.setdefault(side._n.shape[:2], []).append(side)
+        for members in groups.values():
+            cols, take, xi2, offset = [], [], [], 0
+            for side in members:
+                for _, w_sel, xi in side._jobs:
+                    take.append(np.broadcast_to(offset + w_sel, xi.shape).ravel())
+                    xi2.append((xi * xi).ravel())
+                offset += side._n.shape[2]
+            if not take:
+                continue
+            n = np.concatenate([s._n for s in members], axis=2)
+            k0d = np.concatenate([np.broadcast_to(s._k0d, s._n.shape) for s in members], axis=2)
+            R, T, A = unpolarized_rta(n, k0d, np.concatenate(xi2), np.concatenate(take))
+            lo = 0
+            for side in members:
+                for kind, w_sel, xi in side._jobs:
+                    hi = lo + xi.size
+                    side._store(kind, *(x[..., lo:hi].reshape(x.shape[:-1] + xi.shape) for x in (R, T, A)))
+                    lo = hi
+                side._jobs = []
+
+    def _store(self, kind, r, t, a):
+        """Keep the solution of one job: r, t [D, K, Ws], a [L, D, K, Ws] (films in solved order)."""
+        a = np.moveaxis(a, 0, 1)[:, self._sl]  # [D, L, K, Ws], stack order
+        if kind == "c":
+            self.R[:, :, self.clr] = to_fine(r, *self.interp)
+            self.T[:, :, self.clr] = to_fine(t, *self.interp)
+            self.A_c = a
+        else:
+            ix = np.ix_(np.arange(r.shape[0]), self.used, self.opq)
             self.R[ix] = r
             self.T[ix] = t
-            self.A_u = a[:, sl]
-        self.n_l = n_l
+            self.A_u = a
 
     def absorb(self, hits):
         """Film absorptance [D, L, W] from the hit weights [D, F, W] of this side."""

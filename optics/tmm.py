@@ -416,7 +416,8 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
     )
 
 
-def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray,
+                    take: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """R, T and the absorptance of every finite layer for unpolarised light (mean of s and p).
 
     The same physics and numerics as ``coherent_solve`` + ``CoherentSolution.layer_absorption``
@@ -442,6 +443,11 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray) -> tuple[np
         2 pi d / lambda of each medium (d in nm, lambda in nm; 0 for the two semi-infinite media).
     xi2 : real ndarray, broadcastable to n.shape[1:]
         Square of the in-plane wavevector xi = n_0 sin(theta_0).
+    take : int ndarray [S], optional
+        Stacks as columns of the last axis: the media of stack s are ``n[..., take[s]]`` (and
+        ``k0d[..., take[s]]``), so that many (wavelength, angle) pairs and several stacks are solved
+        in one call while what depends on the index alone is computed once per column; ``xi2``
+        then broadcasts to [..., S].
 
     Returns
     -------
@@ -457,6 +463,12 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray) -> tuple[np
     k0d = np.asarray(k0d, dtype=float)
     n_media = n.shape[0]
     inv_n2 = 1 / (n * n)  # on the (small) index array
+    ratio = n[:-1] / n[1:]  # t_p / (1 + r_p)
+    w_p = n.real ** 2 + n.imag ** 2
+    inert = (n[1:-1].imag == 0) | (k0d[1:-1] == 0)
+    if take is not None:
+        n, inv_n2, ratio, w_p, k0d, inert = (np.take(a, take, axis=-1)
+                                              for a in (n, inv_n2, ratio, w_p, k0d, inert))
     # cos^2 = 1 - xi^2 / n^2 = x + iy in real arithmetic, then a square root of it (either sign:
     # the forward wave is chosen below) without cancellation, faster than the complex sqrt
     x = 1 - xi2 * inv_n2.real
@@ -482,7 +494,7 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray) -> tuple[np
     r = y[:, :-1] - y[:, 1:]
     r /= y[:, :-1] + y[:, 1:]
     t = 1 + r
-    t[1] *= n[:-1] / n[1:]
+    t[1] *= ratio
 
     n_in = n_media - 2
     if n_in:
@@ -520,9 +532,9 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray) -> tuple[np
     for j in range(1, n_media - 1):  # a running product (contiguous slices: faster than cumprod)
         v2[:, j] *= v2[:, j - 1]
 
-    w = np.empty((2,) + n.shape, dtype=float)
+    w = np.empty((2,) + w_p.shape, dtype=float)
     w[0] = 1.0
-    w[1] = n.real ** 2 + n.imag ** 2
+    w[1] = w_p
     y0 = y[:, 0].real * w[:, 0]
     norm = np.where(y0 > 0, y0, np.inf)  # an evanescent incident medium carries no power in
     ym, gm = y[:, 1:], gamma[:, 1:]
@@ -537,5 +549,4 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray) -> tuple[np
     a = flux[:, :-1] - flux[:, 1:]
     np.maximum(a, 0.0, out=a)
     A = 0.5 * a.sum(0)
-    inert = (n[1:-1].imag == 0) | (k0d[1:-1] == 0)
     return R, T, np.where(inert, 0.0, A)
