@@ -45,6 +45,8 @@ Known limit: the pair rate n p / (tau_h n + tau_e p) is not linear once the carr
 in slow films whose drift length mu (tau_e + tau_h) V_bi / d is well below d, light absorbed near
 the front leaves the carrier that crosses the film in the majority, where it hardly recombines,
 and a Poisson drift-diffusion solution collects up to 2x more (README, "Against drift-diffusion").
+There (drift length below ``dd_batch.DRIFT_RATIO_MIN`` films) ``batch_response`` takes the
+photocurrent from the batched Poisson drift-diffusion solver ``tandem.dd_batch`` instead.
 
 Wafer ("wafer": diffusion-limited base, collecting junction at the back face)
 -------------------------------------------------------------------------------

@@ -104,7 +104,8 @@ def _bern(x):
 class _Problem:
     """Arrays of one batch [B] on a common relative mesh [N] (all in nip orientation)."""
 
-    def __init__(self, d_nm, mu_e, mu_h, tau_e_s, tau_h_s, s_hole_at_e, s_e_at_hole, vbi, eg, gbox, temp, s_nodes):
+    def __init__(self, d_nm, mu_e, mu_h, tau_e_s, tau_h_s, s_hole_at_e, s_e_at_hole, vbi, eg, gbox, temp, s_nodes,
+                 space_charge=True):
         self.vt = K_B * temp / Q_E                      # [B]
         d_cm = d_nm * 1e-7
         self.h = np.diff(s_nodes)[None, :] * d_cm[:, None]          # [B, N-1] cm
@@ -123,7 +124,8 @@ class _Problem:
         self.n0r, self.p0r = NC_CM3 * np.exp(-(self.eg - off)), NC_CM3 * np.exp(-off)
         self.snl, self.spl = S_EXTRACT, s_hole_at_e[:, None]
         self.snr, self.spr = s_e_at_hole[:, None], S_EXTRACT
-        self.lam = Q_E / (EPSILON_R * _EPS0 * self.vt)[:, None]    # cm per cm^-3
+        # cm per cm^-3; without space charge the potential is linear (the closed form's uniform field)
+        self.lam = Q_E / (EPSILON_R * _EPS0 * self.vt)[:, None] * (1.0 if space_charge else 0.0)
         self.gbox = gbox                                            # [B, N] cm^-2 s^-1
         # flux scale: the generated flux, at least that of 1 mA/cm^2 (the dark)
         self.fs = np.maximum(gbox.sum(axis=1), 1e-3 / Q_E)[:, None]
@@ -296,7 +298,7 @@ def _current(prob, u, v):
 
 
 def solve(thickness_nm, transports, bandgap_ev, gbox, voltages_v, temperature_k=298.15, s_nodes=None,
-          full=False):
+          full=False, space_charge=True):
     """Terminal current (mA/cm^2, photocurrent positive) of B absorbers at K voltages each.
 
     Parameters
@@ -308,7 +310,10 @@ def solve(thickness_nm, transports, bandgap_ev, gbox, voltages_v, temperature_k=
         (``box_generation``); zeros for the dark.
     voltages_v : [K] applied voltages (V), any order; each is reached by continuation from 0 V.
     s_nodes : [N] relative mesh (default ``mesh()``).
-    full : also return the per-edge currents [B, K, N-1] and the solutions [B, K, N, 3].
+    full : also return the per-edge currents [B, K, N-1] and the solutions [B, K, N, 3]
+        (psi, phi_n, phi_p in kT units, nip orientation).
+    space_charge : False drops the carriers' charge from Poisson's equation, leaving the uniform
+        field (V_bi - V) / d of the closed form (for studying what the space charge does).
 
     Returns
     -------
@@ -342,7 +347,7 @@ def solve(thickness_nm, transports, bandgap_ev, gbox, voltages_v, temperature_k=
         raise ValueError("tandem.dd_batch: voltages_v must be [K] or [B, K]")
     k = volts.shape[1]
     prob = _Problem(d, par["mobility_e_cm2_vs"], par["mobility_h_cm2_vs"], par["lifetime_e_ns"] * 1e-9,
-                    par["lifetime_h_ns"] * 1e-9, s_he, s_eh, par["vbi_v"], eg, g_or, temps, s_nodes)
+                    par["lifetime_h_ns"] * 1e-9, s_he, s_eh, par["vbi_v"], eg, g_or, temps, s_nodes, space_charge)
     u, ok = _start(prob, s_nodes)
     j = np.full((b, k), np.nan)
     edges = np.full((b, k, s_nodes.size - 1), np.nan)
