@@ -137,6 +137,10 @@ class _Problem:
         """Boundary potentials (kT units) at the left (electron) and right (hole) contact for voltage v (V)."""
         return -self.off[:, 0], (np.asarray(v) / self.vt + self.off[:, 0] - self.eg[:, 0])
 
+    def densities(self, u):
+        """Electron and hole densities (cm^-3) of the solution u [B, N, 3]."""
+        return self.nc * np.exp(u[..., 0] + u[..., 1]), self.nc * np.exp(-self.eg - u[..., 0] - u[..., 2])
+
     def residual(self, u, v, jac=True):
         """Scaled residuals [B, N, 3] and the Jacobian blocks [B, N, 3, 3 (offset -1, 0, +1), 3]."""
         psi, a, b = u[..., 0], u[..., 1], u[..., 2]
@@ -242,15 +246,22 @@ def _band_indices(b, n):
     return rows, cols, keep, base
 
 
-def _newton(prob, u, v, tol=1e-9, maxiter=60):
-    """Damped Newton on all rows at once; returns (u, converged [B])."""
+def _newton(prob, u, v, tol=1e-9, floor=1e-4, maxiter=60, active=None):
+    """Damped Newton on all rows at once; returns (u, converged [B]).
+
+    A row has converged when its largest update (kT units: the potential, and each quasi-Fermi
+    level times its carrier's share n / (n + p) or p / (n + p) of the local density) is below
+    ``tol``, or below ``floor`` once the updates stop shrinking quadratically (round-off floor): the
+    quasi-Fermi level of a negligible carrier (1e-10 cm^-3 next to 1e18) is fixed by round-off only.
+    """
     from scipy.linalg import solve_banded  # only slow films get here: keep it off the start-up path
 
     b, n = prob.b, prob.n
     rows, cols, keep, base = _band_indices(b, n)
     m = b * 3 * n
     done = np.zeros(b, dtype=bool)
-    failed = np.zeros(b, dtype=bool)
+    last = np.full(b, np.inf)
+    failed = np.zeros(b, dtype=bool) if active is None else ~active  # rows already lost are not iterated
     gcols = (base + cols[None]).reshape(b, 27, n)
     sel = np.broadcast_to(keep[None], (b, 27, n))
     rr, gc = np.broadcast_to(rows[None], (b, 27, n))[sel], gcols[sel]
@@ -280,12 +291,18 @@ def _newton(prob, u, v, tol=1e-9, maxiter=60):
                 except np.linalg.LinAlgError:
                     failed[q] = True
         du[done | failed] = 0.0
-        step = np.abs(du).max(axis=(1, 2))
+        # size of the update: the potential, and each quasi-Fermi level weighted by its carrier's
+        # share of the local density (a negligible carrier's level is fixed by round-off only)
+        n_, p_ = prob.densities(u)
+        share = n_ / (n_ + p_)
+        step = np.maximum(np.abs(du[..., 0]), np.maximum(np.abs(du[..., 1]) * share,
+                                                         np.abs(du[..., 2]) * (1 - share))).max(axis=1)
         # damping: a step above 1 kT grows only logarithmically (keeps the exponentials in range)
         big = np.abs(du) > 1.0
         du = np.where(big, np.sign(du) * (1.0 + np.log(np.where(big, np.abs(du), 1.0))), du)
         u = u + du
-        done |= (step < tol) & ~failed
+        done |= ((step < tol) | ((step < floor) & (step > 0.1 * last))) & ~failed
+        last = np.where(done, last, step)
         if (done | failed).all():
             break
     return u, done & ~failed & np.isfinite(u).all(axis=(1, 2))
@@ -365,7 +382,7 @@ def solve(thickness_nm, transports, bandgap_ev, gbox, voltages_v, temperature_k=
             target = np.where(mine, v_q, v_now)
             if not mine.any():
                 continue
-            uu, conv = _ramp(prob, uu, s_nodes, v_now, target)
+            uu, conv = _ramp(prob, uu, s_nodes, v_now, target, active=good)
             good &= conv
             v_now = target
             cur = _current(prob, uu, v_now)
@@ -378,16 +395,21 @@ def solve(thickness_nm, transports, bandgap_ev, gbox, voltages_v, temperature_k=
     return j
 
 
-def _ramp(prob, u, s_nodes, v0, v1, max_step=0.25):
+def _ramp(prob, u, s_nodes, v0, v1, max_step=0.5, active=None):
     """Continue the solutions from voltages v0 to v1 ([B], V) in steps of at most ``max_step`` V."""
     steps = max(1, int(np.ceil(np.max(np.abs(v1 - v0)) / max_step)))
     conv = np.ones(prob.b, dtype=bool)
+    start = v0
     for f in np.linspace(0.0, 1.0, steps + 1)[1:]:
-        v = v0 + f * (v1 - v0)
-        # shift the potential linearly so the boundary values match the new voltage
+        v = start + f * (v1 - start)
+        # shift the potential linearly so the boundary values match the new voltage, keeping the
+        # carrier densities (both quasi-Fermi levels move with it)
         u = u.copy()
-        u[..., 0] += ((v - v0) / prob.vt)[:, None] * s_nodes[None, :]
-        u, c = _newton(prob, u, v)
+        shift = ((v - v0) / prob.vt)[:, None] * s_nodes[None, :]
+        u[..., 0] += shift
+        u[..., 1] -= shift
+        u[..., 2] -= shift
+        u, c = _newton(prob, u, v, active=conv if active is None else conv & active)
         conv &= c
         v0 = v
     return u, conv
