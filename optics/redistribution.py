@@ -138,19 +138,22 @@ def _matrices(surface, surf_s, levels, clear, lossy, n_d, opts):
     [Wc, D, out, in] array: ``multiple_passes`` multiplies all designs at once), what it sends
     into the outer medium [nb, D, Wc], and its weighted trees per index level."""
     nb = opts.n_bins * opts.n_phi
-    M = np.empty((clear.size, n_d, nb, nb))
+    M = np.zeros((clear.size, n_d, nb * nb))
     out = np.empty((nb, n_d, clear.size))
     trees = {}
     for lv in np.unique(levels[clear]):
         sel = clear[levels[clear] == lv]
         ops = tt.tree(surface, "bins", 0.0, True, float(lv), lossy, opts)
         nodes, leaves = tt.propagate(ops, surf_s, sel, np.ones((nb, 1, sel.size)))
-        to_w, to_o = tt.outcomes(ops, leaves, nb)
         pos = np.searchsorted(clear, sel)
-        M[pos] = to_w.transpose(3, 2, 0, 1)
-        out[:, :, pos] = to_o
+        run = pos.size and pos[-1] - pos[0] + 1 == pos.size  # a run of wavelengths: write in place
+        part = M[pos[0]:pos[-1] + 1] if run else np.zeros((pos.size, n_d, nb * nb))
+        tt.wafer_matrix_into(ops, leaves, part)
+        if not run:
+            M[pos] = part
+        out[:, :, pos] = (ops.leaf_to_outer @ leaves.reshape(leaves.shape[0], -1)).reshape(nb, n_d, sel.size)
         trees[float(lv)] = (ops, sel, nodes)
-    return np.moveaxis(M, 0, 1), out, trees
+    return np.moveaxis(M.reshape(clear.size, n_d, nb, nb), 0, 1), out, trees
 
 
 @dataclass(frozen=True)
