@@ -56,8 +56,8 @@ def multiple_passes(m_front: np.ndarray, m_rear: np.ndarray, p: np.ndarray, v: n
 
     Parameters
     ----------
-    m_front : [D, W, n, n] (out bin, in bin), fraction of the flux; a view of a [W, D, n, n]
-        array is fastest (one matrix product per wavelength for all designs).
+    m_front : [D, W, n, n] (out bin, in bin), fraction of the flux (a view of a [W, D, n, n]
+        array is fastest: the products against a shared rear need no copy).
     m_rear : [D, W, n, n] or [1, W, n, n] (shared by the designs).
     p : [D, W, n], single-pass transmission of each bin, in [0, 1].
     v : [D, W, n], flux entering.
@@ -96,14 +96,14 @@ def _solve(m_front, m_rear, p, v, h):
     """x = (I - M_front P M_rear P)^-1 v at the wavelengths h (a slice or indices), by LU."""
     n_d, n = v.shape[0], v.shape[-1]
     ph = p[:, h]
-    n_h = ph.shape[1]
     shared = m_rear.shape[0] == 1 and (n_d == 1 or np.array_equal(ph, np.broadcast_to(ph[:1], ph.shape)))
     if shared:
-        # rear and passes shared by the designs: P M_rear P once, then one product per wavelength
-        # for all designs ([D n, n] @ [n, n], one BLAS call each)
+        # rear and passes shared by the designs: P M_rear P once per wavelength. The products stay
+        # n x n (one [D n, n] product per wavelength would be fewer calls, but big enough for
+        # OpenBLAS to start threads, which on a busy machine made it 10-50x slower)
         q = m_rear[0, h] * ph[0, :, :, None]
         q *= ph[0, :, None, :]
-        loop = (np.moveaxis(m_front, 1, 0)[h].reshape(n_h, n_d * n, n) @ q).reshape(n_h, n_d, n, n)
+        loop = np.moveaxis(m_front, 1, 0)[h] @ q[:, None]  # [Wh, D, n, n]
         rhs = np.moveaxis(v[:, h], 1, 0)[..., None]  # [Wh, D, n, 1]
     else:
         loop = m_front[:, h] @ (ph[..., :, None] * m_rear[:, h]) * ph[..., None, :]
