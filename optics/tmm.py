@@ -462,31 +462,29 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray,
     n = np.asarray(n, dtype=complex)
     k0d = np.asarray(k0d, dtype=float)
     n_media = n.shape[0]
-    inv_n2 = 1 / (n * n)  # on the (small) index array
+    n2 = n * n  # what depends on the index alone: on the (small) index array
+    inv_n2 = 1 / n2
+    n2r, n2i = n2.real.copy(), n2.imag.copy()
     ratio = n[:-1] / n[1:]  # t_p / (1 + r_p)
     w_p = n.real ** 2 + n.imag ** 2
     inert = (n[1:-1].imag == 0) | (k0d[1:-1] == 0)
     if take is not None:
-        n, inv_n2, ratio, w_p, k0d, inert = (np.take(a, take, axis=-1)
-                                              for a in (n, inv_n2, ratio, w_p, k0d, inert))
-    # cos^2 = 1 - xi^2 / n^2 = x + iy in real arithmetic, then a square root of it (either sign:
-    # the forward wave is chosen below) without cancellation, faster than the complex sqrt
-    x = 1 - xi2 * inv_n2.real
-    y = -xi2 * inv_n2.imag
-    x, y = np.broadcast_arrays(x, y)
-    rad = np.sqrt(x * x + y * y)
-    ax = np.abs(x)
-    s = np.sqrt(0.5 * (rad + ax))
+        n2r, n2i, inv_n2, ratio, w_p, k0d, inert = (np.take(a, take, axis=-1)
+                                                    for a in (n2r, n2i, inv_n2, ratio, w_p, k0d, inert))
+    # n cos(theta) = sqrt(n^2 - xi^2) = sqrt(X + iY) in real arithmetic, without cancellation
+    # (faster than the complex sqrt): a + ib for X >= 0, b + ia for X < 0
+    big_x, big_y = np.broadcast_arrays(n2r - xi2, n2i)
+    a = np.sqrt(0.5 * (np.sqrt(big_x * big_x + big_y * big_y) + np.abs(big_x)))
     with np.errstate(invalid="ignore", divide="ignore"):
-        h = np.where(s > 0, 0.5 * y / s, 0.0)
-    cos_t = np.empty(x.shape, dtype=complex)
-    pos = x >= 0
-    cos_t.real = np.where(pos, s, h)  # x >= 0: s + ih; x < 0: h + is (both square roots of x + iy)
-    cos_t.imag = np.where(pos, h, s)
-    nc = n * cos_t
-    # forward wave (``forward_cos``): decaying, or carrying power forward when lossless
-    back = np.where(np.abs(nc.imag) > 100 * _EPS, nc.imag < 0, nc.real < 0)
-    np.negative(nc, out=nc, where=back)
+        b = np.where(a > 0, 0.5 * big_y / a, 0.0)
+    pos = big_x >= 0
+    nc = np.empty(big_x.shape, dtype=complex)
+    nc.real = np.where(pos, a, b)
+    nc.imag = np.where(pos, b, a)
+    # the forward wave (``forward_cos``): decaying, or carrying power forward when lossless. With
+    # k >= 0 and n > 0, Y = 2nk >= 0 and this root already has Re, Im >= 0
+    if np.any(big_y < 0):
+        np.negative(nc, out=nc, where=pos & (b < -100 * _EPS))
     shape = nc.shape
     y = np.empty((2,) + shape, dtype=complex)  # admittances: s, p
     y[0] = nc
@@ -501,7 +499,7 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray,
         phase = np.exp((1j * k0d[1:-1]) * nc[1:-1])  # |phase| <= 1: forward waves decay
         # a layer whose single pass leaves < 1e-30 of the power is opaque: what crosses it is
         # below round-off; a 0 there keeps the products clear of subnormal floats (100x slower)
-        ph_abs2 = phase.real ** 2 + phase.imag ** 2
+        ph_abs2 = np.exp(-2 * k0d[1:-1] * nc[1:-1].imag)
         opaque = ph_abs2 < 1e-30
         np.copyto(phase, 0.0, where=opaque)
         np.copyto(ph_abs2, 0.0, where=opaque)
@@ -525,8 +523,9 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray,
         gamma[:, j] = g
     rho0 = gamma[:, 0]
     # |v|^2 of the forward wave at the front face of media 1 .. N-1: v[j + 1] = v[j] phase[j] t[j] inv[j]
-    v2 = t.real ** 2 + t.imag ** 2
-    v2 *= inv.real ** 2 + inv.imag ** 2
+    tau = t * inv
+    v2 = np.square(tau.real)
+    v2 += np.square(tau.imag)
     if n_in:
         v2[:, 1:] *= ph_abs2
     for j in range(1, n_media - 1):  # a running product (contiguous slices: faster than cumprod)
@@ -538,10 +537,15 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray,
     y0 = y[:, 0].real * w[:, 0]
     norm = np.where(y0 > 0, y0, np.inf)  # an evanescent incident medium carries no power in
     ym, gm = y[:, 1:], gamma[:, 1:]
-    flux = ym.real * (1 - (gm.real ** 2 + gm.imag ** 2)) + 2 * ym.imag * gm.imag
+    flux = np.square(gm.real)
+    flux += np.square(gm.imag)
+    np.subtract(1, flux, out=flux)
+    flux *= ym.real
+    cross = ym.imag * gm.imag
+    cross *= 2
+    flux += cross
     flux *= v2
-    flux *= w[:, 1:]
-    flux /= norm[:, None]
+    flux *= w[:, 1:] / norm[:, None]
     R = 0.5 * ((rho0.real ** 2 + rho0.imag ** 2).sum(0))
     T = 0.5 * flux[:, -1].sum(0)
     if not n_in:
