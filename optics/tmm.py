@@ -465,12 +465,12 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray,
     n2 = n * n  # what depends on the index alone: on the (small) index array
     inv_n2 = 1 / n2
     n2r, n2i = n2.real.copy(), n2.imag.copy()
-    ratio = n[:-1] / n[1:]  # t_p / (1 + r_p)
     w_p = n.real ** 2 + n.imag ** 2
+    ratio2 = w_p[:-1] / w_p[1:]  # |t_p / (1 + r_p)|^2 = |n_i / n_f|^2
     inert = (n[1:-1].imag == 0) | (k0d[1:-1] == 0)
     if take is not None:
-        n2r, n2i, inv_n2, ratio, w_p, k0d, inert = (np.take(a, take, axis=-1)
-                                                    for a in (n2r, n2i, inv_n2, ratio, w_p, k0d, inert))
+        n2r, n2i, inv_n2, ratio2, w_p, k0d, inert = (np.take(a, take, axis=-1)
+                                                     for a in (n2r, n2i, inv_n2, ratio2, w_p, k0d, inert))
     # n cos(theta) = sqrt(n^2 - xi^2) = sqrt(X + iY) in real arithmetic, without cancellation
     # (faster than the complex sqrt): a + ib for X >= 0, b + ia for X < 0
     big_x, big_y = np.broadcast_arrays(n2r - xi2, n2i)
@@ -489,11 +489,6 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray,
     y = np.empty((2,) + shape, dtype=complex)  # admittances: s, p
     y[0] = nc
     np.multiply(nc, inv_n2, out=y[1])
-    r = y[:, :-1] - y[:, 1:]
-    r /= y[:, :-1] + y[:, 1:]
-    t = 1 + r
-    t[1] *= ratio
-
     n_in = n_media - 2
     if n_in:
         phase = np.exp((1j * k0d[1:-1]) * nc[1:-1])  # |phase| <= 1: forward waves decay
@@ -504,28 +499,37 @@ def unpolarized_rta(n: np.ndarray, k0d: np.ndarray, xi2: np.ndarray,
         np.copyto(phase, 0.0, where=opaque)
         np.copyto(ph_abs2, 0.0, where=opaque)
         phase2 = phase * phase
+    # back to front, the Airy recursion with r = (Y_j - Y_j+1) / (Y_j + Y_j+1) substituted (one
+    # division per interface): with u = Y_j (1 + Gamma_j+1), w = Y_j+1 (1 - Gamma_j+1),
+    #   rho_j = (u - w) / (u + w),  t_j / (1 + r_j Gamma_j+1) = 2 Y_j / (u + w) (x n_j / n_j+1 for p)
     gamma = np.empty((2, n_media) + shape[1:], dtype=complex)
     gamma[:, -1] = 0.0
-    inv = np.empty_like(r)
-    inv[:, -1] = 1.0  # nothing returns from the exit medium
-    if n_in:
-        np.multiply(r[:, -1], phase2[-1], out=gamma[:, -2])
-    else:
-        gamma[:, 0] = r[:, 0]
-    for j in range(n_media - 3, -1, -1):
-        np.multiply(r[:, j], gamma[:, j + 1], out=inv[:, j])
-        inv[:, j] += 1
-        np.divide(1, inv[:, j], out=inv[:, j])
-        g = r[:, j] + gamma[:, j + 1]
-        g *= inv[:, j]
+    inv = np.empty((2, n_media - 1) + shape[1:], dtype=complex)  # 1 / (u + w)
+    for j in range(n_media - 2, -1, -1):
+        if j == n_media - 2:  # nothing returns from the exit medium
+            u, w = y[:, j], y[:, j + 1]
+        else:
+            g1 = gamma[:, j + 1]
+            u = 1 + g1
+            u *= y[:, j]
+            w = 1 - g1
+            w *= y[:, j + 1]
+        d_j = inv[:, j]
+        np.add(u, w, out=d_j)
+        np.divide(1, d_j, out=d_j)
+        g = gamma[:, j]
+        np.subtract(u, w, out=g)
+        g *= d_j
         if j:
             g *= phase2[j - 1]
-        gamma[:, j] = g
     rho0 = gamma[:, 0]
-    # |v|^2 of the forward wave at the front face of media 1 .. N-1: v[j + 1] = v[j] phase[j] t[j] inv[j]
-    tau = t * inv
-    v2 = np.square(tau.real)
-    v2 += np.square(tau.imag)
+    # |v|^2 of the forward wave at the front face of media 1 .. N-1: v[j + 1] = v[j] phase[j] tau[j]
+    v2 = np.square(inv.real)
+    v2 += np.square(inv.imag)
+    y_in = y[:, :-1]
+    v2 *= np.square(y_in.real) + np.square(y_in.imag)
+    v2 *= 4
+    v2[1] *= ratio2
     if n_in:
         v2[:, 1:] *= ph_abs2
     for j in range(1, n_media - 1):  # a running product (contiguous slices: faster than cumprod)
