@@ -190,23 +190,24 @@ class MirroredStudy:
         return Reserved(self.local.ask(self.dists), tid, p, {})
 
     def start_liveness(self, interval_s: float, pending: Callable[[], Sequence[Reserved]]):
-        """Record this worker's sign of life now and every ``interval_s`` seconds from a
-        daemon thread (``study.record_alive``), with optuna's heartbeat of the ``pending()``
-        trials on storages that keep one, so that a batch longer than the grace period is
-        not taken for a dead worker. Returns a function that stops the thread."""
+        """Every ``interval_s`` seconds, from a daemon thread, record this worker's sign of
+        life on its ``pending()`` trials (``study.record_alive``; until the first, a trial's
+        start is its sign of life), with optuna's heartbeat on storages that keep one, so
+        that a batch longer than the grace period is not taken for a dead worker. Returns a
+        function that stops the thread."""
         import threading
 
         from .study import record_alive
         stop = threading.Event()
-        record_alive(self.shared, self.worker)
 
         def beat():
             while not stop.wait(interval_s):
                 try:
-                    record_alive(self.shared, self.worker)
+                    ids = [r.shared_id for r in list(pending())]
+                    record_alive(self.shared, ids)
                     if self.heartbeat:
-                        for r in list(pending()):
-                            self.storage.record_heartbeat(r.shared_id)
+                        for tid in ids:
+                            self.storage.record_heartbeat(tid)
                 except Exception:   # storage unreachable for a moment: try again next time
                     pass
 

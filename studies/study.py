@@ -160,15 +160,26 @@ def open_study(spec: DeviceSpec, storage, *, seed: int | None = None,
     return study
 
 
-#: study system attribute per worker: ``ALIVE_KEY + worker id`` -> its last sign of life
-#: (seconds since the epoch, UTC), written by workers on a server storage (``mirror``)
-ALIVE_KEY = "qdtandem:alive:"
+#: trial system attribute: the last sign of life (seconds since the epoch, UTC) of the worker
+#: running the trial, renewed while it runs by workers on a server storage (``mirror``)
+ALIVE_KEY = "qdtandem:alive"
+#: study system attributes ``LEGACY_ALIVE_PREFIX + worker id`` written by earlier versions,
+#: one per worker process ever started: still read, no longer written (optuna's storages
+#: cannot delete an attribute, so a study-level key per worker only ever accumulated)
+LEGACY_ALIVE_PREFIX = "qdtandem:alive:"
 
 
-def record_alive(study: optuna.Study, worker: str) -> None:
-    """Note that ``worker`` is alive now (``ALIVE_KEY``); works through optuna's gRPC proxy,
-    which has no heartbeat of its own."""
-    storage_of(study).set_study_system_attr(study_id_of(study), ALIVE_KEY + worker, time.time())
+def record_alive(study: optuna.Study, trial_ids) -> None:
+    """Note on each of the running trials ``trial_ids`` (storage ids) that its worker is alive
+    now (``ALIVE_KEY``); works through optuna's gRPC proxy, which has no heartbeat of its own.
+    A trial that finished meanwhile is skipped."""
+    storage = storage_of(study)
+    now = time.time()
+    for tid in trial_ids:
+        try:
+            storage.set_trial_system_attr(tid, ALIVE_KEY, now)
+        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+            pass
 
 
 def _is_this_host(worker: str) -> bool:
@@ -179,9 +190,9 @@ def fail_stale_trials(study: optuna.Study, *, retry: bool = False) -> int:
     """Mark RUNNING trials of dead workers FAIL (``stale`` user attribute); returns how many.
 
     Workers on this machine are checked by process id. A worker on another machine is dead
-    when its last sign of life (``record_alive``, every ``HEARTBEAT_INTERVAL_S``; or, with
-    none, the start of its trial) is older than ``STALE_GRACE_S`` (clocks of the machines
-    must agree to well within that), and, on RDB storages, when optuna's heartbeat is.
+    when the last sign of life on its trial (``record_alive``, every ``HEARTBEAT_INTERVAL_S``;
+    or, with none, the start of the trial) is older than ``STALE_GRACE_S`` (clocks of the
+    machines must agree to well within that), and, on RDB storages, when optuna's heartbeat is.
 
     Parameters
     ----------
@@ -200,7 +211,7 @@ def fail_stale_trials(study: optuna.Study, *, retry: bool = False) -> int:
     storage = storage_of(study)
     grace = _storage.STALE_GRACE_S
     now = time.time()
-    alive: dict[str, Any] | None = None
+    legacy: dict[str, Any] | None = None
     failed = []
     for t in before.values():
         worker = t.user_attrs.get("worker")
@@ -213,9 +224,11 @@ def fail_stale_trials(study: optuna.Study, *, retry: bool = False) -> int:
             if _worker_alive(worker):
                 continue
         else:
-            if alive is None:
-                alive = storage.get_study_system_attrs(study_id_of(study))
-            last = alive.get(ALIVE_KEY + worker)
+            last = t.system_attrs.get(ALIVE_KEY)
+            if not isinstance(last, (int, float)):      # a worker of an earlier version
+                if legacy is None:
+                    legacy = storage.get_study_system_attrs(study_id_of(study))
+                last = legacy.get(LEGACY_ALIVE_PREFIX + worker)
             if now - (last if isinstance(last, (int, float)) else now - age) < grace:
                 continue
         try:

@@ -168,6 +168,48 @@ def test_stale_trials_of_dead_workers_are_failed(study_file, tmp_path):
     assert len(complete(res.study)) == 4
 
 
+def test_remote_worker_liveness_lives_on_its_trials(study_file, tmp_path, monkeypatch):
+    """A worker on another machine is judged by the sign of life on its running trials: the
+    one renewed recently stays, the silent one is failed; the study gains no attribute per
+    worker (they only ever accumulated), and a legacy study-level sign of life still counts."""
+    import time
+
+    from studies import mirror as mirrormod
+    from studies import storage as storage_mod
+
+    s = load(study_file(tmp_path, "alive", n_trials=4, batch_size=4, sampler="random"))
+    study = runmod.open_study(s, f"sqlite:///{tmp_path / 'alive.db'}")
+    dists = runmod.distributions(s)
+    mirror = mirrormod.MirroredStudy(study, dists, "elsewhere:11:1", heartbeat=False)
+    live, silent = mirror.ask(), mirror.ask()
+    legacy = study.ask(dists)
+    legacy.set_user_attr("worker", "elsewhere:12:1")
+    storage = studymod.storage_of(study)
+    started = storage.get_trial(live.shared_id).datetime_start.timestamp()
+    stop = mirror.start_liveness(0.05, lambda: [live])
+    try:                # wait until `live` was renewed 1 s after the trials started
+        deadline = time.time() + 60
+        while (storage.get_trial(live.shared_id).system_attrs.get(studymod.ALIVE_KEY, 0) - started < 1.0
+               and time.time() < deadline):
+            time.sleep(0.02)
+    finally:
+        stop()
+    # a grace period that the trials' start exceeds and the renewal does not (0.5 s margin)
+    monkeypatch.setattr(storage_mod, "STALE_GRACE_S", time.time() - started - 0.5)
+    storage.set_study_system_attr(studymod.study_id_of(study),
+                                  studymod.LEGACY_ALIVE_PREFIX + "elsewhere:12:1", time.time())
+    assert runmod.fail_stale_trials(study) == 1
+    states = {studymod.trial_id_of(t): t.state for t in study.get_trials()}
+    assert states[live.shared_id] == TrialState.RUNNING
+    assert states[silent.shared_id] == TrialState.FAIL
+    assert states[studymod.trial_id_of(legacy)] == TrialState.RUNNING
+    assert isinstance(study.get_trials()[0].system_attrs.get(studymod.ALIVE_KEY), float)
+    attrs = studymod.storage_of(study).get_study_system_attrs(studymod.study_id_of(study))
+    assert [k for k in attrs if k.startswith("qdtandem:alive")] == \
+        [studymod.LEGACY_ALIVE_PREFIX + "elsewhere:12:1"]   # the one this test wrote
+    studymod.record_alive(study, [silent.shared_id])          # finished: skipped, no error
+
+
 @pytest.mark.slow
 def test_two_worker_processes_share_the_journal(study_file, tmp_path):
     import dataclasses
