@@ -217,7 +217,7 @@ def _rear_interface(key, rear, re_films, re_d, nw, nf, wl, clear, opaque, lossy,
             a_fine[:, :N_FINE] = side_ro.fine_absorptance()[0]
     ratio_r = nw_r[0].real / (nf[0].real if not lossy else np.ones(n_w))
     lev_r = _levels(ratio_r, opaque, opts) if not lossy else np.ones(n_w)
-    surf = Surface.from_sides(Rr_fine, Tr_fine)
+    surf = Surface.from_sides((Rr_fine[0], Tr_fine[0]), (Rr_fine[1], Tr_fine[1]))
     M, t, trees = _matrices(rear, surf, lev_r, clear, lossy, 1, opts)
     nb = opts.n_bins * opts.n_phi
     g = np.zeros((n_lr, nb, clear.size))
@@ -369,7 +369,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     side_fw = FilmSide(nw_r, fr_films, fr_d, n0, wl, clear, xi_w, interp_wafer(s_w, s_c_front[clear]),
                     opq, used[1], xi_wu, flip=True, solve=False)
     FilmSide.solve(side_fo, side_fw)  # one TMM call for both sides
-    front_s = Surface.from_sides(np.stack([side_fo.R, side_fw.R]), np.stack([side_fo.T, side_fw.T]))
+    front_s = Surface.from_sides((side_fo.R, side_fo.T), (side_fw.R, side_fw.T))
 
     # all levels in one tree: root l lights the wavelengths of level l (the others get exact zeros)
     root_w = (lev_f[None, :] == lv_f[:, None]).astype(float)[:, None, :]
@@ -449,7 +449,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         for ops, sel, nodes in trees_f.values():
             pos = np.searchsorted(clear, sel)
             scale = np.moveaxis(u_front[:, pos], -1, 0)[ops.node_root]  # [N, D, Ws]
-            hits_f[:, :, :, sel] += tt.hits(ops, nodes * scale)
+            hits_f[:, :, :, tt.as_slice(sel)] += tt.hits(ops, nodes * scale)
 
     # ---- front films from their hit weights ---------------------------------------------------
     A = np.zeros((n_d, n_l, n_w))
