@@ -121,15 +121,28 @@ def test_bad_input():
         solve_textured(n, d, [True] * 5, WL)
 
 
-def test_batch_matches_single_designs():
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_batch_matches_single_designs(chunk, monkeypatch):
+    """Designs solved together (``DESIGN_CHUNK`` of them in one pass: shared and separate rear
+    interfaces, one product per design against the shared rear) match one-by-one solves."""
+    from optics import redistribution
+
+    monkeypatch.setattr(redistribution, "DESIGN_CHUNK", chunk)
     n, d, coh = _stack(WL)
     # designs 0 and 2 share their rear films (one cached rear interface), design 1 has its own
     d3 = np.array([d, [60.0, 500.0, 150e3, 90.0, 200.0], [60.0, 500.0, 150e3, 60.0, 200.0]])
     both = solve_textured(np.array([n, n, n]), d3, coh, WL)
+    # two designs that differ in a front film only: one shared rear for the whole pass matrices
+    d2 = np.array([d, d]) * [[1, 1, 1, 1, 1], [1.5, 1, 1, 1, 1]]
+    pair = solve_textured(np.array([n, n]), d2, coh, WL)
+    monkeypatch.setattr(redistribution, "DESIGN_CHUNK", 1)
     for b in range(3):
         one = solve_textured(n, d3[b], coh, WL)
         np.testing.assert_allclose(both.A[b], one.A, atol=1e-12)
         np.testing.assert_allclose(both.T[b], one.T, atol=1e-12)
+        np.testing.assert_allclose(both.hit_front[b], one.hit_front, atol=1e-12)
+    one = solve_textured(n, d2[1], coh, WL)
+    np.testing.assert_allclose(pair.A[1], one.A, atol=1e-12)
 
 
 @pytest.mark.slow
