@@ -5,7 +5,7 @@ A stack with exactly one incoherent layer (the wafer) is cut into a *front* inte
 coherent films above the wafer, conformal on the front texture) and a *rear* interface (the films
 below it, conformal on the rear texture). For each design:
 
-1. the films are solved by our TMM (``optics.tmm.coherent_solve``, s and p averaged) on a grid of
+1. the films are solved by our TMM (``optics.tmm.unpolarized_rta``, s and p averaged) on a grid of
    local incidence angles, from the outer side and from the wafer side, giving R, T and the
    absorptance of each film per angle (unpolarised light per facet hit, as RayFlare and GenPro4);
 2. the texture's facet-hit trees (``optics.texture``; traced once per geometry and cached) are
