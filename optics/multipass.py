@@ -51,7 +51,8 @@ def _block(idx: np.ndarray):
     return idx
 
 
-def multiple_passes(m_front: np.ndarray, m_rear: np.ndarray, p: np.ndarray, v: np.ndarray) -> np.ndarray:
+def multiple_passes(m_front: np.ndarray, m_rear: np.ndarray, p: np.ndarray, v: np.ndarray,
+                    cache: dict | None = None) -> np.ndarray:
     """Solve x = v + M_front diag(p) M_rear diag(p) x per design and wavelength.
 
     Parameters
@@ -61,12 +62,18 @@ def multiple_passes(m_front: np.ndarray, m_rear: np.ndarray, p: np.ndarray, v: n
     m_rear : [D, W, n, n] or [1, W, n, n] (shared by the designs).
     p : [D, W, n], single-pass transmission of each bin, in [0, 1].
     v : [D, W, n], flux entering.
+    cache : optional dict kept with ``m_rear`` (the caller's, emptied when the rear changes): the
+        rear's column sums and P M_rear P are reused by later calls with the same passes.
 
     Returns
     -------
     x : [D, W, n].
     """
-    rho = (p * m_front.sum(-2)).max(-1) * (p * m_rear.sum(-2)).max(-1)  # [D, W]
+    cache = {} if cache is None else cache
+    c_rear = cache.get("c_rear")
+    if c_rear is None:
+        c_rear = cache["c_rear"] = m_rear.sum(-2)
+    rho = (p * m_front.sum(-2)).max(-1) * (p * c_rear).max(-1)  # [D, W]
     terms = series_terms(rho).max(axis=0)  # [W]
     x = np.empty(np.broadcast_shapes(v.shape, p.shape))
     easy = terms <= MAX_SERIES_TERMS
@@ -88,11 +95,11 @@ def multiple_passes(m_front: np.ndarray, m_rear: np.ndarray, p: np.ndarray, v: n
             acc[:, sl] += s
         x[:, se] = acc
     if h.size:
-        x[:, _block(h)] = _solve(m_front, m_rear, p, v, _block(h))
+        x[:, _block(h)] = _solve(m_front, m_rear, p, v, _block(h), cache)
     return x
 
 
-def _solve(m_front, m_rear, p, v, h):
+def _solve(m_front, m_rear, p, v, h, cache):
     """x = (I - M_front P M_rear P)^-1 v at the wavelengths h (a slice or indices), by LU."""
     n_d, n = v.shape[0], v.shape[-1]
     ph = p[:, h]
@@ -101,8 +108,14 @@ def _solve(m_front, m_rear, p, v, h):
         # rear and passes shared by the designs: P M_rear P once per wavelength. The products stay
         # n x n (one [D n, n] product per wavelength would be fewer calls, but big enough for
         # OpenBLAS to start threads, which on a busy machine made it 10-50x slower)
-        q = m_rear[0, h] * ph[0, :, :, None]
-        q *= ph[0, :, None, :]
+        key = ((h.start, h.stop) if isinstance(h, slice) else h.tobytes(), ph[0].tobytes())
+        q = cache.get(key)
+        if q is None:
+            q = m_rear[0, h] * ph[0, :, :, None]
+            q *= ph[0, :, None, :]
+            if len(cache) > 8:  # a few sets of passes per rear (studies rarely vary the wafer)
+                cache.clear()
+            cache[key] = q
         loop = np.moveaxis(m_front, 1, 0)[h] @ q[:, None]  # [Wh, D, n, n]
         rhs = np.moveaxis(v[:, h], 1, 0)[..., None]  # [Wh, D, n, 1]
     else:

@@ -172,6 +172,7 @@ class _Rear:
     a_fine: np.ndarray = None  # [Lr, 2 * N_FINE, Wc] film absorptance per (side, fine angle)
     levels: np.ndarray = None  # index level per wavelength
     first_pass: dict = field(default_factory=dict)  # cached transfers of the first rear interaction
+    passes: dict = field(default_factory=dict)  # multiple_passes' cache of this rear
 
 
 _REARS: dict[bytes, _Rear] = {}
@@ -440,7 +441,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
             v = np.einsum("dwij,dwj->dwi", Mf, p * y1)
         else:
             v = np.moveaxis(v0[:, :, clear], 0, -1)
-        x = multiple_passes(Mf, Mr, p, v)  # [D, Wc, nb]
+        x = multiple_passes(Mf, Mr, p, v, cache=rears[0].passes if one else None)  # [D, Wc, nb]
         u_rear = p * x
         y = y1 + np.einsum("...ij,...j->...i", Mr, u_rear)
         u_front = p * y

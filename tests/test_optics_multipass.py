@@ -50,6 +50,10 @@ def test_batch_of_designs_mixed_paths(shared_p):
     mf = np.moveaxis(np.ascontiguousarray(np.moveaxis(m[:n_d], 0, 1)), 0, 1)  # [D, W, n, n] view
     mr = m[n_d:]
     x = multiple_passes(mf, mr, p, v)
+    cache = {}
+    for _ in range(2):  # the rear's products cached on the first call, reused on the second
+        np.testing.assert_array_equal(multiple_passes(mf, mr, p, v, cache=cache), x)
+    assert cache
     for dd in range(n_d):
         loop = mf[dd] @ (p[dd][..., :, None] * mr[0]) * p[dd][..., None, :]
         direct = np.linalg.solve(np.eye(n) - loop, v[dd][..., None])[..., 0]
