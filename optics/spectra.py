@@ -19,6 +19,7 @@ CODATA 2018 (exact SI defining constants): Tiesinga et al., Rev. Mod. Phys. 93, 
 from __future__ import annotations
 
 import os
+import zipfile
 from functools import lru_cache
 from typing import Callable
 
@@ -79,8 +80,8 @@ def _g173_columns() -> dict[str, np.ndarray]:
         try:
             with np.load(cache) as z:
                 return {k: z[k] for k in z.files}
-        except (OSError, ValueError, KeyError):
-            pass   # absent or unreadable: read through pvlib again below
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass   # absent, unreadable or cut short: read through pvlib again below
     import pvlib
 
     table = pvlib.spectrum.get_reference_spectra(standard="ASTM G173-03")

@@ -33,6 +33,15 @@ def test_corrupt_g173_cache_is_read_again(tmp_path, monkeypatch):
     assert np.load(path)["global"].shape == (2002,)   # rewritten whole
 
 
+def test_cut_g173_cache_is_read_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    spectra._g173_columns()
+    path = spectra._g173_cache_file()
+    path.write_bytes(path.read_bytes()[:300])   # a zip header and then nothing: a cut write
+    assert spectra._g173_columns()["global"].shape == (2002,)
+    assert np.load(path)["global"].shape == (2002,)
+
+
 def test_builtin_command_does_not_import_extensions():
     code = ("import sys, studies.cli as c; c.build_parser(['optimize', 'x.toml']); "
             "print('studies.report' in sys.modules, 'studies.yield_cli' in sys.modules); "
