@@ -418,10 +418,12 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
             # first pass in the exact directions of the first incidence (TextureOptions):
             # y1 [D, Wc, nb] leaves the rear upwards, then the bins take over
             y1 = np.zeros((n_d, clear.size, nb))
-            fine = tt.fine_bins(opts)
             for lv, (e, sel_f) in v0_fine.items():
                 ids = first[lv].fine_ids
-                cos_k = np.cos(np.radians(fine.centres_deg[ids]))[:, None, None]
+                cos_k = first[lv].cache.get("cos_k")  # of the fine directions (geometry only)
+                if cos_k is None:
+                    cos_k = first[lv].cache["cos_k"] = np.cos(np.radians(
+                        tt.fine_bins(opts).centres_deg[ids]))[:, None, None]
                 for k, rows in groups.items():
                     r = uniq[k]
                     for lv_r in np.unique(r.levels[sel_f]):
