@@ -287,3 +287,20 @@ def test_printed_storage_urls_hide_passwords():
     assert safe_url("postgresql://qdt:s/e@c#r?et@db:5432/q") == "postgresql://qdt:***@db:5432/q"
     assert "secret" not in safe_url("weird+driver://qdt:secret@[::1")
     assert safe_url("grpc://proxy:13000") == "grpc://proxy:13000"
+
+
+def test_console_runs_blas_single_threaded_unless_the_user_says_otherwise(monkeypatch):
+    import studies.cli as cli
+
+    env = {"MKL_NUM_THREADS": "4"}
+    cli.single_threaded_blas(env)
+    assert env == {"MKL_NUM_THREADS": "4", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+    seen = {}
+    for name in cli.BLAS_THREAD_VARIABLES:   # absent, and restored to what it was afterwards
+        monkeypatch.setenv(name, "0")
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(cli, "main", lambda: seen.update({k: os.environ.get(k) for k in cli.BLAS_THREAD_VARIABLES}) or 0)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: seen.setdefault("exit", code))
+    cli.console()
+    assert seen == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "exit": 0}
