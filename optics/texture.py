@@ -39,6 +39,7 @@ mirrored in z, with the media exchanged.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,14 @@ ANGLE_STEP_DEG = 0.25
 N_FINE = int(round(90 / ANGLE_STEP_DEG)) + 1
 _TOL = 1e-9
 _MAX_DEPTH = 14
+
+
+@functools.lru_cache(maxsize=32)
+def _bin_centres_deg(n_theta: int, n_phi: int) -> np.ndarray:
+    e = np.linspace(0.0, 90.0, n_theta + 1)
+    c = np.repeat(0.5 * (e[1:] + e[:-1]), n_phi)
+    c.flags.writeable = False
+    return c
 
 
 @dataclass(frozen=True)
@@ -74,9 +83,9 @@ class Bins:
 
     @property
     def centres_deg(self) -> np.ndarray:
-        """Polar angle of every bin [n] (bin k = theta bin k // n_phi, azimuth bin k % n_phi)."""
-        e = self.edges_deg
-        return np.repeat(0.5 * (e[1:] + e[:-1]), self.n_phi)
+        """Polar angle of every bin [n] (bin k = theta bin k // n_phi, azimuth bin k % n_phi);
+        computed once per grid (read-only)."""
+        return _bin_centres_deg(self.n_theta, self.n_phi)
 
     @property
     def phi_centres_deg(self) -> np.ndarray:
