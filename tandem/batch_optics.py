@@ -10,6 +10,7 @@ Units: wavelengths in nm, currents in mA/cm^2, temperatures in K.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -30,8 +31,34 @@ ROLES = ("top", "bottom")
 # --------------------------------------------------------------------------------------------
 # 1-2. Grouping and optics
 # --------------------------------------------------------------------------------------------
+# n + ik of catalogue materials (frozen ``nkdata.Material``: its n,k cannot change, and a
+# tunable-gap material at another gap is another object) kept across evaluations, per grid
+# (tuple of the wavelengths, nm) and material object; each entry holds the material itself, so
+# its id is not reused while cached. Bounded: FIFO over grids and over materials per grid.
+_SHARED_NK: dict[tuple, dict[int, tuple]] = {}
+_MAX_SHARED_GRIDS = 8
+_MAX_SHARED_PER_GRID = 512
+
+
+def _immutable_material(material) -> bool:
+    """A frozen ``nkdata.Material`` (nkdata is not imported for this: without it loaded there are
+    none)."""
+    mod = sys.modules.get("nkdata.material")
+    return mod is not None and isinstance(material, mod.Material)
+
+
+def _shared_table(wl_key: tuple) -> dict:
+    table = _SHARED_NK.get(wl_key)
+    if table is None:
+        if len(_SHARED_NK) >= _MAX_SHARED_GRIDS:
+            _SHARED_NK.pop(next(iter(_SHARED_NK)))
+        table = _SHARED_NK[wl_key] = {}
+    return table
+
+
 class IndexCache:
-    """n + ik per distinct material object (or number), evaluated once per grid."""
+    """n + ik per distinct material object (or number), evaluated once per grid; catalogue
+    materials (``nkdata.Material``, immutable) are also kept across instances (bounded)."""
 
     def __init__(self):
         self._grids: dict[tuple, dict] = {}
@@ -46,15 +73,28 @@ class IndexCache:
         error messages) may be a callable that builds it, called on a miss only."""
         table = self._grids.setdefault(wl_key, {})
         keep = self._keep
+        shared = _shared_table(wl_key)
 
         def index(material, where) -> np.ndarray:
             number = isinstance(material, (int, float, complex, np.number))
             key = ("num", complex(material)) if number else id(material)
             hit = table.get(key)
             if hit is None:
+                frozen = not number and _immutable_material(material)
+                if frozen:
+                    old = shared.get(key)
+                    if old is not None and old[0] is material:
+                        table[key] = old[1]
+                        return old[1]
                 if not number:
                     keep.append(material)  # keeps id(material) unique while cached
                 hit = refractive_index(material, wl, where if isinstance(where, str) else where())
+                if frozen:
+                    hit = np.array(hit)
+                    hit.flags.writeable = False
+                    if len(shared) >= _MAX_SHARED_PER_GRID:
+                        shared.pop(next(iter(shared)))
+                    shared[key] = (material, hit)  # the entry keeps id(material) unique
                 table[key] = hit
             return hit
 
