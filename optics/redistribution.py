@@ -136,6 +136,15 @@ def _absorbed_per_root(ops, nodes, a_fine, n_roots):
         np.zeros((0, n_roots, nodes.shape[-1]))
 
 
+def _ix(*idx):
+    """``np.ix_(*idx)``, or the equivalent slices when every index is a contiguous run (basic
+    indexing: a view, and no slow fancy-index path in the in-place updates)."""
+    runs = [tt.as_slice(np.asarray(i)) for i in idx]
+    if all(isinstance(r, slice) for r in runs):
+        return tuple(runs)
+    return np.ix_(*idx)
+
+
 def _matrices(surface, surf_s, levels, clear, lossy, n_d, opts):
     """Redistribution matrix [D, Wc, out, in] of a surface lit from the wafer (a view of a
     [Wc, D, out, in] array: ``multiple_passes`` multiplies all designs at once), what it sends
@@ -154,7 +163,8 @@ def _matrices(surface, surf_s, levels, clear, lossy, n_d, opts):
         tt.wafer_matrix_into(ops, leaves, part)
         if not run:
             M[pos] = part
-        out[:, :, pos] = (ops.leaf_to_outer @ leaves.reshape(leaves.shape[0], -1)).reshape(nb, n_d, sel.size)
+        out[:, :, tt.as_slice(pos)] = (ops.leaf_to_outer @ leaves.reshape(leaves.shape[0], -1)).reshape(
+            nb, n_d, sel.size)
         trees[float(lv)] = (ops, sel, nodes)
     return np.moveaxis(M.reshape(clear.size, n_d, nb, nb), 0, 1), out, trees
 
@@ -435,11 +445,11 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
                         c_w, c_o, c_a = _first_pass(r, ids, rear, float(lv_r), sel, pos, lossy, opts)
                         pk = np.exp(-alpha[rows][:, sel] * d[rows, iw][:, None] / cos_k)  # [K, Dg, Ws]
                         e_g = e[:, rows][:, :, m]
-                        A_wafer[np.ix_(rows, sel)] += ((1 - pk) * e_g).sum(0)
+                        A_wafer[_ix(rows, sel)] += ((1 - pk) * e_g).sum(0)
                         r_in = pk * e_g
-                        y1[np.ix_(rows, pos)] = np.einsum("bkw,kdw->dwb", c_w, r_in)
-                        T[np.ix_(rows, sel)] += np.einsum("kw,kdw->dw", c_o, r_in)
-                        A_rear[np.ix_(rows, np.arange(n_lr), sel)] += np.einsum("lkw,kdw->dlw", c_a, r_in)
+                        y1[_ix(rows, pos)] = np.einsum("bkw,kdw->dwb", c_w, r_in)
+                        T[_ix(rows, sel)] += np.einsum("kw,kdw->dw", c_o, r_in)
+                        A_rear[_ix(rows, np.arange(n_lr), sel)] += np.einsum("lkw,kdw->dlw", c_a, r_in)
             v = np.matmul(Mf, (p * y1)[..., None])[..., 0]  # faster than einsum
         else:
             v = np.moveaxis(v0[:, :, clear], 0, -1)
