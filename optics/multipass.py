@@ -32,8 +32,7 @@ MAX_SERIES_TERMS = 10
 
 
 def _matvec(m, v):
-    # matmul on [..., n, 1]: ~2.5x faster than the equivalent einsum on these stacks
-    return np.matmul(m, v[..., None])[..., 0]
+    return np.einsum("...ij,...j->...i", m, v)
 
 
 def series_terms(rho: np.ndarray, tol: float = SERIES_TOL) -> np.ndarray:

@@ -450,12 +450,12 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
                         y1[_ix(rows, pos)] = np.einsum("bkw,kdw->dwb", c_w, r_in)
                         T[_ix(rows, sel)] += np.einsum("kw,kdw->dw", c_o, r_in)
                         A_rear[_ix(rows, np.arange(n_lr), sel)] += np.einsum("lkw,kdw->dlw", c_a, r_in)
-            v = np.matmul(Mf, (p * y1)[..., None])[..., 0]  # faster than einsum
+            v = np.einsum("dwij,dwj->dwi", Mf, p * y1)
         else:
             v = np.moveaxis(v0[:, :, clear], 0, -1)
         x = multiple_passes(Mf, Mr, p, v, cache=rears[0].passes if one else None)  # [D, Wc, nb]
         u_rear = p * x
-        y = y1 + np.matmul(Mr, u_rear[..., None])[..., 0]
+        y = y1 + np.einsum("...ij,...j->...i", Mr, u_rear)
         u_front = p * y
         A_wafer[:, clear] += ((1 - p) * (x + y)).sum(-1)
         R_escape[:, clear] = np.einsum("bdw,dwb->dw", esc_f, u_front)
