@@ -13,9 +13,7 @@ where Sesame's Newton iteration did not converge.
 """
 from __future__ import annotations
 
-import csv
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_collection import BANDGAP, generation  # noqa: E402
-from sesame_collection_reference import MOBILITY, THICK, transport  # noqa: E402
+from sesame_collection_reference import MOBILITY, THICK, transport, write_csv  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "sesame_collection_jv.csv"
 VOLTS = np.round(np.arange(0.0, 1.5001, 0.025), 4)
@@ -52,16 +50,8 @@ def rows():
 
 
 def main() -> int:
-    t0 = time.perf_counter()
-    out = list(rows())
-    with open(OUT, "w", newline="", encoding="utf-8") as f:
-        f.write("# Sesame (solsesame) J-V curves of a CsPbI3 QD n-i-p cell; made by "
-                "tests/data/sesame_collection_jv.py (see its docstring)\n")
-        w = csv.DictWriter(f, fieldnames=FIELDS)
-        w.writeheader()
-        w.writerows(out)
-    print(f"{len(out)} rows in {time.perf_counter() - t0:.0f} s -> {OUT}")
-    return 0
+    return write_csv(OUT, "Sesame (solsesame) J-V curves of a CsPbI3 QD n-i-p cell; made by "
+                     "tests/data/sesame_collection_jv.py (see its docstring)", FIELDS, rows)
 
 
 if __name__ == "__main__":

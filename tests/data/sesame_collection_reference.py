@@ -80,17 +80,23 @@ def rows():
                "jsc_dd_ma_cm2": round(float(j) / inten, 5)}
 
 
-def main() -> int:
+def write_csv(path: Path, title: str, fields, produce) -> int:
+    """Run ``produce()`` (an iterator of row dicts), write the rows to ``path`` under a ``# title``
+    comment line, and report the count and time; the exit code of a reference script."""
     t0 = time.perf_counter()
-    out = list(rows())
-    with open(OUT, "w", newline="", encoding="utf-8") as f:
-        f.write("# Sesame (solsesame) short-circuit currents of a CsPbI3 QD n-i-p cell; made by "
-                "tests/data/sesame_collection_reference.py (see its docstring for the cases)\n")
-        w = csv.DictWriter(f, fieldnames=FIELDS)
+    out = list(produce())
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        f.write(f"# {title}\n")
+        w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(out)
-    print(f"{len(out)} rows in {time.perf_counter() - t0:.0f} s -> {OUT}")
+    print(f"{len(out)} rows in {time.perf_counter() - t0:.0f} s -> {path}")
     return 0
+
+
+def main() -> int:
+    return write_csv(OUT, "Sesame (solsesame) short-circuit currents of a CsPbI3 QD n-i-p cell; made by "
+                     "tests/data/sesame_collection_reference.py (see its docstring for the cases)", FIELDS, rows)
 
 
 if __name__ == "__main__":
