@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .texture_trees import as_slice
+
 #: absolute bound on the truncation error of the series (the flux entering is <= 1)
 SERIES_TOL = 1e-14
 #: a wavelength whose series needs more terms than this is solved directly
@@ -42,13 +44,6 @@ def series_terms(rho: np.ndarray, tol: float = SERIES_TOL) -> np.ndarray:
         k = np.ceil(np.log(tol * (1.0 - rho)) / np.log(rho))
     k = np.where(rho <= 0.0, 1.0, k)
     return np.where(rho < 1.0, np.maximum(k, 1.0), np.inf)
-
-
-def _block(idx: np.ndarray):
-    """A slice (a view, no copy) for a contiguous run of indices, else the indices."""
-    if idx.size and idx[-1] - idx[0] + 1 == idx.size:
-        return slice(int(idx[0]), int(idx[-1]) + 1)
-    return idx
 
 
 def multiple_passes(m_front: np.ndarray, m_rear: np.ndarray, p: np.ndarray, v: np.ndarray,
@@ -79,7 +74,7 @@ def multiple_passes(m_front: np.ndarray, m_rear: np.ndarray, p: np.ndarray, v: n
     easy = terms <= MAX_SERIES_TERMS
     e, h = np.flatnonzero(easy), np.flatnonzero(~easy)
     if e.size:
-        se = _block(e)  # strongly absorbed wavelengths: usually one run (views)
+        se = as_slice(e)  # strongly absorbed wavelengths: usually one run (views)
         mf, mr, pe = m_front[:, se], m_rear[:, se], p[:, se]
         t_e = terms[e]
         acc = v[:, se].copy()
@@ -95,7 +90,7 @@ def multiple_passes(m_front: np.ndarray, m_rear: np.ndarray, p: np.ndarray, v: n
             acc[:, sl] += s
         x[:, se] = acc
     if h.size:
-        x[:, _block(h)] = _solve(m_front, m_rear, p, v, _block(h), cache)
+        x[:, as_slice(h)] = _solve(m_front, m_rear, p, v, as_slice(h), cache)
     return x
 
 

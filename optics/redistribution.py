@@ -158,12 +158,13 @@ def _matrices(surface, surf_s, levels, clear, lossy, n_d, opts):
         ops = tt.tree(surface, "bins", 0.0, True, float(lv), lossy, opts)
         nodes, leaves = tt.propagate(ops, surf_s, sel, np.ones((nb, 1, sel.size)))
         pos = np.searchsorted(clear, sel)
-        run = pos.size and pos[-1] - pos[0] + 1 == pos.size  # a run of wavelengths: write in place
-        part = M[pos[0]:pos[-1] + 1] if run else np.zeros((pos.size, n_d, nb * nb))
+        rows = tt.as_slice(pos)
+        run = isinstance(rows, slice)  # a run of wavelengths: write in place
+        part = M[rows] if run else np.zeros((pos.size, n_d, nb * nb))
         tt.wafer_matrix_into(ops, leaves, part)
         if not run:
             M[pos] = part
-        out[:, :, tt.as_slice(pos)] = (ops.leaf_to_outer @ leaves.reshape(leaves.shape[0], -1)).reshape(
+        out[:, :, rows] = (ops.leaf_to_outer @ leaves.reshape(leaves.shape[0], -1)).reshape(
             nb, n_d, sel.size)
         trees[float(lv)] = (ops, sel, nodes)
     return np.moveaxis(M.reshape(clear.size, n_d, nb, nb), 0, 1), out, trees

@@ -13,22 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .texture import ANGLE_STEP_DEG, N_FINE
+from .texture_trees import as_slice
 from .tmm import unpolarized_rta
-
-def film_coefficients(n_inc, films, d, n_exit, xi, wl):
-    """Unpolarised R, T [D, K, W] and A [D, L, K, W] of coherent films at in-plane index xi [K, W].
-
-    n_inc, n_exit : [D, W]; films : [D, L, W]; d : [D, L] nm. One ``unpolarized_rta`` call; what
-    depends on the indices alone is computed once for the K angles.
-    """
-    n_d, n_l, n_w = films.shape
-    n = np.concatenate([n_inc[:, None], films, n_exit[:, None]], axis=1)  # [D, L+2, W]
-    n = np.moveaxis(n, 1, 0)[:, :, None, :]  # [L+2, D, 1, W]
-    dd = np.concatenate([np.zeros((n_d, 1)), d, np.zeros((n_d, 1))], axis=1).T  # [L+2, D]
-    k0d = (2 * np.pi * dd)[:, :, None, None] / wl
-    R, T, A = unpolarized_rta(n, k0d, xi * xi)
-    return R, T, np.moveaxis(A, 0, 1)
-
 
 S_MAX = np.sin(np.radians(89.5))
 
@@ -116,20 +102,13 @@ def to_coarse(fine, i0, f, k):
     return out.reshape(n_d, k, n_w)
 
 
-def _run(idx: np.ndarray):
-    """A slice for a contiguous run of indices, else the indices."""
-    if idx.size and idx[-1] - idx[0] + 1 == idx.size:
-        return slice(int(idx[0]), int(idx[-1]) + 1)
-    return idx
-
-
 def _last_axis_put(cols: np.ndarray, rows, n_w: int):
     """A writer ``put(dst, values)`` of values [..., len(cols)] into dst [..., n_w] at the last-axis
     indices ``cols`` and the flattened leading rows ``rows`` (a count for all rows in order, or
     row indices): a slice when ``cols`` is one contiguous run, else flat indices (numpy's fancy
     indexing along the last axis is ~30x slower on the hot path)."""
     all_rows = isinstance(rows, (int, np.integer))
-    sl = _run(cols)
+    sl = as_slice(cols)
     if isinstance(sl, slice):
         if all_rows:
             def put(dst, values):
@@ -187,7 +166,7 @@ class FilmSide:
         for side in sides:
             groups.setdefault(side._n.shape[:2], []).append(side)
         for members in groups.values():
-            cols, take, xi2, offset = [], [], [], 0
+            take, xi2, offset = [], [], 0
             for side in members:
                 for _, w_sel, xi in side._jobs:
                     take.append(np.broadcast_to(offset + w_sel, xi.shape).ravel())
@@ -231,12 +210,12 @@ class FilmSide:
         if not self.n_l:
             return out
         if self.A_c is not None:
-            c = _run(self.clr)
+            c = as_slice(self.clr)
             h = to_coarse(hits[:, :, c] if isinstance(c, slice) else np.take(hits, c, axis=2),
                           *self.interp, self.A_c.shape[2])
             out[:, :, c] = np.einsum("dkw,dlkw->dlw", h, self.A_c)
         if self.A_u is not None:
-            c = _run(self.opq)
+            c = as_slice(self.opq)
             h = np.take(hits, self.used, axis=1)
             h = h[:, :, c] if isinstance(c, slice) else np.take(h, c, axis=2)
             out[:, :, c] = np.einsum("duw,dluw->dlw", h, self.A_u)
