@@ -296,8 +296,7 @@ def interface_coefficients(pol: str, n_i, n_f, c_i, c_f) -> tuple[np.ndarray, np
 
 
 def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.ndarray,
-                   xi: np.ndarray, cos0: np.ndarray | None = None,
-                   cos_t: np.ndarray | None = None) -> CoherentSolution:
+                   xi: np.ndarray, cos0: np.ndarray | None = None) -> CoherentSolution:
     """Solve one polarisation through coherent stacks.
 
     Parameters
@@ -315,9 +314,6 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
     cos0 : complex array_like, shape [B, W], optional
         cos(theta_0) in the incident medium, to keep the exact value of a real angle
         (else from ``forward_cos``).
-    cos_t : complex array_like, shape [N, B, W], optional
-        ``forward_cos(n, xi)`` of every medium, when the caller already has it (it does not depend
-        on the polarisation: a caller solving s and p computes it once); overrides ``cos0``.
 
     Returns
     -------
@@ -355,11 +351,10 @@ def coherent_solve(pol: str, n: np.ndarray, d: np.ndarray, wavelengths_nm: np.nd
                 r_if[j], t_if[j] = interface_coefficients(pol, n[j, one], n[j + 1, one], None, None)
         else:
             r_if, t_if = interface_coefficients(pol, n[:-1], n[1:], None, None)
-    elif cos_t is None:
+    else:
         cos_t = forward_cos(n, xi[None])
         if cos0 is not None:
             cos_t[0] = cos0
-    if not normal:
         kz = (2 * np.pi / lam) * n * cos_t
         r_if, t_if = interface_coefficients(pol, n[:-1], n[1:], cos_t[:-1], cos_t[1:])
     # one-pass propagators of the finite layers, |phase| <= 1 (the media have d = 0)
