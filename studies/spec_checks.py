@@ -13,6 +13,15 @@ import numpy as np
 from .spec import Bound, DeviceSpec, LayerSpec, StudyFileError, medium
 
 
+def did_you_mean(value, choices) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to ``value`` (difflib), else ``""``: the
+    hint of an unknown-name error. difflib is imported here only, when an error is raised."""
+    import difflib
+
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def get_material(source: str, name: str, where: str, **params):
     """``nkdata.get(name, **params)``; an unknown name or bad parameter names ``where``."""
     import nkdata
@@ -96,8 +105,6 @@ def check_presets(source: str, device: Mapping) -> None:
     for k in ("top", "bottom"):
         tab = device.get(k)
         if isinstance(tab, dict) and "preset" in tab and tab["preset"] not in PRESETS:
-            import difflib   # only to suggest a name in an error message
-            close = difflib.get_close_matches(str(tab["preset"]), list(PRESETS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(tab["preset"], PRESETS)
             raise StudyFileError(source, f"device.{k}.preset",
                                  f"unknown preset {tab['preset']!r}{hint}; presets: {', '.join(PRESETS)}")

@@ -15,7 +15,7 @@ from tandem.vocabulary import ARCHITECTURES, COLLECTION_MODELS, KINDS, LIGHT_TRA
 
 from .spec import (METRICS, MULTI_OBJECTIVE_SAMPLERS, OBJECTIVES, SAMPLERS, Bound, ConstraintSpec, DeviceSpec,
                    LayerSpec, StudyFileError, StudySettings, SubcellSpec, YieldSpec)
-from .spec_checks import check_coverage, check_materials, check_presets, get_material
+from .spec_checks import check_coverage, check_materials, check_presets, did_you_mean, get_material
 
 #: the keys each table accepts (anything else is an error naming the key)
 _STUDY_KEYS = {
@@ -53,9 +53,7 @@ class Parser:
     def check_keys(self, table: Mapping, allowed: set[str], where: str) -> None:
         for k in table:
             if k not in allowed:
-                import difflib   # only to suggest a name in an error message
-                close = difflib.get_close_matches(k, sorted(allowed), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(k, sorted(allowed))
                 key = f"{where}.{k}" if where else k
                 raise self.err(key, f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
 
@@ -95,9 +93,7 @@ class Parser:
         if not isinstance(val, str):
             raise self.err(where, f"expected a string, got {val!r}")
         if choices is not None and val not in choices:
-            import difflib   # only to suggest a name in an error message
-            close = difflib.get_close_matches(val, list(choices), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(val, choices)
             raise self.err(where, f"unknown value {val!r}{hint}; choose one of {', '.join(choices)}")
         return val
 
@@ -321,9 +317,7 @@ class Parser:
             return ref
         if isinstance(ref, str):
             if ref not in names:
-                import difflib   # only to suggest a name in an error message
-                close = difflib.get_close_matches(ref, list(names), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(ref, names)
                 raise self.err(where, f"no layer named {ref!r}{hint}; layers: {', '.join(names)}")
             return names[ref]
         raise self.err(where, f"expected a layer name or index, got {ref!r}")
@@ -411,9 +405,7 @@ class Parser:
             raise self.err("study.objectives", "expected a non-empty list such as [\"pce\"]")
         for j, o in enumerate(objectives):
             if o not in OBJECTIVES:
-                import difflib   # only to suggest a name in an error message
-                close = difflib.get_close_matches(str(o), list(OBJECTIVES), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(o, OBJECTIVES)
                 raise self.err(f"study.objectives[{j}]",
                                f"unknown objective {o!r}{hint}; choose from {', '.join(OBJECTIVES)}")
         if len(set(objectives)) != len(objectives):
