@@ -280,3 +280,10 @@ def test_constraint_violation_sign():
     assert c.violation(math.nan) == math.inf
     c2 = specmod.ConstraintSpec("abs_mismatch_ma_cm2", max=0.5)
     assert c2.violation(0.2) == pytest.approx(-0.3) and c2.violation(1.0) == pytest.approx(0.5)
+
+
+def test_unknown_names_get_the_closest_choice_as_a_hint():
+    from studies.spec_checks import did_you_mean
+
+    assert did_you_mean("pcee", ["voc", "pce"]) == " (did you mean 'pce'?)"
+    assert did_you_mean("zzz", ("pce",)) == ""
