@@ -59,11 +59,17 @@ DRIFT_RATIO_MIN = 2.0
 _EPS0 = 8.8541878128e-14  # F/cm
 
 
-def drift_over_film(transport: Transport, thickness_nm) -> np.ndarray:
-    """mu (tau_e + tau_h) V_bi / d over d, with mu the slower carrier's mobility (dimensionless)."""
-    mu = min(transport.mobility_e_cm2_vs, transport.mobility_h_cm2_vs)
-    tau = (transport.lifetime_e_ns + transport.lifetime_h_ns) * 1e-9
-    return mu * tau * transport.vbi_v / (np.asarray(thickness_nm, dtype=float) * 1e-7) ** 2
+def drift_over_film(transport, thickness_nm) -> np.ndarray:
+    """mu (tau_e + tau_h) V_bi / d over d, with mu the slower carrier's mobility (dimensionless).
+
+    ``transport``: one ``Transport`` (``thickness_nm`` any shape), or a sequence of P of them
+    (``thickness_nm`` [P]: one film each)."""
+    single = isinstance(transport, Transport)
+    ts = [transport] if single else list(transport)
+    mu_tau_v = np.array([min(t.mobility_e_cm2_vs, t.mobility_h_cm2_vs) * (t.lifetime_e_ns + t.lifetime_h_ns) * 1e-9
+                         * t.vbi_v for t in ts], dtype=float)
+    d_cm = np.asarray(thickness_nm, dtype=float) * 1e-7
+    return (mu_tau_v[0] if single else mu_tau_v) / (d_cm * d_cm)
 
 
 def mesh(points: int = MESH_POINTS) -> np.ndarray:
@@ -466,11 +472,9 @@ def profile_box_generation(profile, weights_ma_cm2, s_nodes) -> np.ndarray:
 
 def slow_rows(transports, thickness_nm) -> np.ndarray:
     """Mask of thin-film absorbers whose drift length is below DRIFT_RATIO_MIN films."""
-    # mu (tau_e + tau_h) V_bi per row, the same quantity as drift_over_film, without a call per row
-    par = np.array([(min(t.mobility_e_cm2_vs, t.mobility_h_cm2_vs) * (t.lifetime_e_ns + t.lifetime_h_ns) * 1e-9
-                     * t.vbi_v, t.architecture != "wafer") for t in transports], dtype=float).reshape(-1, 2)
-    d_cm = np.asarray(thickness_nm, dtype=float) * 1e-7
-    return (par[:, 1] > 0) & (par[:, 0] < DRIFT_RATIO_MIN * d_cm * d_cm)
+    film = np.array([t.architecture != "wafer" for t in transports], dtype=bool)
+    with np.errstate(divide="ignore"):
+        return film & (drift_over_film(transports, thickness_nm) < DRIFT_RATIO_MIN)
 
 
 def correction(transports, thickness_nm, bandgap_ev, temperature_k, gbox, voltages_v, s_nodes=None):

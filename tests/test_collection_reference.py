@@ -22,6 +22,7 @@ sys.path.insert(0, str(DATA))
 
 import sesame_collection_reference as ref  # noqa: E402
 from bench_collection import BANDGAP, closed_form_jph, fast_jph, generation  # noqa: E402  (on sys.path via the script)
+from tandem import dd_batch as db  # noqa: E402
 
 
 def _rows():
@@ -41,9 +42,8 @@ def _grid(mu, d):
 
 
 def drift_over_film(mu, d):
-    """mu (tau_e + tau_h) V_bi / d over d."""
-    t = ref.transport(mu)
-    return mu * (t.lifetime_e_ns + t.lifetime_h_ns) * 1e-9 * t.vbi_v / (d * 1e-7) ** 2
+    """mu (tau_e + tau_h) V_bi / d over d of the reference cell at mobility mu."""
+    return float(db.drift_over_film(ref.transport(mu), d))
 
 
 @pytest.fixture(scope="module")
