@@ -7,7 +7,8 @@ same geometry ("regular_upright") and with the default random pyramids. RayFlare
 the one recorded with the reference (same machine class; the script and version are stored in
 the JSON). Speed: one textured 2T design of studies/examples/cspbi3qd_si_2t_textured.toml on
 its default 181-point grid (geometry traced once, then cached; 11 distinct designs), and
-evaluate_batch throughput (64 designs), each in its own process, in rounds; ``--baseline DIR``
+evaluate_batch throughput (64 designs; also with processes=2, forked chunks, as a ratio to one
+process in the same worker), each in its own process, in rounds; ``--baseline DIR``
 times older code (a checkout, e.g. ``git worktree add --detach /tmp/base a63cd71``) in the same
 rounds and prints the speed-up per round.
 
@@ -82,7 +83,14 @@ def _speed_worker(root: str) -> None:
     t0 = time.perf_counter()
     tdm.evaluate_batch(designs[:64], with_cri=False)
     batch = time.perf_counter() - t0
-    print(json.dumps({"first_s": first, "single_ms": float(np.median(single)) * 1e3, "batch_per_s": 64 / batch}))
+    try:  # forked chunks (code without the keyword: n/a)
+        t0 = time.perf_counter()
+        tdm.evaluate_batch(designs[:64], with_cri=False, processes=2)
+        batch2 = 64 / (time.perf_counter() - t0)
+    except TypeError:
+        batch2 = float("nan")
+    print(json.dumps({"first_s": first, "single_ms": float(np.median(single)) * 1e3, "batch_per_s": 64 / batch,
+                      "batch2_per_s": batch2}))
 
 
 def speed(baseline: str | None = None, rounds: int = 3) -> None:
@@ -102,10 +110,17 @@ def speed(baseline: str | None = None, rounds: int = 3) -> None:
                                  cwd=root, check=True, env={**os.environ, "PYTHONPATH": root}).stdout
             runs[name].append(json.loads(out.strip().splitlines()[-1]))
     print(f"\ntextured 2T example, {rounds} rounds (medians; one process each):")
+    for v in runs.values():
+        for r in v:
+            r.setdefault("batch2_per_s", float("nan"))  # a baseline worker that does not time it
     med = {k: {q: float(np.median([r[q] for r in v])) for q in v[0]} for k, v in runs.items()}
     for name, m in med.items():
+        two = "n/a" if not np.isfinite(m["batch2_per_s"]) else f"{m['batch2_per_s']:6.1f} designs/s"
         print(f"  {name:10s} one design {m['single_ms']:6.1f} ms, evaluate_batch of 64 {m['batch_per_s']:6.1f} "
-              f"designs/s (first call, tracing the geometry: {m['first_s']:.1f} s)")
+              f"designs/s, evaluate_batch of 64, 2 processes {two} (first call, tracing the geometry: "
+              f"{m['first_s']:.1f} s)")
+    ratios_p = [r["batch2_per_s"] / r["batch_per_s"] for r in runs["this code"]]
+    print(f"  this code, 2 processes / 1 process (per round): {', '.join(f'{r:.2f}x' for r in ratios_p)}")
     if baseline:
         ratios_1 = [b["single_ms"] / a["single_ms"] for a, b in zip(runs["this code"], runs["baseline"])]
         ratios_b = [a["batch_per_s"] / b["batch_per_s"] for a, b in zip(runs["this code"], runs["baseline"])]

@@ -261,8 +261,12 @@ class BatchSpectra:
 
 
 def subcell_spectra(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int], wl: np.ndarray,
-                    go: GroupOptics) -> None:
-    """EQE, photocurrent (under each design's spectrum) and J0,rad (at its temperature) per role."""
+                    go: GroupOptics, positions: Sequence[int] | None = None) -> None:
+    """EQE, photocurrent (under each design's spectrum) and J0,rad (at its temperature) per role.
+
+    ``positions``: the caller's index of each design of the batch (for error messages; a chunk of
+    a larger batch, ``evaluate_batch(..., processes=N)``), None when the batch is the caller's.
+    """
     for role, attr in enumerate(ROLES):
         sel = [j for j, d in enumerate(group) if getattr(d, attr) is not None]
         if not sel:
@@ -274,7 +278,7 @@ def subcell_spectra(out: BatchSpectra, group: Sequence[Design], idx: Sequence[in
             cell = getattr(group[j], attr)
             lay = group[j].stack.layers[cell.absorber]
             raise ValueError(
-                f"design {idx[j]}: {attr} absorber index {cell.absorber} names layer "
+                f"design {idx[j] if positions is None else positions[idx[j]]}: {attr} absorber index {cell.absorber} names layer "
                 f"{lay.label!r}, which does not absorb (k = 0 on the whole grid)"
             )
         iqe = np.array([getattr(group[j], attr).iqe for j in sel])[:, None]
@@ -382,11 +386,13 @@ def transparency(out: BatchSpectra, group: Sequence[Design], idx: Sequence[int],
 
 
 def batch_optics(designs: Sequence[Design], avt_weighting: str, with_cri: bool,
-                 parasitic: dict[int, np.ndarray] | None = None) -> BatchSpectra:
+                 parasitic: dict[int, np.ndarray] | None = None,
+                 positions: Sequence[int] | None = None) -> BatchSpectra:
     """Steps 1-4 over the whole batch.
 
     ``parasitic``: design index -> parasitic absorption coefficient [W] (1/nm) of its
-    light-trapping absorber (see ``free_carrier_absorption``).
+    light-trapping absorber (see ``free_carrier_absorption``); ``positions``: see
+    ``subcell_spectra``.
     """
     grids, groups = group_designs(designs)
     cache = IndexCache()
@@ -398,7 +404,7 @@ def batch_optics(designs: Sequence[Design], avt_weighting: str, with_cri: bool,
         if parasitic and any(k in parasitic for k in idx):
             par = np.stack([parasitic.get(k, np.zeros(wl.size)) for k in idx])
         go = solve_optics(group, wl, cache, par)
-        subcell_spectra(out, group, idx, wl, go)
+        subcell_spectra(out, group, idx, wl, go, positions)
         transparency(out, group, idx, wl, go, avt_weighting, with_cri)
         res = go.solved
         for j, k in enumerate(idx):

@@ -19,7 +19,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Sequence
 
 import numpy as np
@@ -29,6 +29,7 @@ from optics.spectra import incident_power_mw_cm2
 
 from . import collection as col
 from . import electrical as el
+from . import parallel
 from . import silicon
 from . import transparency as tr
 from .device import BatchResult, Design, DeviceResult, Subcell, SubcellResult
@@ -307,7 +308,7 @@ def evaluate(design: Design, with_cri: bool = True, jv_points: int = 101,
 
 
 def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: int = 101,
-                   avt_weighting: str = "photon") -> BatchResult:
+                   avt_weighting: str = "photon", processes: int | None = 1) -> BatchResult:
     """Evaluate many designs: batched optics per group of same-shaped stacks, vectorised electrics.
 
     Parameters
@@ -325,6 +326,21 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
     avt_weighting : {"photon", "power"}
         AVT weighting: AM1.5G photon flux (Yang et al., Joule 3, 1415 (2019); default) or
         spectral irradiance (luminous transmittance).
+    processes : int >= 0 or None, default 1
+        Worker processes. 1 (the default) evaluates the whole batch in this process. N > 1
+        first evaluates the first design of each group (see ``group_designs``) here, which
+        fills the caches (materials on the grid, the traced texture geometry), then forks
+        N - 1 children that inherit them and splits the other designs into N contiguous
+        chunks, one per child and one evaluated here. 0 or None: one process per CPU this
+        process may run on (``os.sched_getaffinity``). The results are the same as with 1
+        (the same numbers to rounding; the same exception type and message when a design
+        fails). It falls back to 1 outside Linux, inside a daemonic process (the studies
+        batch helper, which already runs next to the study's own process; studies keep the
+        default) and when there are fewer than ``parallel.MIN_DESIGNS_PER_PROCESS`` designs
+        per process; a child killed meanwhile (e.g. out of memory) raises a RuntimeError.
+        Worth it for batches whose designs cost milliseconds each (textured wafers); set
+        OPENBLAS_NUM_THREADS=1 (as ``qdtandem`` does) so that the processes do not compete
+        for BLAS threads.
 
     Returns
     -------
@@ -332,13 +348,15 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
         ``results`` (one DeviceResult per design, in input order) and ``frame`` (a pandas
         DataFrame with ``kind``, ``limiting`` and the ``tandem.vocabulary.DEVICE_METRICS``).
     """
-    return evaluate_batch_spectra(designs, with_cri, jv_points, avt_weighting)[0]
+    return evaluate_batch_spectra(designs, with_cri, jv_points, avt_weighting, processes)[0]
 
 
 def evaluate_batch_spectra(designs: Sequence[Design], with_cri: bool = True, jv_points: int = 101,
-                           avt_weighting: str = "photon") -> tuple[BatchResult, BatchSpectra]:
+                           avt_weighting: str = "photon", processes: int | None = 1) -> tuple[BatchResult, BatchSpectra]:
     """``evaluate_batch`` and the ``BatchSpectra`` behind it (EQE at short circuit and at the
-    junction-voltage nodes, transports, V_bi): the energy yield builds its diodes from them."""
+    junction-voltage nodes, transports, V_bi): the energy yield builds its diodes from them.
+    ``processes`` as for ``evaluate_batch``; the spectra of the chunks are stitched along the
+    design axis, in input order."""
     designs = list(designs)
     if avt_weighting not in ("photon", "power"):
         raise ValueError(f"avt_weighting must be 'photon' or 'power', got {avt_weighting!r}")
@@ -347,14 +365,64 @@ def evaluate_batch_spectra(designs: Sequence[Design], with_cri: bool = True, jv_
     for k, d in enumerate(designs):
         if not isinstance(d, Design):
             raise ValueError(f"design {k} is a {type(d).__name__}, expected tandem.Design")
-    spectra = batch_optics(designs, avt_weighting, with_cri)
+    nproc = parallel.resolve_processes(processes)
+    if nproc > 1 and parallel.can_fork():
+        # one design per group first, here: the children inherit what it cached
+        warm = sorted(idx[0] for idx in group_designs(designs)[1].values())
+        rest = sorted(set(range(len(designs))) - set(warm))
+        parts = min(nproc, len(rest) // parallel.MIN_DESIGNS_PER_PROCESS)
+        if parts >= 2:
+            def chunk(positions):
+                return _evaluate([designs[k] for k in positions], with_cri, jv_points, avt_weighting, positions)
+
+            done = [(warm, chunk(warm))]
+            chunks = parallel.split(rest, parts)
+            done += zip(chunks, parallel.run_chunks(chunk, chunks))
+            return _stitch(done, len(designs))
+    return _evaluate(designs, with_cri, jv_points, avt_weighting)
+
+
+def _evaluate(designs: list[Design], with_cri: bool, jv_points: int, avt_weighting: str,
+              positions: Sequence[int] | None = None) -> tuple[BatchResult, BatchSpectra]:
+    """Steps 1-7 over ``designs`` in this process (``positions``: their indices in the caller's
+    batch, for error messages)."""
+    spectra = batch_optics(designs, avt_weighting, with_cri, positions=positions)
     p_in = np.array([incident_power_mw_cm2(d.spectrum) for d in designs])  # mW/cm^2
     top, bottom = role_electrics(designs, spectra, p_in, jv_points)
     fca = free_carrier_absorption(designs, top, bottom)
     if fca:
         # textured Si wafers: the optics again with the free-carrier absorption of the MPP
         # carriers (it changes the photocurrent by well under 1 %, so one pass is converged)
-        spectra = batch_optics(designs, avt_weighting, with_cri, fca)
+        spectra = batch_optics(designs, avt_weighting, with_cri, fca, positions)
         top, bottom = role_electrics(designs, spectra, p_in, jv_points)
     op = connect(designs, top, bottom, p_in, jv_points)
     return assemble(designs, spectra, top, bottom, op), spectra
+
+
+#: the design axis of the array fields of BatchSpectra (lists and {role: list} have it first)
+_DESIGN_AXIS = {"jph": 1, "j0_rad": 1, "jph_ideal": 1, "jph_v": 1, "vbi": 1, "avt": 0, "xy": 0, "cri": 0}
+
+
+def _stitch(parts: Sequence[tuple[Sequence[int], tuple[BatchResult, BatchSpectra]]],
+            n: int) -> tuple[BatchResult, BatchSpectra]:
+    """One (BatchResult, BatchSpectra) of ``n`` designs from those of chunks (positions, result)."""
+    results: list = [None] * n
+    out = BatchSpectra.empty(n)
+    for positions, (res, spec) in parts:
+        pos = np.asarray(positions, dtype=int)
+        for p, r in zip(positions, res.results):
+            results[p] = r
+        for f in fields(BatchSpectra):
+            mine, theirs = getattr(out, f.name), getattr(spec, f.name)
+            if isinstance(theirs, list):
+                for p, v in zip(positions, theirs):
+                    mine[p] = v
+            elif isinstance(theirs, dict):
+                for role, values in theirs.items():
+                    for p, v in zip(positions, values):
+                        mine[role][p] = v
+            elif f.name in _DESIGN_AXIS:
+                mine[(slice(None),) * _DESIGN_AXIS[f.name] + (pos,)] = theirs
+            else:
+                raise TypeError(f"BatchSpectra.{f.name}: no design axis known to stitch chunks of a batch")
+    return BatchResult(tuple(results)), out
