@@ -174,7 +174,7 @@ def test_facet_averaged_profile_integrates_to_absorptance(kind):
         prof = optics.absorption_profile(optics.Stack([optics.Layer(n[i], d[i], coh[i]) for i in range(5)]),
                                          WL, dz_nm=2.0, layers=[1])
         np.testing.assert_allclose(a, prof.absorption, atol=5e-5)
-        np.testing.assert_allclose(prof_t.field, prof.field, rtol=1e-2)  # rear light at 1 deg, not 0
+        np.testing.assert_allclose(prof_t.field, prof.field, rtol=2e-2)  # rear light at 2.5 deg (bin centre), not 0
     assert np.all(optics.spectral_generation(prof_t) >= 0)
 
 
