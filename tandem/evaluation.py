@@ -332,15 +332,16 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
         fills the caches (materials on the grid, the traced texture geometry), then forks
         N - 1 children that inherit them and splits the other designs into N contiguous
         chunks, one per child and one evaluated here. 0 or None: one process per CPU this
-        process may run on (``os.sched_getaffinity``). The results are the same as with 1
-        (the same numbers to rounding; the same exception type and message when a design
-        fails). It falls back to 1 outside Linux, inside a daemonic process (the studies
-        batch helper, which already runs next to the study's own process; studies keep the
-        default) and when there are fewer than ``parallel.MIN_DESIGNS_PER_PROCESS`` designs
-        per process; a child killed meanwhile (e.g. out of memory) raises a RuntimeError.
-        Worth it for batches whose designs cost milliseconds each (textured wafers); set
-        OPENBLAS_NUM_THREADS=1 (as ``qdtandem`` does) so that the processes do not compete
-        for BLAS threads.
+        process may run on (``os.sched_getaffinity``). The results are the same as with 1:
+        the same numbers to ~1e-15 relative (vectorised sums over another batch make the
+        only difference) and, when a design fails in a child, the same exception type and
+        message (the child's traceback as its ``__cause__``). It falls back to 1 outside
+        Linux, inside a daemonic process (the studies batch helper, which already runs next
+        to the study's own process; studies keep the default) and when there are fewer than
+        ``tandem.parallel.MIN_DESIGNS_PER_PROCESS`` (4) designs per process; a child killed
+        meanwhile (e.g. out of memory) raises a RuntimeError. Worth it for designs that cost
+        milliseconds each (textured wafers); set OPENBLAS_NUM_THREADS=1 (as ``qdtandem``
+        does) so that the processes do not compete for BLAS threads.
 
     Returns
     -------
