@@ -150,7 +150,7 @@ def _matrices(surface, surf_s, levels, clear, lossy, n_d, opts):
     [Wc, D, out, in] array: ``multiple_passes`` multiplies all designs at once), what it sends
     into the outer medium [nb, D, Wc], and its weighted trees per index level."""
     nb = opts.n_bins * opts.n_phi
-    M = np.zeros((clear.size, n_d, nb * nb))
+    M = np.empty((clear.size, n_d, nb * nb))  # every clear wavelength has one level: all rows written
     out = np.empty((nb, n_d, clear.size))
     trees = {}
     for lv in np.unique(levels[clear]):

@@ -71,9 +71,6 @@ class TreeOps:
     fine_ids: np.ndarray | None = None  # fine direction bins of the wafer leaves (first incidence)
     leaf_to_fine: sparse.csr_matrix | None = None  # [fine_ids, n_leaves]
     cache: dict | None = None  # per-surface products that depend on the geometry only
-    wafer_order: np.ndarray | None = None  # wafer leaves sorted by their row of leaf_to_wafer
-    wafer_starts: np.ndarray | None = None  # first of each run of equal rows in that order
-    wafer_rows: np.ndarray | None = None  # the row of each run
 
 
 def _ops(tree, n_bins) -> TreeOps:
@@ -114,13 +111,6 @@ def _ops(tree, n_bins) -> TreeOps:
     ops = TreeOps(tree, node_root, leaf_root, to_w, to_o, to_a, row, depth, n_inner, lp[:n_inner],
                   tree.leaf_frac[order][:, None, None], compact(leaf_f), lr[n_inner:], table_kind, rows.size,
                   cache={})
-    target = tree.leaf_bin[order] * tree.n_roots + leaf_root
-    wl_idx = np.flatnonzero(w)
-    ops.wafer_order = wl_idx[np.argsort(target[wl_idx], kind="stable")]
-    t_sorted = target[ops.wafer_order]
-    ops.wafer_starts = np.flatnonzero(np.r_[True, t_sorted[1:] != t_sorted[:-1]]) if t_sorted.size else \
-        np.zeros(0, dtype=np.int64)
-    ops.wafer_rows = t_sorted[ops.wafer_starts]
     if tree.leaf_fine is not None:
         fine = tree.leaf_fine[order]
         f = fine >= 0
@@ -279,19 +269,12 @@ def outcomes(ops: TreeOps, leaves, n_bins):
 
 def wafer_matrix_into(ops: TreeOps, leaves: np.ndarray, out: np.ndarray) -> None:
     """Write the flux the weighted leaves [NL, D, Ws] send into the wafer into ``out`` [Ws, D,
-    n_bins * n_roots] (C-contiguous; entries no leaf reaches are left as they are, so pass zeros),
-    in the wavelength-first layout the linear algebra of the passes needs. The leaves of each (bin, root) are summed as one run (the runs are fixed by the
-    geometry), so only the wafer leaves are transposed, not the mostly empty matrix."""
-    if ops.wafer_order.size == 0:
-        return
-    if not out.flags.c_contiguous:
-        raise ValueError("wafer_matrix_into: out must be C-contiguous")
-    lw = np.take(leaves, ops.wafer_order, axis=0)  # [Nw, D, Ws]
-    runs = np.add.reduceat(np.ascontiguousarray(lw.transpose(2, 1, 0)), ops.wafer_starts, axis=2)
-    # flat indices: fancy indexing along the last axis (out[:, :, rows] += runs) is ~30x slower
-    n_rows = out.shape[0] * out.shape[1]
-    flat = (np.arange(n_rows)[:, None] * out.shape[2] + ops.wafer_rows).ravel()
-    out.reshape(-1)[flat] = runs.reshape(-1)
+    n_bins * n_roots], in the wavelength-first layout the linear algebra of the passes needs (one
+    sparse product over the leaves, then one transposed copy: 2-3x faster than gathering and
+    summing the wafer leaves run by run)."""
+    n_l, n_d, n_w = leaves.shape
+    summed = ops.leaf_to_wafer @ leaves.reshape(n_l, n_d * n_w)  # [n_bins * n_roots, D * Ws]
+    out[...] = summed.reshape(-1, n_d, n_w).transpose(2, 1, 0)
 
 
 def as_slice(idx: np.ndarray):
