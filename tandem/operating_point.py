@@ -50,11 +50,13 @@ def grid_max(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarr
 
 
 def grid_zero(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
-               points: int = 17, rounds: int = 8):
+               points: int = 17, rounds: int = 5):
     """Root of a decreasing f on [lo, hi] (f(lo) >= 0 >= f(hi)) for a batch, by nested grids.
 
-    Each round brackets the sign change on a [B, N] grid (width / 16 per round); the
-    root is then interpolated linearly inside the final bracket.
+    Each round brackets the sign change on a [B, N] grid (width / 16 per round: ~1e-6 of
+    the interval after 5 rounds); the root is then interpolated linearly inside the final
+    bracket, whose error is second order in that width (~1e-12 of the interval for the
+    short-circuit currents, which 8 rounds reproduce to 1e-10 relative).
     """
     lo = np.asarray(lo, dtype=float)
     hi = np.asarray(hi, dtype=float)
