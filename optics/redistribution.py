@@ -62,6 +62,9 @@ class TextureOptions:
     n_outer_angles, n_cone_angles, n_tir_angles : TMM angle grid of the films from the outer side
         (uniform in theta), and from the wafer side inside / beyond the escape cone (uniform in
         sin theta, with a node on the critical angle at every wavelength).
+    n_cone_angles_opaque, n_tir_angles_opaque : the same from the wafer side where the wafer is
+        opaque: light meets the front films from inside only within a pyramid on first
+        incidence there (under 2 % of it on random pyramids), so a coarser grid serves.
     index_step, index_step_opaque : relative quantisation of n_wafer / n_outer for the refracted
         directions, where the wafer transmits and where it is opaque.
     seed : ray sampling and random-pyramid supercell (fixed: results are reproducible).
@@ -88,6 +91,8 @@ class TextureOptions:
     index_step: float = 0.02
     index_step_opaque: float = 0.10
     seed: int = 1
+    n_cone_angles_opaque: int = 4
+    n_tir_angles_opaque: int = 4
 
 
 @dataclass(frozen=True)
@@ -376,19 +381,22 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     side_fo = FilmSide(n0, fr_films, fr_d, nw, wl, clear, xi_o[:, clear], interp_outer(g_o, clear.size),
                     opq, used[0], xi_ou, flip=False, solve=False)  # into the absorbing wafer
     s_c_front = np.clip(n0[0].real / nw_r[0].real, 0.0, 1.0)
-    s_w = wafer_grid(s_c_front, opts)
-    xi_w = nw_r[0].real[None] * s_w
     # from inside the wafer: a plane wave needs a lossless incident medium; its k only matters
     # where the wafer transmits, where k is small (its bulk loss is in the propagation matrix).
-    # The interpolation grid serves every wavelength: where the wafer is opaque, light meets the
+    # Interpolation grids serve every wavelength: where the wafer is opaque, light meets the
     # front films from inside only within a pyramid, at tens of distinct angles (46 on random
-    # pyramids), which cost twice the grid's TMM solves for a few 1e-3 mA/cm^2
-    every = np.arange(n_w)
+    # pyramids) but with little weight, so a coarser grid serves there
     none = np.zeros(0, dtype=np.int64)
-    side_fw = FilmSide(nw_r, fr_films, fr_d, n0, wl, every, xi_w, interp_wafer(s_w, s_c_front),
-                    none, none, None, flip=True, solve=False)
-    FilmSide.solve(side_fo, side_fw)  # one TMM call for both sides
-    front_s = Surface.from_sides((side_fo.R, side_fo.T), (side_fw.R, side_fw.T))
+    sides_fw = []
+    for cols, n_cone, n_tir in ((clear, opts.n_cone_angles, opts.n_tir_angles),
+                                (opq, opts.n_cone_angles_opaque, opts.n_tir_angles_opaque)):
+        if cols.size:
+            s_w = wafer_grid(s_c_front[cols], opts, n_cone, n_tir)
+            sides_fw.append(FilmSide(nw_r, fr_films, fr_d, n0, wl, cols, nw_r[0, cols].real[None] * s_w,
+                                     interp_wafer(s_w, s_c_front[cols]), none, none, None, flip=True, solve=False))
+    FilmSide.solve(side_fo, *sides_fw)  # one TMM call for all
+    fw_R, fw_T = (sum(getattr(s, a) for s in sides_fw[1:]) + getattr(sides_fw[0], a) for a in ("R", "T"))
+    front_s = Surface.from_sides((side_fo.R, side_fo.T), (fw_R, fw_T))
 
     # all levels in one tree: root l lights the wavelengths of level l (the others get exact zeros)
     root_w = (lev_f[None, :] == lv_f[:, None]).astype(float)[:, None, :]
@@ -474,13 +482,12 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
 
     # ---- front films from their hit weights ---------------------------------------------------
     A = np.zeros((n_d, n_l, n_w))
-    A[:, :iw] = side_fo.absorb(np.moveaxis(hits_f[0], 0, 1)) + side_fw.absorb(np.moveaxis(hits_f[1], 0, 1))
+    h_o, h_w = np.moveaxis(hits_f[0], 0, 1), np.moveaxis(hits_f[1], 0, 1)
+    A[:, :iw] = side_fo.absorb(h_o) + sum(s.absorb(h_w) for s in sides_fw)
     with np.errstate(divide="ignore", invalid="ignore"):
         A[:, iw] = A_wafer * np.where(alpha > 0, alpha_bb / alpha, 1.0)
     A[:, iw + 1:] = A_rear
     R = R_front + R_escape
-    h_o = np.moveaxis(hits_f[0], 0, 1)
-    h_w = np.moveaxis(hits_f[1], 0, 1)
     res = TexturedResult(wl, R, T, A, R_front, R_escape, labels, iw, h_o, h_w)
     if single:
         res = TexturedResult(wl, R[0], T[0], A[0], R_front[0], R_escape[0], labels, iw, h_o[0], h_w[0])

@@ -30,16 +30,18 @@ def u_of_s(s, s_c):
     return np.where(s <= s_c, 1.0 - np.sqrt(1.0 - inside ** 2), 1.0 + np.sqrt(beyond))
 
 
-def wafer_grid(s_c: np.ndarray, opts) -> np.ndarray:
-    """sin(theta) nodes [K, W] on the wafer side, uniform in ``u_of_s``: ``opts.n_cone_angles`` up to
-    the critical s_c(lambda) (included), then ``opts.n_tir_angles`` up to 89.5 deg
-    (``opts``: an ``optics.redistribution.TextureOptions``)."""
+def wafer_grid(s_c: np.ndarray, opts, n_cone: int | None = None, n_tir: int | None = None) -> np.ndarray:
+    """sin(theta) nodes [K, W] on the wafer side, uniform in ``u_of_s``: ``n_cone`` (default
+    ``opts.n_cone_angles``) up to the critical s_c(lambda) (included), then ``n_tir`` (default
+    ``opts.n_tir_angles``) up to 89.5 deg (``opts``: an ``optics.redistribution.TextureOptions``)."""
+    n_cone = opts.n_cone_angles if n_cone is None else n_cone
+    n_tir = opts.n_tir_angles if n_tir is None else n_tir
     s_c = np.minimum(s_c, S_MAX)
     if np.all(s_c >= S_MAX):  # no critical angle (lossy or denser outer medium): all nodes in the cone
-        u = np.linspace(0.0, 1.0, opts.n_cone_angles + opts.n_tir_angles)[:, None]
+        u = np.linspace(0.0, 1.0, n_cone + n_tir)[:, None]
         return s_c[None] * np.sqrt(1.0 - (1.0 - u) ** 2)
-    u = np.linspace(0.0, 1.0, opts.n_cone_angles)[:, None]
-    v = np.linspace(0.0, 1.0, opts.n_tir_angles + 1)[1:, None]
+    u = np.linspace(0.0, 1.0, n_cone)[:, None]
+    v = np.linspace(0.0, 1.0, n_tir + 1)[1:, None]
     cone = s_c[None] * np.sqrt(1.0 - (1.0 - u) ** 2)
     tir = s_c[None] + v ** 2 * (S_MAX - s_c[None])
     return np.concatenate([cone, tir])
