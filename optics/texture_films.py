@@ -11,6 +11,7 @@ weights, so R + T + A = 1 holds at every fine angle to round-off.
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from .texture import ANGLE_STEP_DEG, N_FINE
 from .texture_trees import as_slice
@@ -86,22 +87,52 @@ def interp_wafer(s_grid: np.ndarray, s_c: np.ndarray):
     return i0, f
 
 
+_MATRICES: dict[int, tuple] = {}  # id(i0) -> (i0, f, matrix): i0 kept alive, so its id stays unique
+_MAX_MATRICES = 16
+
+
+def _interp_matrix(i0, f, k):
+    """The interpolation as a linear map: a dense [F, K] matrix where the weights are the same at
+    every wavelength (the outer side: ``interp_outer`` broadcasts them), else a sparse
+    [F W, K W] one (two entries a row; cached for the wavelength-dependent weights of
+    ``interp_wafer``, which every design shares). A product with it is 10-20x faster than
+    gathering and summing the two neighbours of every fine angle."""
+    n_f, n_w = i0.shape
+    if i0.strides[1] == 0 and f.strides[1] == 0:
+        m = np.zeros((n_f, k))
+        rows = np.arange(n_f)
+        np.add.at(m, (rows, i0[:, 0]), 1 - f[:, 0])
+        np.add.at(m, (rows, i0[:, 0] + 1), f[:, 0])
+        return m
+    hit = _MATRICES.get(id(i0))
+    if hit is not None and hit[0] is i0 and hit[1] is f:
+        return hit[2]
+    cols = i0 * n_w + np.arange(n_w)  # [F, W] into the flattened [K, W]
+    m = sparse.csr_matrix((np.stack([1 - f, f], axis=-1).ravel(), np.stack([cols, cols + n_w], axis=-1).ravel(),
+                           np.arange(0, 2 * n_f * n_w + 1, 2)), shape=(n_f * n_w, k * n_w))
+    if not i0.flags.writeable:  # a cached (read-only) grid: keep its matrix too
+        if len(_MATRICES) >= _MAX_MATRICES:
+            _MATRICES.pop(next(iter(_MATRICES)))
+        _MATRICES[id(i0)] = (i0, f, m)
+    return m
+
+
 def to_fine(coarse, i0, f):
-    """coarse [D, K, W] -> fine [D, F, W] by the interpolation weights."""
+    """coarse [D, K, W] -> fine [D, F, W] by the interpolation weights i0, f [F, W]."""
     n_d, k, n_w = coarse.shape
-    flat = i0 * n_w + np.arange(n_w)  # [F, W] into the flattened [K, W]
-    c = coarse.reshape(n_d, k * n_w)
-    return np.take(c, flat, axis=1) * (1 - f) + np.take(c, flat + n_w, axis=1) * f
+    m = _interp_matrix(i0, f, k)
+    if isinstance(m, np.ndarray):
+        return m @ coarse
+    return (m @ coarse.reshape(n_d, k * n_w).T).T.reshape(n_d, i0.shape[0], n_w)
 
 
 def to_coarse(fine, i0, f, k):
     """Transpose of ``to_fine``: fine weights [D, F, W] -> coarse [D, K, W]."""
     n_d, n_f, n_w = fine.shape
-    base = (np.arange(n_d)[:, None, None] * k + i0[None]) * n_w + np.arange(n_w)
-    size = n_d * k * n_w
-    out = np.bincount(base.ravel(), (fine * (1 - f)).ravel(), minlength=size)
-    out += np.bincount((base + n_w).ravel(), (fine * f).ravel(), minlength=size)
-    return out.reshape(n_d, k, n_w)
+    m = _interp_matrix(i0, f, k)
+    if isinstance(m, np.ndarray):
+        return m.T @ fine
+    return (m.T @ fine.reshape(n_d, n_f * n_w).T).T.reshape(n_d, k, n_w)
 
 
 def _last_axis_put(cols: np.ndarray, rows, n_w: int):
