@@ -85,7 +85,7 @@ class TextureOptions:
     n_phi: int = 3
     rays_incident: int = 400
     rays_per_bin: int = 32
-    n_outer_angles: int = 10
+    n_outer_angles: int = 6
     n_cone_angles: int = 8
     n_tir_angles: int = 12
     first_pass_step_deg: float = 0.25
