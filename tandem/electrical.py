@@ -88,7 +88,7 @@ __all__ = [
     "blackbody_photon_flux", "sun_weights", "reciprocity_weights", "jsc_from_eqe", "j0_rad_from_eqe",
     "voc_rad", "DiodeArrays", "diode_from_eqe", "single_mpp", "series_mpp", "jv_curve", "series_jv_curve",
     "short_circuit_current", "series_short_circuit_current", "si_intrinsic_ni", "richter_auger_rate",
-    "MPPResult", "series_voltage", "series_operating_voltages", "diode_from_currents",
+    "MPPResult", "series_voltage", "series_operating_voltages", "diode_from_currents", "single_and_series_mpp",
 ]
 
 #: Shunt conductances below this (mA cm^-2 V^-1, i.e. Rsh > 1e12 Ohm cm^2) are treated as no shunt.
@@ -542,5 +542,5 @@ def diode_from_currents(jsc, j0_rad, temperature_k=298.15, ere=1.0, ideality=1.0
 # here, after DiodeArrays, under their old names.
 from .operating_point import (  # noqa: E402,F401
     MPPResult, jv_curve, series_jv_curve, series_mpp, series_operating_voltages, series_short_circuit_current,
-    series_voltage, short_circuit_current, single_mpp,
+    series_voltage, short_circuit_current, single_and_series_mpp, single_mpp,
 )

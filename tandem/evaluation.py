@@ -19,6 +19,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from typing import Sequence
 
@@ -109,6 +110,8 @@ class RoleElectrics:
     mpp: el.MPPResult
     pce_pct: np.ndarray
     jv: tuple[np.ndarray, np.ndarray]
+    #: bottom role of a batch of 2T tandems only: the tandems' MPP [M], solved with the subcells'
+    series: el.MPPResult | None = None
 
     def position(self) -> dict[int, int]:
         """Design index -> row in these arrays."""
@@ -151,12 +154,21 @@ def role_electrics(designs: Sequence[Design], spectra: BatchSpectra, p_in: np.nd
     if bottom is None or any(np.any(d.auger_w_cm > 0) for _, d in (top, bottom)):
         return _own_mpp(*top, p_in, jv_points), None if bottom is None else _own_mpp(*bottom, p_in, jv_points)
     both = el.DiodeArrays.concat([top[1], bottom[1]])
-    mpp = el.single_mpp(both)
+    series = None
+    if top[1].size == bottom[1].size == len(designs) and all(
+            d.kind == "2T" and not d.luminescent_coupling for d in designs):
+        # a batch of 2T tandems: the subcells' and the tandems' MPP searches share their solves
+        lock = el.single_and_series_mpp(top[1], bottom[1])
+        if lock is not None:
+            mpp, series = lock
+    if series is None:
+        mpp = el.single_mpp(both)
     jv = el.jv_curve(both, mpp.jsc_ma_cm2, jv_points)
     out, n_top = [], top[1].size
     for (idx, diodes), sl in ((top, slice(0, n_top)), (bottom, slice(n_top, None))):
         m = el.MPPResult(*(getattr(mpp, f)[sl] for f in el.MPPResult.__dataclass_fields__))
         out.append(RoleElectrics(idx, diodes, m, m.pmax_mw_cm2 / p_in[idx] * 100, (jv[0][sl], jv[1][sl])))
+    out[1] = dataclasses.replace(out[1], series=series)
     return out[0], out[1]
 
 
@@ -199,7 +211,7 @@ def connect(designs: Sequence[Design], top: RoleElectrics, bottom: RoleElectrics
         k2 = bidx[~four]
         t2, b2 = top.diodes.take(k2), bottom.diodes.take(np.flatnonzero(~four))
         lc = np.array([designs[k].luminescent_coupling for k in k2])
-        m2 = el.series_mpp(t2, b2, lc)
+        m2 = bottom.series if bottom.series is not None else el.series_mpp(t2, b2, lc)
         op.pce[k2] = m2.pmax_mw_cm2 / p_in[k2] * 100
         op.voc[k2], op.jsc[k2], op.ff[k2] = m2.voc_v, m2.jsc_ma_cm2, m2.ff_pct
         op.vmpp[k2], op.jmpp[k2], op.pmax[k2] = m2.vmpp_v, m2.jmpp_ma_cm2, m2.pmax_mw_cm2

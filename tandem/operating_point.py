@@ -210,6 +210,49 @@ def series_mpp(top: DiodeArrays, bottom: DiodeArrays, coupling=0.0) -> MPPResult
     return MPPResult(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
 
 
+def single_and_series_mpp(top: DiodeArrays, bottom: DiodeArrays) -> tuple[MPPResult, MPPResult] | None:
+    """``single_mpp`` of the 2B subcells ``DiodeArrays.concat([top, bottom])`` and ``series_mpp`` of
+    the B pairs without luminescent coupling, solved in lockstep: each round of the nested grids
+    evaluates the subcells' and the pairs' grids in one vectorised junction-voltage solve, half
+    the solves of the two searches apart (what costs most for a single design). Row by row the
+    numbers are those of the two functions (the solves are elementwise, the grids row by row).
+
+    Returns (subcell MPPs [2B], tandem MPPs [B]), or None where ``stacked`` gives None (Auger
+    recombination): then solve them apart.
+    """
+    both = stacked(top, bottom)
+    if both is None:
+        return None
+    b = top.size
+    rs = both.rs[:, None]
+
+    def voltages(x):
+        """Terminal voltages at the currents x [3B, N]: of each subcell (rows 0..2B-1) at its own
+        grid, of each pair (rows 2B..3B-1) in series."""
+        n = x.shape[1]
+        xs = x[2 * b:]
+        vj = both.junction_voltage(np.concatenate([x[:2 * b], np.concatenate([xs, xs])], axis=1))
+        v_cells = vj[:, :n] - x[:2 * b] * 1e-3 * rs
+        v_pairs = (vj[:b, n:] - xs * 1e-3 * rs[:b]) + (vj[b:, n:] - xs * 1e-3 * rs[b:])
+        return np.concatenate([v_cells, v_pairs])
+
+    zeros = np.zeros(3 * b)
+    v0 = both.voltage(np.zeros(2 * b))
+    voc = np.concatenate([v0, v0[:b] + v0[b:]])
+    hi = np.concatenate([np.maximum(both.jph_max, 0.0), np.maximum(top.jph_max, bottom.jph_max)])
+    jsc = grid_zero(voltages, zeros, hi)
+    j, p = grid_max(lambda jj: jj * voltages(jj), zeros, np.maximum(jsc, 0.0))
+    ok = np.concatenate([both.jph > 0, np.ones(b, dtype=bool)]) & (voc > 0)
+    ok[2 * b:] &= jsc[2 * b:] > 0
+    p = np.where(ok, np.maximum(p, 0.0), 0.0)
+    j = np.where(ok, j, 0.0)
+    v = np.where(ok & (j > 0), p / np.where(j > 0, j, 1.0), 0.0)
+    res = MPPResult(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
+    cells, pairs = slice(0, 2 * b), slice(2 * b, None)
+    return (MPPResult(*(getattr(res, f)[cells] for f in MPPResult.__dataclass_fields__)),
+            MPPResult(*(getattr(res, f)[pairs] for f in MPPResult.__dataclass_fields__)))
+
+
 def jv_curve(cell: DiodeArrays, jsc_ma_cm2: np.ndarray, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
     """J-V curves of B subcells from short circuit to open circuit.
 
