@@ -371,8 +371,10 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     lv_f = np.unique(lev_f)
     forest, parts = tt.incident_forest(front, theta0, lv_f, opts)
     first = {float(lv): ops for lv, ops in zip(lv_f, parts)}
-    used = [np.unique(np.concatenate([ops.tree.angle[ops.tree.wafer_side == side] for ops in first.values()]))
-            for side in (False, True)]
+    used = forest.cache.get("used")  # fine angles the first incidence meets, per side (geometry only)
+    if used is None:
+        used = forest.cache["used"] = [np.unique(np.concatenate([ops.tree.angle[ops.tree.wafer_side == side]
+                                                                 for ops in first.values()])) for side in (False, True)]
 
     # ---- front films: outer side (incidence from air) and wafer side -----------------------
     fine_deg = np.arange(N_FINE) * ANGLE_STEP_DEG
@@ -412,7 +414,8 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
         e_all = (forest.leaf_to_fine @ leaves.reshape(leaves.shape[0], -1)).reshape(-1, n_d, n_w)
         for lv, ops in first.items():
             sel = np.flatnonzero(lev_f == lv)
-            v0_fine[lv] = (e_all[np.searchsorted(forest.fine_ids, ops.fine_ids)][:, :, sel], sel)
+            if not opaque[sel].all():  # only where light can reach the rear
+                v0_fine[lv] = (e_all[np.searchsorted(forest.fine_ids, ops.fine_ids)][:, :, sel], sel)
 
     A_wafer = np.zeros((n_d, n_w))
     R_escape = np.zeros((n_d, n_w))
@@ -449,12 +452,12 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
                 if cos_k is None:
                     cos_k = first[lv].cache["cos_k"] = np.cos(np.radians(
                         tt.fine_bins(opts).centres_deg[ids]))[:, None, None]
+                live = ~opaque[sel_f]
                 for k, rows in groups.items():
                     r = uniq[k]
-                    for lv_r in np.unique(r.levels[sel_f]):
-                        m = ~opaque[sel_f] & (r.levels[sel_f] == lv_r)
-                        if not m.any():
-                            continue
+                    lv_sel = r.levels[sel_f]
+                    for lv_r in np.unique(lv_sel[live]):
+                        m = live & (lv_sel == lv_r)
                         sel = sel_f[m]
                         pos = np.searchsorted(clear, sel)
                         c_w, c_o, c_a = _first_pass(r, ids, rear, float(lv_r), sel, pos, lossy, opts)
