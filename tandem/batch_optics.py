@@ -251,15 +251,23 @@ def _facet_profiles(first: Design, n, d, n0, wl, iw, A, parts, layers) -> dict:
         peak = np.argmax(hits.sum(axis=-1), axis=1)  # per design: its own, whatever the batch
         for k in np.unique(peak):
             sub = rows[peak == k]
-            planar = optics.solve_arrays(n[sub, :iw], d[sub, :iw], coh, wl, n0[sub], n[sub, iw], float(k) * ANGLE_STEP_DEG,
-                                         validate=False, profile_layers=layers)
+            # only where these absorbers absorb more than 1e-7 (elsewhere the profile, so the
+            # collected EQE, is 0 instead of a few 1e-8)
+            w = np.flatnonzero(np.any(A[np.ix_(sub, layers)] > 1e-7, axis=(0, 1)))
+            if not w.size:
+                continue
+            planar = optics.solve_arrays(n[sub, :iw][..., w], d[sub, :iw], coh, wl[w], n0[sub][:, w], n[sub, iw][:, w],
+                                         float(k) * ANGLE_STEP_DEG, validate=False, profile_layers=layers)
             for a in layers:
-                alpha, kr, cf, cb, co = (np.asarray(x).reshape(sub.size, wl.size) for x in planar.profile_terms[a])
-                a_pl = np.asarray(planar.A).reshape(sub.size, -1, wl.size)[:, a]
+                alpha, kr, cf, cb, co = (np.asarray(x).reshape(sub.size, w.size) for x in planar.profile_terms[a])
+                a_pl = np.asarray(planar.A).reshape(sub.size, -1, w.size)[:, a]
+                a_tex = A[sub][:, a][:, w]
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    scale = np.where(a_pl > 1e-12, A[sub, a] / a_pl, 0.0)
-                for q, x in enumerate((alpha, kr, cf * scale, cb * scale, co * scale)):
-                    out[a][q][sub] = x
+                    # each design by its own absorptance: the same numbers in any batch
+                    scale = np.where((a_pl > 1e-12) & (a_tex > 1e-7), a_tex / a_pl, 0.0)
+                on = scale > 0
+                for q, x in enumerate((alpha * on, kr * on, cf * scale, cb * scale, co * scale)):
+                    out[a][q][np.ix_(sub, w)] = x
     return {a: tuple(v) for a, v in out.items()}
 
 
