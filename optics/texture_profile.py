@@ -10,7 +10,8 @@ eqs. 22-23), s and p averaged:
     a(z) = sum_theta h_o(theta) a_o(z; theta) + sum_theta h_w(theta) a_w(d - z; theta).
 
 Its depth integral is the film's absorptance of ``solve_textured`` (to the angle interpolation
-used there where the wafer transmits). The result is an ``optics.ProfileResult``, so
+used there where the wafer transmits, and for the little light that meets the films from the
+wafer where it is opaque). The result is an ``optics.ProfileResult``, so
 ``optics.spectral_generation`` gives the facet-averaged G(z, lambda) of the collection models.
 """
 from __future__ import annotations
