@@ -232,7 +232,7 @@ def _rear_interface(key, rear, re_films, re_d, nw, nf, wl, clear, opaque, lossy,
     if not lossy:
         g_or = np.linspace(0.0, 89.5, opts.n_outer_angles)
         xi_or = nf[0, clear].real[None] * np.sin(np.radians(g_or))[:, None]
-        side_ro = FilmSide(nf, re_films, re_d, nw, wl, clear, xi_or, interp_outer(g_or, clear.size),
+        side_ro = FilmSide(nf, re_films, re_d, nw, wl, clear, xi_or, interp_outer(g_or),
                            none, none, None, flip=True)
         Rr_fine[0], Tr_fine[0] = side_ro.R, side_ro.T
         if n_lr:
@@ -382,7 +382,7 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
     g_o = g_o[g_o <= 89.5]
     xi_o = n0[0].real[None] * np.sin(np.radians(g_o))[:, None]
     xi_ou = n0[0, opq].real[None] * np.sin(np.radians(fine_deg[used[0]]))[:, None]
-    side_fo = FilmSide(n0, fr_films, fr_d, nw, wl, clear, xi_o[:, clear], interp_outer(g_o, clear.size),
+    side_fo = FilmSide(n0, fr_films, fr_d, nw, wl, clear, xi_o[:, clear], interp_outer(g_o),
                     opq, used[0], xi_ou, flip=False, solve=False)  # into the absorbing wafer
     s_c_front = np.clip(n0[0].real / nw_r[0].real, 0.0, 1.0)
     # from inside the wafer: a plane wave needs a lossless incident medium; its k only matters
@@ -399,8 +399,8 @@ def solve_textured(n_layers, thicknesses_nm, coherent, wavelengths_nm, n_inciden
             sides_fw.append(FilmSide(nw_r, fr_films, fr_d, n0, wl, cols, nw_r[0, cols].real[None] * s_w,
                                      interp_wafer(s_w, s_c_front[cols]), none, none, None, flip=True, solve=False))
     FilmSide.solve(side_fo, *sides_fw)  # one TMM call for all
-    fw_R, fw_T = (sum(getattr(s, a) for s in sides_fw[1:]) + getattr(sides_fw[0], a) for a in ("R", "T"))
-    front_s = Surface.from_sides((side_fo.R, side_fo.T), (fw_R, fw_T))
+    # the wafer-side sides fill disjoint wavelengths of their (otherwise zero) R and T
+    front_s = Surface.from_sides((side_fo.R, side_fo.T), (sum(s.R for s in sides_fw), sum(s.T for s in sides_fw)))
 
     # all levels in one tree: root l lights the wavelengths of level l (the others get exact zeros)
     root_w = (lev_f[None, :] == lv_f[:, None]).astype(float)[:, None, :]

@@ -48,23 +48,30 @@ def wafer_grid(s_c: np.ndarray, opts, n_cone: int | None = None, n_tir: int | No
     return np.concatenate([cone, tir])
 
 
-def interp_outer(grid_deg: np.ndarray, n_w: int):
-    """Linear-interpolation weights from the outer grid to the fine angles: i0 [F, W], f [F, W]."""
+def interp_outer(grid_deg: np.ndarray) -> np.ndarray:
+    """Linear interpolation from the outer grid (theta, deg) to the fine angles, the same at every
+    wavelength: a dense [F, K] matrix (``to_fine``)."""
     theta = np.arange(N_FINE) * ANGLE_STEP_DEG
     i0 = np.clip(np.searchsorted(grid_deg, theta, side="right") - 1, 0, grid_deg.size - 2)
     f = np.clip((theta - grid_deg[i0]) / (grid_deg[i0 + 1] - grid_deg[i0]), 0.0, 1.0)
-    return np.broadcast_to(i0[:, None], (N_FINE, n_w)), np.broadcast_to(f[:, None], (N_FINE, n_w))
+    m = np.zeros((N_FINE, grid_deg.size))
+    rows = np.arange(N_FINE)
+    np.add.at(m, (rows, i0), 1 - f)
+    np.add.at(m, (rows, i0 + 1), f)
+    return m
 
 
-_INTERP: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+_INTERP: dict[bytes, sparse.csr_matrix] = {}
 _MAX_INTERP = 16
 
 
-def interp_wafer(s_grid: np.ndarray, s_c: np.ndarray):
-    """Weights i0, f [F, W] from the wafer-side grid to the fine angles, linear in ``u_of_s``.
+def interp_wafer(s_grid: np.ndarray, s_c: np.ndarray) -> sparse.csr_matrix:
+    """Linear interpolation (in ``u_of_s``) from the wafer-side grid s_grid [K, W] to the fine
+    angles, different at every wavelength: a sparse [F W, K W] matrix, two entries a row
+    (``to_fine``).
 
-    They depend on the wafer and outer indices only, so every design of a study shares them: they
-    are cached (read-only arrays)."""
+    It depends on the wafer and outer indices only, so every design of a study shares it: it is
+    cached."""
     s_grid = np.ascontiguousarray(s_grid, dtype=float)
     s_c = np.ascontiguousarray(s_c, dtype=float)
     key = s_grid.tobytes() + b"\0" + s_c.tobytes() + repr(s_grid.shape).encode()
@@ -72,67 +79,38 @@ def interp_wafer(s_grid: np.ndarray, s_c: np.ndarray):
     if hit is not None:
         return hit
     s = np.sin(np.radians(np.arange(N_FINE) * ANGLE_STEP_DEG))[:, None]
-    k = s_grid.shape[0]
+    k, n_w = s_grid.shape
     u_nodes = u_of_s(s_grid, s_c[None])
     u = u_of_s(np.minimum(s, S_MAX), s_c[None])
     i0 = np.clip((u_nodes[None, :, :] <= u[:, None, :]).sum(axis=1) - 1, 0, k - 2)
     lo = np.take_along_axis(u_nodes, i0, 0)
     hi = np.take_along_axis(u_nodes, i0 + 1, 0)
     f = np.clip((u - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
-    i0.flags.writeable = False
-    f.flags.writeable = False
-    if len(_INTERP) >= _MAX_INTERP:
-        _INTERP.pop(next(iter(_INTERP)))
-    _INTERP[key] = (i0, f)
-    return i0, f
-
-
-_MATRICES: dict[int, tuple] = {}  # id(i0) -> (i0, f, matrix): i0 kept alive, so its id stays unique
-_MAX_MATRICES = 16
-
-
-def _interp_matrix(i0, f, k):
-    """The interpolation as a linear map: a dense [F, K] matrix where the weights are the same at
-    every wavelength (the outer side: ``interp_outer`` broadcasts them), else a sparse
-    [F W, K W] one (two entries a row; cached for the wavelength-dependent weights of
-    ``interp_wafer``, which every design shares). A product with it is 10-20x faster than
-    gathering and summing the two neighbours of every fine angle."""
-    n_f, n_w = i0.shape
-    if i0.strides[1] == 0 and f.strides[1] == 0:
-        m = np.zeros((n_f, k))
-        rows = np.arange(n_f)
-        np.add.at(m, (rows, i0[:, 0]), 1 - f[:, 0])
-        np.add.at(m, (rows, i0[:, 0] + 1), f[:, 0])
-        return m
-    hit = _MATRICES.get(id(i0))
-    if hit is not None and hit[0] is i0 and hit[1] is f:
-        return hit[2]
     cols = i0 * n_w + np.arange(n_w)  # [F, W] into the flattened [K, W]
     m = sparse.csr_matrix((np.stack([1 - f, f], axis=-1).ravel(), np.stack([cols, cols + n_w], axis=-1).ravel(),
-                           np.arange(0, 2 * n_f * n_w + 1, 2)), shape=(n_f * n_w, k * n_w))
-    if not i0.flags.writeable:  # a cached (read-only) grid: keep its matrix too
-        if len(_MATRICES) >= _MAX_MATRICES:
-            _MATRICES.pop(next(iter(_MATRICES)))
-        _MATRICES[id(i0)] = (i0, f, m)
+                           np.arange(0, 2 * N_FINE * n_w + 1, 2)), shape=(N_FINE * n_w, k * n_w))
+    if len(_INTERP) >= _MAX_INTERP:
+        _INTERP.pop(next(iter(_INTERP)))
+    _INTERP[key] = m
     return m
 
 
-def to_fine(coarse, i0, f):
-    """coarse [D, K, W] -> fine [D, F, W] by the interpolation weights i0, f [F, W]."""
+def to_fine(coarse, interp):
+    """coarse [D, K, W] -> fine [D, F, W] by an interpolation of ``interp_outer`` or
+    ``interp_wafer`` (a product with it is 10-20x faster than gathering and summing the two
+    neighbours of every fine angle)."""
+    if isinstance(interp, np.ndarray):
+        return interp @ coarse
     n_d, k, n_w = coarse.shape
-    m = _interp_matrix(i0, f, k)
-    if isinstance(m, np.ndarray):
-        return m @ coarse
-    return (m @ coarse.reshape(n_d, k * n_w).T).T.reshape(n_d, i0.shape[0], n_w)
+    return (interp @ coarse.reshape(n_d, k * n_w).T).T.reshape(n_d, -1, n_w)
 
 
-def to_coarse(fine, i0, f, k):
+def to_coarse(fine, interp):
     """Transpose of ``to_fine``: fine weights [D, F, W] -> coarse [D, K, W]."""
+    if isinstance(interp, np.ndarray):
+        return interp.T @ fine
     n_d, n_f, n_w = fine.shape
-    m = _interp_matrix(i0, f, k)
-    if isinstance(m, np.ndarray):
-        return m.T @ fine
-    return (m.T @ fine.reshape(n_d, n_f * n_w).T).T.reshape(n_d, k, n_w)
+    return (interp.T @ fine.reshape(n_d, n_f * n_w).T).T.reshape(n_d, -1, n_w)
 
 
 def _last_axis_put(cols: np.ndarray, rows, n_w: int):
@@ -224,8 +202,8 @@ class FilmSide:
         n_d, n_f, n_w = self.R.shape
         if kind == "c":
             put = _last_axis_put(self.clr, n_d * n_f, n_w)
-            put(self.R, to_fine(r, *self.interp))
-            put(self.T, to_fine(t, *self.interp))
+            put(self.R, to_fine(r, self.interp))
+            put(self.T, to_fine(t, self.interp))
             self.A_c = a
         else:
             # flat indices of (design, used angle, opaque wavelength): numpy's fancy indexing
@@ -245,7 +223,7 @@ class FilmSide:
         if self.A_c is not None:
             c = as_slice(self.clr)
             h = to_coarse(hits[:, :, c] if isinstance(c, slice) else np.take(hits, c, axis=2),
-                          *self.interp, self.A_c.shape[2])
+                          self.interp)
             out[:, :, c] = np.einsum("dkw,dlkw->dlw", h, self.A_c)
         if self.A_u is not None:
             c = as_slice(self.opq)
@@ -259,5 +237,5 @@ class FilmSide:
         transmits: ``absorb(hits)`` is the hit-weighted sum of these (``to_coarse`` is the
         transpose of ``to_fine``)."""
         n_d, n_l, k, n_c = self.A_c.shape
-        fine = to_fine(self.A_c.reshape(n_d * n_l, k, n_c), *self.interp)
+        fine = to_fine(self.A_c.reshape(n_d * n_l, k, n_c), self.interp)
         return fine.reshape(n_d, n_l, N_FINE, n_c)
