@@ -166,7 +166,7 @@ def role_electrics(designs: Sequence[Design], spectra: BatchSpectra, p_in: np.nd
     jv = el.jv_curve(both, mpp.jsc_ma_cm2, jv_points)
     out, n_top = [], top[1].size
     for (idx, diodes), sl in ((top, slice(0, n_top)), (bottom, slice(n_top, None))):
-        m = el.MPPResult(*(getattr(mpp, f)[sl] for f in el.MPPResult.__dataclass_fields__))
+        m = mpp.rows(sl)
         out.append(RoleElectrics(idx, diodes, m, m.pmax_mw_cm2 / p_in[idx] * 100, (jv[0][sl], jv[1][sl])))
     out[1] = dataclasses.replace(out[1], series=series)
     return out[0], out[1]

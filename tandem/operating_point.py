@@ -94,6 +94,19 @@ class MPPResult:
     def pce_pct(self) -> np.ndarray:
         return self.pmax_mw_cm2 / incident_power_mw_cm2() * 100
 
+    @classmethod
+    def from_search(cls, voc, jsc, j, p, ok) -> "MPPResult":
+        """From a search's Voc, Jsc, J and P at the maximum [B]: zero power (and current, voltage)
+        where ``ok`` is False (no photocurrent or no positive Voc), Voc and Jsc clipped at 0."""
+        p = np.where(ok, np.maximum(p, 0.0), 0.0)
+        j = np.where(ok, j, 0.0)
+        v = np.where(ok & (j > 0), p / np.where(j > 0, j, 1.0), 0.0)
+        return cls(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
+
+    def rows(self, index) -> "MPPResult":
+        """The operating points of the rows ``index`` (a slice or indices)."""
+        return MPPResult(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
 
 def short_circuit_current(cell: DiodeArrays) -> np.ndarray:
     """Terminal current at V = 0 of B subcells, mA/cm^2, shape [B] (below Jph with Rs and Rsh)."""
@@ -117,11 +130,7 @@ def single_mpp(cell: DiodeArrays) -> MPPResult:
     voc = cell.voltage(np.zeros(cell.size))
     jsc = short_circuit_current(cell)
     j, p = grid_max(lambda jj: jj * cell.voltage(jj), np.zeros(cell.size), np.maximum(jsc, 0.0))
-    ok = (cell.jph > 0) & (voc > 0)
-    p = np.where(ok, np.maximum(p, 0.0), 0.0)
-    j = np.where(ok, j, 0.0)
-    v = np.where(ok & (j > 0), p / np.where(j > 0, j, 1.0), 0.0)
-    return MPPResult(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
+    return MPPResult.from_search(voc, jsc, j, p, (cell.jph > 0) & (voc > 0))
 
 
 def series_operating_voltages(top: DiodeArrays, bottom: DiodeArrays, j, coupling=0.0):
@@ -203,11 +212,7 @@ def series_mpp(top: DiodeArrays, bottom: DiodeArrays, coupling=0.0) -> MPPResult
     jsc = series_short_circuit_current(top, bottom, coupling)
     j, p = grid_max(lambda jj: jj * series_voltage(top, bottom, jj, coupling),
                        np.zeros(top.size), np.maximum(jsc, 0.0))
-    ok = (voc > 0) & (jsc > 0)
-    p = np.where(ok, np.maximum(p, 0.0), 0.0)
-    j = np.where(ok, j, 0.0)
-    v = np.where(ok & (j > 0), p / np.where(j > 0, j, 1.0), 0.0)
-    return MPPResult(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
+    return MPPResult.from_search(voc, jsc, j, p, (voc > 0) & (jsc > 0))
 
 
 def single_and_series_mpp(top: DiodeArrays, bottom: DiodeArrays) -> tuple[MPPResult, MPPResult] | None:
@@ -242,15 +247,10 @@ def single_and_series_mpp(top: DiodeArrays, bottom: DiodeArrays) -> tuple[MPPRes
     hi = np.concatenate([np.maximum(both.jph_max, 0.0), np.maximum(top.jph_max, bottom.jph_max)])
     jsc = grid_zero(voltages, zeros, hi)
     j, p = grid_max(lambda jj: jj * voltages(jj), zeros, np.maximum(jsc, 0.0))
-    ok = np.concatenate([both.jph > 0, np.ones(b, dtype=bool)]) & (voc > 0)
-    ok[2 * b:] &= jsc[2 * b:] > 0
-    p = np.where(ok, np.maximum(p, 0.0), 0.0)
-    j = np.where(ok, j, 0.0)
-    v = np.where(ok & (j > 0), p / np.where(j > 0, j, 1.0), 0.0)
-    res = MPPResult(np.maximum(voc, 0.0), np.maximum(jsc, 0.0), v, j, p)
-    cells, pairs = slice(0, 2 * b), slice(2 * b, None)
-    return (MPPResult(*(getattr(res, f)[cells] for f in MPPResult.__dataclass_fields__)),
-            MPPResult(*(getattr(res, f)[pairs] for f in MPPResult.__dataclass_fields__)))
+    # the conditions of single_mpp for the subcells, of series_mpp for the pairs
+    ok = np.concatenate([both.jph > 0, jsc[2 * b:] > 0]) & (voc > 0)
+    res = MPPResult.from_search(voc, jsc, j, p, ok)
+    return res.rows(slice(0, 2 * b)), res.rows(slice(2 * b, None))
 
 
 def jv_curve(cell: DiodeArrays, jsc_ma_cm2: np.ndarray, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
