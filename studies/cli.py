@@ -423,8 +423,8 @@ def single_threaded_blas(environ=None) -> None:
     A study already keeps the cores busy with its worker processes and the batch helper; BLAS
     threads on top of them (OpenBLAS starts them for products over ~90 x 90, as the
     textured-wafer matrices were with 30 x 3 direction bins) oversubscribed the cores: a
-    64-trial textured study ran 1.3x slower with one worker and 1.3-2x slower with two. Must run before numpy is imported;
-    spawned workers inherit it."""
+    64-trial textured study ran 1.3x slower with one worker and 1.3-2x slower with two. Must
+    run before numpy is imported; spawned workers inherit it."""
     environ = os.environ if environ is None else environ
     for name in BLAS_THREAD_VARIABLES:
         environ.setdefault(name, "1")

@@ -326,7 +326,8 @@ def subcell_spectra(out: BatchSpectra, group: Sequence[Design], idx: Sequence[in
             cell = getattr(group[j], attr)
             lay = group[j].stack.layers[cell.absorber]
             raise ValueError(
-                f"design {idx[j] if positions is None else positions[idx[j]]}: {attr} absorber index {cell.absorber} names layer "
+                f"design {idx[j] if positions is None else positions[idx[j]]}: {attr} absorber index "
+                f"{cell.absorber} names layer "
                 f"{lay.label!r}, which does not absorb (k = 0 on the whole grid)"
             )
         iqe = np.array([getattr(group[j], attr).iqe for j in sel])[:, None]

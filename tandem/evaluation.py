@@ -365,7 +365,8 @@ def evaluate_batch(designs: Sequence[Design], with_cri: bool = True, jv_points: 
 
 
 def evaluate_batch_spectra(designs: Sequence[Design], with_cri: bool = True, jv_points: int = 101,
-                           avt_weighting: str = "photon", processes: int | None = 1) -> tuple[BatchResult, BatchSpectra]:
+                           avt_weighting: str = "photon",
+                           processes: int | None = 1) -> tuple[BatchResult, BatchSpectra]:
     """``evaluate_batch`` and the ``BatchSpectra`` behind it (EQE at short circuit and at the
     junction-voltage nodes, transports, V_bi): the energy yield builds its diodes from them.
     ``processes`` as for ``evaluate_batch``; the spectra of the chunks are stitched along the

@@ -199,4 +199,5 @@ def test_single_and_series_mpp_in_lockstep_equal_apart():
         for f in el.MPPResult.__dataclass_fields__:
             np.testing.assert_array_equal(getattr(cells, f), getattr(apart_cells, f), err_msg=f)
             np.testing.assert_array_equal(getattr(pairs, f), getattr(apart_pairs, f), err_msg=f)
-        assert np.all(pairs.pmax_mw_cm2 > 0) and np.all(pairs.pmax_mw_cm2 <= cells.pmax_mw_cm2[:b] + cells.pmax_mw_cm2[b:])
+        assert np.all(pairs.pmax_mw_cm2 > 0)
+        assert np.all(pairs.pmax_mw_cm2 <= cells.pmax_mw_cm2[:b] + cells.pmax_mw_cm2[b:])
